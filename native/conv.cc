@@ -1,0 +1,172 @@
+// 2-D convolution: forward (bias + fused activation), backward data, backward weights.
+//
+// User tensors are plain NCHW / OIHW. By default the primitives are created
+// with format `any`, so oneDNN picks its fastest (blocked) layouts and the plan
+// reorders in and out around it; TORCHLET_CONV_LAYOUT=plain forces plain
+// layouts end to end (no reorders, usually a gemm-based implementation).
+#include <cstdlib>
+
+#include "common.h"
+
+namespace tl {
+namespace {
+
+using namespace dnnl;
+
+struct Geom {
+  int64_t n, c, h, w, oc, kh, kw, sh, sw, ph, pw, oh, ow;
+  int64_t prh, prw;
+};
+
+// Reads the 13 geometry numbers starting at argument `i`.
+Geom geomArg(const Napi::CallbackInfo &info, size_t i) {
+  Geom g{};
+  int64_t *f[] = {&g.n, &g.c, &g.h, &g.w, &g.oc, &g.kh, &g.kw, &g.sh, &g.sw, &g.ph, &g.pw, &g.oh, &g.ow};
+  for (size_t j = 0; j < 13; j++) *f[j] = i64(info, i + j);
+  for (size_t j = 0; j < 13; j++) {
+    if (*f[j] < 0 || (j < 9 && *f[j] == 0) || ((j == 11 || j == 12) && *f[j] == 0)) {
+      throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad convolution geometry");
+    }
+  }
+  g.prh = padRight(g.h, g.kh, g.sh, g.ph, g.oh);
+  g.prw = padRight(g.w, g.kw, g.sw, g.pw, g.ow);
+  return g;
+}
+
+Key &addGeom(Key &k, const Geom &g) {
+  return k << g.n << g.c << g.h << g.w << g.oc << g.kh << g.kw << g.sh << g.sw << g.ph << g.pw << g.oh << g.ow;
+}
+
+// 0 = plain nchw everywhere, 1 = let oneDNN choose layouts (reorders around the primitive).
+int layoutMode() {
+  static int mode = [] {
+    const char *e = std::getenv("TORCHLET_CONV_LAYOUT");
+    if (e && std::string(e) == "plain") return 0;
+    return 1;
+  }();
+  return mode;
+}
+
+struct Mds {
+  memory::desc x, w, b, y;        // user layouts
+  memory::desc xc, wc, bc, yc;    // layouts requested from oneDNN
+};
+
+Mds mds(const Geom &g) {
+  Mds m;
+  m.x = memory::desc({g.n, g.c, g.h, g.w}, dt::f32, tag::nchw);
+  m.w = memory::desc({g.oc, g.c, g.kh, g.kw}, dt::f32, tag::oihw);
+  m.b = memory::desc({g.oc}, dt::f32, tag::x);
+  m.y = memory::desc({g.n, g.oc, g.oh, g.ow}, dt::f32, tag::nchw);
+  bool any = layoutMode() == 1;
+  m.xc = any ? anyMd({g.n, g.c, g.h, g.w}) : m.x;
+  m.wc = any ? anyMd({g.oc, g.c, g.kh, g.kw}) : m.w;
+  m.bc = m.b;
+  m.yc = any ? anyMd({g.n, g.oc, g.oh, g.ow}) : m.y;
+  return m;
+}
+
+convolution_forward::primitive_desc fwdPd(const Geom &g, const Mds &m, bool bias, int act) {
+  memory::dims strides{g.sh, g.sw}, pl{g.ph, g.pw}, pr{g.prh, g.prw};
+  auto d = bias ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, m.xc, m.wc,
+                                            m.bc, m.yc, strides, pl, pr)
+                : convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, m.xc, m.wc,
+                                            m.yc, strides, pl, pr);
+  primitive_attr attr = baseAttr();
+  if (act != 0) {
+    post_ops po;
+    algorithm a = act == 1 ? algorithm::eltwise_relu : act == 2 ? algorithm::eltwise_logistic : algorithm::eltwise_tanh;
+    po.append_eltwise(1.f, a, 0.f, 0.f);
+    attr.set_post_ops(po);
+  }
+  return convolution_forward::primitive_desc(d, attr, engine());
+}
+
+// conv2dForward(x, w, bias|null, y, n,c,h,w,oc,kh,kw,sh,sw,ph,pw,oh,ow, act) 
+Napi::Value ConvForward(const Napi::CallbackInfo &info) {
+  Geom g = geomArg(info, 4);
+  int act = static_cast<int>(i64(info, 17));
+  float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
+  float *w = f32(info, 1, g.oc * g.c * g.kh * g.kw, "w");
+  float *b = f32OrNull(info, 2, g.oc, "bias");
+  float *y = f32(info, 3, g.n * g.oc * g.oh * g.ow, "y");
+  Key k(1);
+  addGeom(k, g) << act << (b != nullptr);
+  Plan &p = cached(k, [&](Plan &p) {
+    Mds m = mds(g);
+    auto pd = fwdPd(g, m, b != nullptr, act);
+    std::unordered_map<int, memory> args;
+    args[DNNL_ARG_SRC] = p.in(0, m.x, pd.src_desc());
+    args[DNNL_ARG_WEIGHTS] = p.in(1, m.w, pd.weights_desc());
+    if (b) args[DNNL_ARG_BIAS] = p.in(2, m.b, pd.bias_desc());
+    args[DNNL_ARG_DST] = p.out(3, m.y, pd.dst_desc());
+    p.add(convolution_forward(pd), std::move(args), pd);
+  });
+  void *ptrs[] = {x, w, b, y};
+  p.run(ptrs);
+  return info.Env().Undefined();
+}
+
+// conv2dBackwardData(dy, w, dx, geom...)
+Napi::Value ConvBackwardData(const Napi::CallbackInfo &info) {
+  Geom g = geomArg(info, 3);
+  float *dy = f32(info, 0, g.n * g.oc * g.oh * g.ow, "dy");
+  float *w = f32(info, 1, g.oc * g.c * g.kh * g.kw, "w");
+  float *dx = f32(info, 2, g.n * g.c * g.h * g.w, "dx");
+  Key k(2);
+  addGeom(k, g);
+  Plan &p = cached(k, [&](Plan &p) {
+    Mds m = mds(g);
+    auto hint = fwdPd(g, m, false, 0);
+    convolution_backward_data::desc d(algorithm::convolution_direct, m.xc, m.wc, m.yc, {g.sh, g.sw}, {g.ph, g.pw},
+                                      {g.prh, g.prw});
+    convolution_backward_data::primitive_desc pd(d, baseAttr(), engine(), hint);
+    std::unordered_map<int, memory> args;
+    args[DNNL_ARG_DIFF_DST] = p.in(0, m.y, pd.diff_dst_desc());
+    args[DNNL_ARG_WEIGHTS] = p.in(1, m.w, pd.weights_desc());
+    args[DNNL_ARG_DIFF_SRC] = p.out(2, m.x, pd.diff_src_desc());
+    p.add(convolution_backward_data(pd), std::move(args), pd);
+  });
+  void *ptrs[] = {dy, w, dx};
+  p.run(ptrs);
+  return info.Env().Undefined();
+}
+
+// conv2dBackwardWeight(x, dy, dw, db|null, geom...)
+Napi::Value ConvBackwardWeight(const Napi::CallbackInfo &info) {
+  Geom g = geomArg(info, 4);
+  float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
+  float *dy = f32(info, 1, g.n * g.oc * g.oh * g.ow, "dy");
+  float *dw = f32(info, 2, g.oc * g.c * g.kh * g.kw, "dw");
+  float *db = f32OrNull(info, 3, g.oc, "db");
+  Key k(3);
+  addGeom(k, g) << (db != nullptr);
+  Plan &p = cached(k, [&](Plan &p) {
+    Mds m = mds(g);
+    auto hint = fwdPd(g, m, db != nullptr, 0);
+    memory::dims strides{g.sh, g.sw}, pl{g.ph, g.pw}, pr{g.prh, g.prw};
+    auto d = db ? convolution_backward_weights::desc(algorithm::convolution_direct, m.xc, m.wc, m.bc, m.yc, strides,
+                                                     pl, pr)
+                : convolution_backward_weights::desc(algorithm::convolution_direct, m.xc, m.wc, m.yc, strides, pl, pr);
+    convolution_backward_weights::primitive_desc pd(d, baseAttr(), engine(), hint);
+    std::unordered_map<int, memory> args;
+    args[DNNL_ARG_SRC] = p.in(0, m.x, pd.src_desc());
+    args[DNNL_ARG_DIFF_DST] = p.in(1, m.y, pd.diff_dst_desc());
+    args[DNNL_ARG_DIFF_WEIGHTS] = p.out(2, m.w, pd.diff_weights_desc());
+    if (db) args[DNNL_ARG_DIFF_BIAS] = p.out(3, m.b, pd.diff_bias_desc());
+    p.add(convolution_backward_weights(pd), std::move(args), pd);
+  });
+  void *ptrs[] = {x, dy, dw, db};
+  p.run(ptrs);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void initConv(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv2dForward", Napi::Function::New(env, ConvForward, "conv2dForward"));
+  exports.Set("conv2dBackwardData", Napi::Function::New(env, ConvBackwardData, "conv2dBackwardData"));
+  exports.Set("conv2dBackwardWeight", Napi::Function::New(env, ConvBackwardWeight, "conv2dBackwardWeight"));
+}
+
+}  // namespace tl

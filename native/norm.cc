@@ -1,0 +1,193 @@
+// Batch normalisation (x viewed as [n, c, spatial]) and (log-)softmax over rows.
+#include "common.h"
+
+namespace tl {
+namespace {
+
+using namespace dnnl;
+
+struct BnGeom {
+  int64_t n, c, spatial;
+  float eps;
+};
+
+BnGeom bnArg(const Napi::CallbackInfo &info, size_t i) {
+  BnGeom g{i64(info, i), i64(info, i + 1), i64(info, i + 2), static_cast<float>(num(info, i + 3))};
+  if (g.n <= 0 || g.c <= 0 || g.spatial <= 0) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad batchnorm shape");
+  return g;
+}
+
+Key &addBn(Key &k, const BnGeom &g) {
+  k << g.n << g.c << g.spatial;
+  return k.addf(g.eps);
+}
+
+// [n, c, spatial, 1] in nchw: the same bytes as the caller's [n, c, spatial].
+memory::desc dataMd(const BnGeom &g) { return memory::desc({g.n, g.c, g.spatial, 1}, dt::f32, tag::nchw); }
+memory::desc chanMd(const BnGeom &g) { return memory::desc({g.c}, dt::f32, tag::a); }
+
+const normalization_flags kScaleShift = normalization_flags::use_scale | normalization_flags::use_shift;
+
+batch_normalization_forward::primitive_desc trainPd(const BnGeom &g) {
+  batch_normalization_forward::desc d(prop_kind::forward_training, dataMd(g), g.eps, kScaleShift);
+  return batch_normalization_forward::primitive_desc(d, baseAttr(), engine());
+}
+
+// batchNormTrain(x, gamma, beta, y, mean, variance, n, c, spatial, eps)
+Napi::Value BnTrain(const Napi::CallbackInfo &info) {
+  BnGeom g = bnArg(info, 6);
+  size_t total = g.n * g.c * g.spatial;
+  float *x = f32(info, 0, total, "x");
+  float *gamma = f32(info, 1, g.c, "gamma");
+  float *beta = f32(info, 2, g.c, "beta");
+  float *y = f32(info, 3, total, "y");
+  float *mean = f32(info, 4, g.c, "mean");
+  float *var = f32(info, 5, g.c, "variance");
+  Key k(60);
+  addBn(k, g);
+  Plan &p = cached(k, [&](Plan &p) {
+    auto pd = trainPd(g);
+    p.add(batch_normalization_forward(pd), {{DNNL_ARG_SRC, p.user(0, dataMd(g))},
+                                            {DNNL_ARG_SCALE, p.user(1, chanMd(g))},
+                                            {DNNL_ARG_SHIFT, p.user(2, chanMd(g))},
+                                            {DNNL_ARG_DST, p.user(3, dataMd(g))},
+                                            {DNNL_ARG_MEAN, p.user(4, chanMd(g))},
+                                            {DNNL_ARG_VARIANCE, p.user(5, chanMd(g))}},
+          pd);
+  });
+  void *ptrs[] = {x, gamma, beta, y, mean, var};
+  p.run(ptrs);
+  return info.Env().Undefined();
+}
+
+// batchNormInference(x, gamma, beta, mean, variance, y, n, c, spatial, eps)
+Napi::Value BnInference(const Napi::CallbackInfo &info) {
+  BnGeom g = bnArg(info, 6);
+  size_t total = g.n * g.c * g.spatial;
+  float *x = f32(info, 0, total, "x");
+  float *gamma = f32(info, 1, g.c, "gamma");
+  float *beta = f32(info, 2, g.c, "beta");
+  float *mean = f32(info, 3, g.c, "mean");
+  float *var = f32(info, 4, g.c, "variance");
+  float *y = f32(info, 5, total, "y");
+  Key k(61);
+  addBn(k, g);
+  Plan &p = cached(k, [&](Plan &p) {
+    batch_normalization_forward::desc d(prop_kind::forward_inference, dataMd(g), g.eps,
+                                        kScaleShift | normalization_flags::use_global_stats);
+    batch_normalization_forward::primitive_desc pd(d, baseAttr(), engine());
+    p.add(batch_normalization_forward(pd), {{DNNL_ARG_SRC, p.user(0, dataMd(g))},
+                                            {DNNL_ARG_SCALE, p.user(1, chanMd(g))},
+                                            {DNNL_ARG_SHIFT, p.user(2, chanMd(g))},
+                                            {DNNL_ARG_MEAN, p.user(3, chanMd(g))},
+                                            {DNNL_ARG_VARIANCE, p.user(4, chanMd(g))},
+                                            {DNNL_ARG_DST, p.user(5, dataMd(g))}},
+          pd);
+  });
+  void *ptrs[] = {x, gamma, beta, mean, var, y};
+  p.run(ptrs);
+  return info.Env().Undefined();
+}
+
+// batchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta, n, c, spatial, eps)
+Napi::Value BnBackward(const Napi::CallbackInfo &info) {
+  BnGeom g = bnArg(info, 8);
+  size_t total = g.n * g.c * g.spatial;
+  float *x = f32(info, 0, total, "x");
+  float *dy = f32(info, 1, total, "dy");
+  float *gamma = f32(info, 2, g.c, "gamma");
+  float *mean = f32(info, 3, g.c, "mean");
+  float *var = f32(info, 4, g.c, "variance");
+  float *dx = f32(info, 5, total, "dx");
+  float *dgamma = f32(info, 6, g.c, "dgamma");
+  float *dbeta = f32(info, 7, g.c, "dbeta");
+  Key k(62);
+  addBn(k, g);
+  Plan &p = cached(k, [&](Plan &p) {
+    auto hint = trainPd(g);
+    batch_normalization_backward::desc d(prop_kind::backward, dataMd(g), dataMd(g), g.eps, kScaleShift);
+    batch_normalization_backward::primitive_desc pd(d, baseAttr(), engine(), hint);
+    p.add(batch_normalization_backward(pd), {{DNNL_ARG_SRC, p.user(0, dataMd(g))},
+                                             {DNNL_ARG_DIFF_DST, p.user(1, dataMd(g))},
+                                             {DNNL_ARG_SCALE, p.user(2, chanMd(g))},
+                                             {DNNL_ARG_MEAN, p.user(3, chanMd(g))},
+                                             {DNNL_ARG_VARIANCE, p.user(4, chanMd(g))},
+                                             {DNNL_ARG_DIFF_SRC, p.user(5, dataMd(g))},
+                                             {DNNL_ARG_DIFF_SCALE, p.user(6, chanMd(g))},
+                                             {DNNL_ARG_DIFF_SHIFT, p.user(7, chanMd(g))}},
+          pd);
+  });
+  void *ptrs[] = {x, dy, gamma, mean, var, dx, dgamma, dbeta};
+  p.run(ptrs);
+  return info.Env().Undefined();
+}
+
+// ---- softmax ----
+
+memory::desc rowsMd(int64_t rows, int64_t cols) { return memory::desc({rows, cols}, dt::f32, tag::ab); }
+
+softmax_v2_forward::primitive_desc softmaxPd(int64_t rows, int64_t cols, bool log) {
+  softmax_v2_forward::desc d(prop_kind::forward_training, log ? algorithm::softmax_log : algorithm::softmax_accurate,
+                             rowsMd(rows, cols), rowsMd(rows, cols), 1);
+  return softmax_v2_forward::primitive_desc(d, baseAttr(), engine());
+}
+
+void rowsArg(const Napi::CallbackInfo &info, size_t i, int64_t &rows, int64_t &cols) {
+  rows = i64(info, i);
+  cols = i64(info, i + 1);
+  if (rows <= 0 || cols <= 0) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad softmax shape");
+}
+
+// softmaxForward(x, y, rows, cols, log)
+Napi::Value SoftmaxForward(const Napi::CallbackInfo &info) {
+  int64_t rows, cols;
+  rowsArg(info, 2, rows, cols);
+  bool log = flag(info, 4);
+  float *x = f32(info, 0, rows * cols, "x");
+  float *y = f32(info, 1, rows * cols, "y");
+  Key k(70);
+  k << rows << cols << log;
+  Plan &p = cached(k, [&](Plan &p) {
+    auto pd = softmaxPd(rows, cols, log);
+    p.add(softmax_v2_forward(pd), {{DNNL_ARG_SRC, p.user(0, rowsMd(rows, cols))}, {DNNL_ARG_DST, p.user(1, rowsMd(rows, cols))}},
+          pd);
+  });
+  void *ptrs[] = {x, y};
+  p.run(ptrs);
+  return info.Env().Undefined();
+}
+
+// softmaxBackward(y, dy, dx, rows, cols, log)
+Napi::Value SoftmaxBackward(const Napi::CallbackInfo &info) {
+  int64_t rows, cols;
+  rowsArg(info, 3, rows, cols);
+  bool log = flag(info, 5);
+  float *y = f32(info, 0, rows * cols, "y");
+  float *dy = f32(info, 1, rows * cols, "dy");
+  float *dx = f32(info, 2, rows * cols, "dx");
+  Key k(71);
+  k << rows << cols << log;
+  Plan &p = cached(k, [&](Plan &p) {
+    auto hint = softmaxPd(rows, cols, log);
+    memory::desc md = rowsMd(rows, cols);
+    softmax_v2_backward::desc d(log ? algorithm::softmax_log : algorithm::softmax_accurate, md, md, md, 1);
+    softmax_v2_backward::primitive_desc pd(d, baseAttr(), engine(), hint);
+    p.add(softmax_v2_backward(pd),
+          {{DNNL_ARG_DST, p.user(0, md)}, {DNNL_ARG_DIFF_DST, p.user(1, md)}, {DNNL_ARG_DIFF_SRC, p.user(2, md)}}, pd);
+  });
+  void *ptrs[] = {y, dy, dx};
+  p.run(ptrs);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void initNorm(Napi::Env env, Napi::Object exports) {
+  exports.Set("batchNormTrain", Napi::Function::New(env, BnTrain, "batchNormTrain"));
+  exports.Set("batchNormInference", Napi::Function::New(env, BnInference, "batchNormInference"));
+  exports.Set("batchNormBackward", Napi::Function::New(env, BnBackward, "batchNormBackward"));
+  exports.Set("softmaxForward", Napi::Function::New(env, SoftmaxForward, "softmaxForward"));
+  exports.Set("softmaxBackward", Napi::Function::New(env, SoftmaxBackward, "softmaxBackward"));
+}
+
+}  // namespace tl

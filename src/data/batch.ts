@@ -1,0 +1,41 @@
+/**
+ * Batch assembly shared by the main thread and the loader workers, so both
+ * produce bit-identical batches.
+ */
+import { compilePipeline, pipelineOutputShape, type TransformSpec } from './transforms.js';
+
+/** What a worker (or the main-thread path) needs to turn sample indices into a float32 batch. */
+export interface BatchSource {
+  /** uint8 pixels [N, H, W, C]; a view over a SharedArrayBuffer when used by workers. */
+  images: Uint8Array;
+  height: number;
+  width: number;
+  channels: number;
+  transform: TransformSpec;
+}
+
+/** Returns `fill(indices) -> Float32Array [B, C, H', W']` for the source. */
+export function makeBatchFiller(src: BatchSource): { sampleShape: [number, number, number]; fill: (indices: ArrayLike<number>) => Float32Array } {
+  const { images, height, width, channels, transform } = src;
+  const sampleShape = pipelineOutputShape(transform, height, width, channels);
+  const inSize = height * width * channels;
+  const outSize = sampleShape[0] * sampleShape[1] * sampleShape[2];
+  const count = Math.floor(images.length / inSize);
+  const run = compilePipeline(transform, height, width, channels);
+  const fill = (indices: ArrayLike<number>): Float32Array => {
+    const out = new Float32Array(indices.length * outSize);
+    for (let b = 0; b < indices.length; b++) {
+      const i = indices[b];
+      if (!(i >= 0 && i < count)) throw new RangeError(`sample index ${i} out of range [0, ${count})`);
+      run(images.subarray(i * inSize, (i + 1) * inSize), out, b * outSize);
+    }
+    return out;
+  };
+  return { sampleShape, fill };
+}
+
+/** Messages between DataLoader and its workers. */
+export type WorkerRequest = { type: 'batch'; id: number; indices: Int32Array };
+export type WorkerResponse =
+  | { type: 'batch'; id: number; x: Float32Array }
+  | { type: 'error'; id: number; message: string; stack?: string };

@@ -1,0 +1,17 @@
+/**
+ * torchlet: deep learning for TypeScript with a PyTorch-style API.
+ *
+ *   import * as torch from 'torchlet';
+ *   const { nn } = torch;
+ */
+export { Tensor, type DType, type TensorLike } from './tensor.js';
+export { tensor, zeros, ones, full, rand, randn, randint, arange, zerosLike, onesLike, type CreateOptions } from './creation.js';
+export { noGrad, isGradEnabled, setGradEnabled, enableGrad } from './autograd/grad-mode.js';
+export { manualSeed, Generator } from './random.js';
+export { cat, stack } from './ops/movement.js';
+export { where } from './ops/elementwise.js';
+export { matmul } from './ops/matmul.js';
+export { setBackend, activeBackend, listBackends, withBackend } from './backend/registry.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export * from './functions.js';

@@ -1,0 +1,85 @@
+import { Tensor } from '../../tensor.js';
+import { Module } from '../module.js';
+import { Parameter } from '../parameter.js';
+import { LayerError } from '../errors.js';
+import { batchNorm } from '../../ops/batchnorm.js';
+import { shapeStr } from '../../shape.js';
+
+export interface BatchNormOptions {
+  eps?: number;
+  momentum?: number;
+  affine?: boolean;
+  trackRunningStats?: boolean;
+}
+
+/**
+ * torch.nn.BatchNorm{1,2}d. Field names follow torch's state_dict keys
+ * (running_mean, running_var, num_batches_tracked) so checkpoints match.
+ */
+abstract class BatchNormBase extends Module {
+  readonly numFeatures: number;
+  readonly eps: number;
+  readonly momentum: number;
+  weight: Parameter | null;
+  bias: Parameter | null;
+  declare running_mean: Tensor | null;
+  declare running_var: Tensor | null;
+  declare num_batches_tracked: Tensor | null;
+
+  constructor(numFeatures: number, opts: BatchNormOptions = {}) {
+    super();
+    this.numFeatures = numFeatures;
+    this.eps = opts.eps ?? 1e-5;
+    this.momentum = opts.momentum ?? 0.1;
+    const affine = opts.affine ?? true;
+    this.weight = affine ? new Parameter(new Tensor(new Float32Array(numFeatures).fill(1), [numFeatures])) : null;
+    this.bias = affine ? new Parameter(new Tensor(new Float32Array(numFeatures), [numFeatures])) : null;
+    const track = opts.trackRunningStats ?? true;
+    this.registerBuffer('running_mean', track ? new Tensor(new Float32Array(numFeatures), [numFeatures]) : null);
+    this.registerBuffer('running_var', track ? new Tensor(new Float32Array(numFeatures).fill(1), [numFeatures]) : null);
+    this.registerBuffer('num_batches_tracked', track ? new Tensor(new Float32Array(1), [], { dtype: 'int32' }) : null);
+  }
+
+  get runningMean(): Tensor | null {
+    return this.running_mean;
+  }
+
+  get runningVar(): Tensor | null {
+    return this.running_var;
+  }
+
+  protected abstract checkRank(x: Tensor): void;
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.weight ? 'True' : 'False'}, track_running_stats=${this.running_mean ? 'True' : 'False'}`;
+  }
+
+  override describe(): string {
+    return `${this.constructor.name}(${this.numFeatures})`;
+  }
+
+  forward(x: Tensor): Tensor {
+    this.checkRank(x);
+    if (x.shape[1] !== this.numFeatures) {
+      throw new LayerError(this.describe(), `expected ${this.numFeatures} channels in dim 1, got ${x.shape[1]} (input ${shapeStr(x.shape)})`);
+    }
+    if (this.training && this.num_batches_tracked) this.num_batches_tracked.storage[0] += 1;
+    return batchNorm(x, this.running_mean, this.running_var, this.weight, this.bias, {
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
+    });
+  }
+}
+
+export class BatchNorm1d extends BatchNormBase {
+  protected checkRank(x: Tensor): void {
+    if (x.ndim !== 2 && x.ndim !== 3) throw new LayerError(this.describe(), `expected 2-D or 3-D input, got ${shapeStr(x.shape)}`);
+  }
+}
+
+export class BatchNorm2d extends BatchNormBase {
+  protected checkRank(x: Tensor): void {
+    if (x.ndim !== 4) throw new LayerError(this.describe(), `expected 4-D input [N,C,H,W], got ${shapeStr(x.shape)}`);
+  }
+}

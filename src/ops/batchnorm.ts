@@ -1,0 +1,60 @@
+/** Batch normalisation (torch.nn.functional.batch_norm) over dim 1 of [N,C,*]. */
+import { K } from '../backend/registry.js';
+import type { BatchNormDesc } from '../backend/kernels.js';
+import { Tensor, fromOp } from '../tensor.js';
+import { numel, shapeStr } from '../shape.js';
+
+export interface BatchNormOptions {
+  training: boolean;
+  momentum: number;
+  eps: number;
+}
+
+export function batchNorm(
+  x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
+  weight: Tensor | null, bias: Tensor | null, opts: BatchNormOptions,
+): Tensor {
+  if (x.ndim < 2) throw new Error(`batch_norm: expected input of at least 2 dims [N,C,...], got shape ${shapeStr(x.shape)}`);
+  const [n, c] = x.shape;
+  const d: BatchNormDesc = { n, c, spatial: numel(x.shape.slice(2)), eps: opts.eps };
+  const gamma = weight ?? new Tensor(new Float32Array(c).fill(1), [c]);
+  const beta = bias ?? new Tensor(new Float32Array(c), [c]);
+  for (const [name, t] of [['weight', gamma], ['bias', beta], ['running_mean', runningMean], ['running_var', runningVar]] as const) {
+    if (t && t.numel() !== c) throw new Error(`batch_norm: ${name} has ${t.numel()} elements but the input has ${c} channels (input ${shapeStr(x.shape)})`);
+  }
+  const k = K();
+  const inputs = weight && bias ? [x, weight, bias] : [x];
+  const useBatchStats = opts.training || !runningMean || !runningVar;
+  if (useBatchStats) {
+    if (opts.training && n * d.spatial <= 1) {
+      throw new Error(`batch_norm: expected more than 1 value per channel when training, got input ${shapeStr(x.shape)}`);
+    }
+    const { y, mean, variance } = k.batchNormTrain(x.storage, gamma.storage, beta.storage, d);
+    if (opts.training && runningMean && runningVar) {
+      // Running variance uses the unbiased estimate, as PyTorch does.
+      const m = opts.momentum;
+      const count = n * d.spatial;
+      const unbias = count / Math.max(count - 1, 1);
+      runningMean.setStorage(k.binary('add', k.affine(runningMean.storage, 1 - m, 0), [c], k.affine(mean, m, 0), [c], [c]));
+      runningVar.setStorage(k.binary('add', k.affine(runningVar.storage, 1 - m, 0), [c], k.affine(variance, m * unbias, 0), [c], [c]));
+    }
+    return fromOp(y, x.shape, inputs, 'NativeBatchNorm', (g) => {
+      const r = K().batchNormBackward(x.storage, g.storage, gamma.storage, mean, variance, d);
+      const gx = new Tensor(r.dx, x.shape);
+      return weight && bias ? [gx, new Tensor(r.dgamma, weight.shape), new Tensor(r.dbeta, bias.shape)] : [gx];
+    });
+  }
+  const rm = runningMean as Tensor;
+  const rv = runningVar as Tensor;
+  const y = k.batchNormInference(x.storage, gamma.storage, beta.storage, rm.storage, rv.storage, d);
+  return fromOp(y, x.shape, inputs, 'NativeBatchNorm', (g) => {
+    // With fixed statistics the op is a per-channel affine map.
+    const bshape = [1, c, ...x.shape.slice(2).map(() => 1)];
+    const invstd = rv.reshape(bshape).add(opts.eps).sqrt().reciprocal();
+    const gx = g.mul(gamma.reshape(bshape).mul(invstd));
+    if (!(weight && bias)) return [gx];
+    const axes = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
+    const xhat = x.sub(rm.reshape(bshape)).mul(invstd);
+    return [gx, g.mul(xhat).sum(axes).reshape(weight.shape), g.sum(axes).reshape(bias.shape)];
+  });
+}

@@ -1,0 +1,49 @@
+/** 2-D convolution (torch.nn.functional.conv2d, groups = dilation = 1). */
+import { K } from '../backend/registry.js';
+import type { Conv2dDesc } from '../backend/kernels.js';
+import { Tensor, fromOp } from '../tensor.js';
+import { shapeStr } from '../shape.js';
+
+export type Pair = number | readonly [number, number];
+
+export function pair(v: Pair): [number, number] {
+  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
+}
+
+export function convOutSize(size: number, k: number, s: number, p: number): number {
+  return Math.floor((size + 2 * p - k) / s) + 1;
+}
+
+export function conv2dDesc(x: Tensor, w: Tensor, stride: Pair, padding: Pair): Conv2dDesc {
+  if (x.ndim !== 4) throw new Error(`conv2d: expected a 4-D input [N,C,H,W], got shape ${shapeStr(x.shape)}`);
+  if (w.ndim !== 4) throw new Error(`conv2d: expected a 4-D weight [OC,C,kH,kW], got shape ${shapeStr(w.shape)}`);
+  const [n, c, h, wd] = x.shape;
+  const [oc, wc, kh, kw] = w.shape;
+  if (c !== wc) throw new Error(`conv2d: expected ${wc} input channels, got ${c} (input ${shapeStr(x.shape)}, weight ${shapeStr(w.shape)})`);
+  const [sh, sw] = pair(stride);
+  const [ph, pw] = pair(padding);
+  const oh = convOutSize(h, kh, sh, ph);
+  const ow = convOutSize(wd, kw, sw, pw);
+  if (oh < 1 || ow < 1) {
+    throw new Error(`conv2d: input ${h}x${wd} (padded ${h + 2 * ph}x${wd + 2 * pw}) is smaller than the ${kh}x${kw} kernel (input ${shapeStr(x.shape)})`);
+  }
+  return { n, c, h, w: wd, oc, kh, kw, sh, sw, ph, pw, oh, ow };
+}
+
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, stride: Pair = 1, padding: Pair = 0): Tensor {
+  const d = conv2dDesc(x, w, stride, padding);
+  const buf = K().conv2d(x.storage, w.storage, bias ? bias.storage : null, d);
+  const inputs = bias ? [x, w, bias] : [x, w];
+  return fromOp(buf, [d.n, d.oc, d.oh, d.ow], inputs, 'Convolution', (g) => {
+    const k = K();
+    const gx = x.requiresGrad ? new Tensor(k.conv2dBackwardData(g.storage, w.storage, d), x.shape) : null;
+    let gw: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (w.requiresGrad || bias?.requiresGrad) {
+      const { dw, db } = k.conv2dBackwardWeight(x.storage, g.storage, d, bias !== null);
+      gw = new Tensor(dw, w.shape);
+      gb = db && bias ? new Tensor(db, bias.shape) : null;
+    }
+    return bias ? [gx, gw, gb] : [gx, gw];
+  });
+}

@@ -1,0 +1,67 @@
+/** Softmax family and the classification losses built on it. */
+import { K } from '../backend/registry.js';
+import { Tensor, fromOp } from '../tensor.js';
+import { normDim, shapeStr } from '../shape.js';
+import { transpose } from './movement.js';
+
+type RowKernel = 'softmax' | 'logSoftmax';
+
+/** Apply a row-wise kernel along `dim` by moving that dim last when needed. */
+function alongDim(kind: RowKernel, x: Tensor, dim: number): Tensor {
+  const d = normDim(dim, x.ndim, kind);
+  const last = x.ndim - 1;
+  if (d !== last) return transpose(alongDim(kind, transpose(x, d, last), last), d, last);
+  const cols = x.shape[last] ?? 1;
+  const rows = x.numel() / cols;
+  const k = K();
+  const y = kind === 'softmax' ? k.softmax(x.storage, rows, cols) : k.logSoftmax(x.storage, rows, cols);
+  const out = fromOp(y, x.shape, [x], kind === 'softmax' ? 'Softmax' : 'LogSoftmax', (g) => {
+    const kk = K();
+    const dx = kind === 'softmax'
+      ? kk.softmaxBackward(out.storage, g.storage, rows, cols)
+      : kk.logSoftmaxBackward(out.storage, g.storage, rows, cols);
+    return [new Tensor(dx, x.shape)];
+  });
+  return out;
+}
+
+export function softmax(x: Tensor, dim: number): Tensor {
+  return alongDim('softmax', x, dim);
+}
+
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return alongDim('logSoftmax', x, dim);
+}
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+/** Negative log-likelihood of class-index targets (torch.nn.functional.nll_loss for [N,C] input). */
+export function nllLoss(logp: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  if (logp.ndim !== 2) throw new Error(`nll_loss: expected input of shape [N,C], got ${shapeStr(logp.shape)}`);
+  const [rows, cols] = logp.shape;
+  if (target.ndim !== 1 || target.shape[0] !== rows) {
+    throw new Error(`cross_entropy/nll_loss: expected target of shape [${rows}] (one class index per row), got ${shapeStr(target.shape)}`);
+  }
+  const t = target.storage;
+  for (let i = 0; i < rows; i++) {
+    if (!Number.isInteger(t[i]) || t[i] < 0 || t[i] >= cols) {
+      throw new Error(`cross_entropy/nll_loss: target[${i}] = ${t[i]} is not a class index in [0, ${cols})`);
+    }
+  }
+  const perRow = fromOp(K().nllLoss(logp.storage, t, rows, cols), [rows], [logp], 'NllLoss', (g) => [
+    new Tensor(K().nllLossBackward(g.storage, t, rows, cols), logp.shape),
+  ]);
+  if (reduction === 'none') return perRow;
+  return reduction === 'sum' ? perRow.sum() : perRow.mean();
+}
+
+export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  if (logits.ndim !== 2) throw new Error(`cross_entropy: expected logits of shape [N,C], got ${shapeStr(logits.shape)}`);
+  return nllLoss(logSoftmax(logits, 1), target, reduction);
+}
+
+export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  const sq = input.sub(target).square();
+  if (reduction === 'none') return sq;
+  return reduction === 'sum' ? sq.sum() : sq.mean();
+}

@@ -1,0 +1,60 @@
+import { K } from '../backend/registry.js';
+import type { Parameter } from '../nn/parameter.js';
+import { Optimizer } from './optimizer.js';
+
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  maximize?: boolean;
+}
+
+/** torch.optim.SGD, same update formula (momentum buffer starts as the first gradient). */
+export class SGD extends Optimizer {
+  lr: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+  readonly maximize: boolean;
+
+  constructor(params: Iterable<Parameter>, opts: SGDOptions) {
+    super(params);
+    if (!(opts.lr >= 0)) throw new Error(`SGD: invalid learning rate ${opts.lr}`);
+    this.lr = opts.lr;
+    this.momentum = opts.momentum ?? 0;
+    this.dampening = opts.dampening ?? 0;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.nesterov = opts.nesterov ?? false;
+    this.maximize = opts.maximize ?? false;
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) throw new Error('SGD: nesterov momentum requires a momentum and zero dampening');
+  }
+
+  protected hyper(): Record<string, number | boolean> {
+    return { lr: this.lr, momentum: this.momentum, dampening: this.dampening, weight_decay: this.weightDecay, nesterov: this.nesterov };
+  }
+
+  step(): void {
+    const k = K();
+    this.params.forEach((p, i) => {
+      const g = this.gradOf(p, i);
+      if (!g) return;
+      let buf: Float32Array | null = null;
+      let dampening = this.dampening;
+      if (this.momentum !== 0) {
+        const st = this.state[i];
+        if (!st) {
+          // First step: torch sets the buffer to the gradient itself (no dampening).
+          buf = new Float32Array(p.numel());
+          this.state[i] = { momentum_buffer: buf };
+          dampening = 0;
+        } else buf = st.momentum_buffer as Float32Array;
+      }
+      k.sgdStepInplace(p.storage, g, buf, {
+        lr: this.lr, momentum: this.momentum, dampening, weightDecay: this.weightDecay, nesterov: this.nesterov, maximize: this.maximize,
+      });
+    });
+  }
+}
