@@ -32,22 +32,25 @@ namespace {
 struct Arena {
   void *ptr = nullptr;
   size_t bytes = 0;
+  Arena() = default;
+  Arena(const Arena &) = delete;
+  Arena &operator=(const Arena &) = delete;
   ~Arena() { std::free(ptr); }
 };
 }  // namespace
 
 void *arena(int id, size_t bytes) {
-  thread_local std::vector<Arena> arenas;
-  if (id >= static_cast<int>(arenas.size())) arenas.resize(id + 1);
-  Arena &a = arenas[id];
-  if (bytes > a.bytes) {
+  thread_local std::unordered_map<int, std::unique_ptr<Arena>> arenas;
+  std::unique_ptr<Arena> &slot = arenas[id];
+  if (!slot) slot = std::make_unique<Arena>();
+  Arena &a = *slot;
+  if (bytes > a.bytes || !a.ptr) {
     std::free(a.ptr);
-    size_t rounded = (bytes + 4095) & ~size_t(4095);
+    a.ptr = nullptr;
+    a.bytes = 0;
+    size_t rounded = (std::max<size_t>(bytes, 64) + 4095) & ~size_t(4095);
     a.ptr = std::aligned_alloc(64, rounded);
-    if (!a.ptr) {
-      a.bytes = 0;
-      throw std::bad_alloc();
-    }
+    if (!a.ptr) throw std::bad_alloc();
     a.bytes = rounded;
   }
   return a.ptr;

@@ -4,6 +4,7 @@
  *   import * as torch from 'torchlet';
  *   const { nn } = torch;
  */
+import './backend/cpu/register.js';
 export { Tensor, type DType, type TensorLike } from './tensor.js';
 export { tensor, zeros, ones, full, rand, randn, randint, arange, zerosLike, onesLike, type CreateOptions } from './creation.js';
 export { noGrad, isGradEnabled, setGradEnabled, enableGrad } from './autograd/grad-mode.js';
@@ -15,3 +16,7 @@ export { setBackend, activeBackend, listBackends, withBackend } from './backend/
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * from './functions.js';
+export * as models from './models/index.js';
+export { createModel, listModels, getModelSpec, MODEL_NAMES, type ModelSpec } from './models/index.js';
+export { summarize, formatSummary, type LayerSummary } from './models/summary.js';
+export { useDevice, tryGpu, deviceLabel } from './device.js';

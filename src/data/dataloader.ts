@@ -310,7 +310,7 @@ export interface LoadDataFashionMNISTOptions extends Omit<FashionMNISTLoadOption
   /** Batches in flight per iterator (default max(2, 2 * workers)). */
   prefetch?: number;
   /** Normalize after ToTensor: true uses FASHION_MNIST_MEAN/STD (d2l itself does not normalize). */
-  normalize?: boolean | { mean: number[]; std: number[] };
+  normalize?: boolean | { mean: readonly number[]; std: readonly number[] };
   /** Drop the last incomplete training batch (default false, like d2l). */
   dropLast?: boolean;
 }

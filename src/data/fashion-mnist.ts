@@ -158,21 +158,23 @@ function filesIn(dir: string): { files: FashionMNISTFiles } | { missing: string[
 export function locateFashionMNIST(options: LocateOptions = {}): FashionMNISTLocation {
   const env = options.env ?? process.env;
   const tried: TriedLocation[] = [];
-  const candidates: Array<{ source: LocationSource; dirs: string[] }> = [];
   const withSubdirs = (d: string): string[] => [d, join(d, 'fashion-mnist'), join(d, 'FashionMNIST', 'raw')];
+  // In search order; `dirs: null` records a place that was not configured.
+  const candidates: Array<{ source: LocationSource; dirs: string[] | null; label: string; reason: string }> = [
+    { source: 'dataDir', dirs: options.dataDir ? withSubdirs(options.dataDir) : null, label: '--data-dir', reason: 'not given' },
+    { source: 'env', dirs: env.TORCHLET_DATA ? withSubdirs(env.TORCHLET_DATA) : null, label: 'TORCHLET_DATA', reason: 'not set' },
+    { source: 'cache', dirs: [options.cacheDir ?? fashionMNISTCacheDir(env)], label: '', reason: '' },
+    { source: 'system', dirs: [...(options.systemDirs ?? FASHION_MNIST_SYSTEM_DIRS)], label: '', reason: '' },
+  ];
 
-  if (options.dataDir) candidates.push({ source: 'dataDir', dirs: withSubdirs(options.dataDir) });
-  else tried.push({ source: 'dataDir', dir: '--data-dir', reason: 'not given' });
-  const envDir = env.TORCHLET_DATA;
-  if (envDir) candidates.push({ source: 'env', dirs: withSubdirs(envDir) });
-  else tried.push({ source: 'env', dir: 'TORCHLET_DATA', reason: 'not set' });
-  candidates.push({ source: 'cache', dirs: [options.cacheDir ?? fashionMNISTCacheDir(env)] });
-  candidates.push({ source: 'system', dirs: [...(options.systemDirs ?? FASHION_MNIST_SYSTEM_DIRS)] });
-
-  for (const { source, dirs } of candidates) {
+  for (const { source, dirs, label, reason } of candidates) {
+    if (!dirs) {
+      tried.push({ source, dir: label, reason });
+      continue;
+    }
     for (const dir of dirs) {
       if (!isDir(dir)) {
-        // Only report missing sub-layout dirs if the root itself is missing too (keeps the list short).
+        // Absent sub-layout dirs (<dir>/fashion-mnist, ...) are not worth reporting.
         if (dir === dirs[0]) tried.push({ source, dir, reason: 'directory does not exist' });
         continue;
       }

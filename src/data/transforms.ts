@@ -32,9 +32,9 @@ export interface ImageF32 {
 /** Serializable description of the per-image pipeline (it crosses into worker threads). */
 export interface TransformSpec {
   /** torchvision `Resize(size)`: a number resizes the smaller edge, [h, w] is exact. */
-  resize?: number | [number, number];
+  resize?: number | readonly [number, number];
   /** torchvision `Normalize(mean, std)`, applied after ToTensor; one entry per channel (or one for all). */
-  normalize?: { mean: number[]; std: number[] };
+  normalize?: { mean: readonly number[]; std: readonly number[] };
 }
 
 const PRECISION_BITS = 32 - 8 - 2;
@@ -250,8 +250,8 @@ export function resizeBilinearU8(
  * Output size of torchvision's `Resize(size)` for an image of inH x inW:
  * an int matches the smaller edge (the longer edge is scaled and truncated), a pair is exact.
  */
-export function resizedSize(size: number | [number, number], inH: number, inW: number): [number, number] {
-  if (Array.isArray(size)) return [size[0], size[1]];
+export function resizedSize(size: number | readonly [number, number], inH: number, inW: number): [number, number] {
+  if (typeof size !== 'number') return [size[0], size[1]];
   if (inW <= inH) {
     if (inW === size) return [inH, inW];
     return [Math.trunc((size * inH) / inW), size];
@@ -261,7 +261,7 @@ export function resizedSize(size: number | [number, number], inH: number, inW: n
 }
 
 /** torchvision `transforms.Resize(size)` (bilinear) on a uint8 image. */
-export function resize(size: number | [number, number]): (img: ImageU8) => ImageU8 {
+export function resize(size: number | readonly [number, number]): (img: ImageU8) => ImageU8 {
   return (img) => {
     const [h, w] = resizedSize(size, img.height, img.width);
     const data = resizeBilinearU8(img.data, img.height, img.width, img.channels, h, w);
@@ -307,7 +307,7 @@ export function toTensor(img: ImageU8): ImageF32 {
   return { data: out, shape: [img.channels, img.height, img.width] };
 }
 
-function meanStdFor(channels: number, mean: number[], std: number[]): Array<[number, number]> {
+function meanStdFor(channels: number, mean: readonly number[], std: readonly number[]): Array<[number, number]> {
   const ms: Array<[number, number]> = [];
   for (let c = 0; c < channels; c++) {
     const m = mean.length === 1 ? mean[0] : mean[c];
@@ -328,7 +328,7 @@ function normalizeValue(x: number, m: number, s: number): number {
 }
 
 /** In-place torchvision `Normalize(mean, std)` over a CHW float32 block of `channels` planes. */
-export function normalizeInPlace(data: Float32Array, channels: number, mean: number[], std: number[], offset = 0): void {
+export function normalizeInPlace(data: Float32Array, channels: number, mean: readonly number[], std: readonly number[], offset = 0): void {
   const plane = Math.floor((data.length - offset) / channels);
   const ms = meanStdFor(channels, mean, std);
   for (let c = 0; c < channels; c++) {
@@ -339,7 +339,7 @@ export function normalizeInPlace(data: Float32Array, channels: number, mean: num
 }
 
 /** torchvision `Normalize(mean, std)` on a CHW float32 image (returns a new image). */
-export function normalize(mean: number[], std: number[]): (img: ImageF32) => ImageF32 {
+export function normalize(mean: readonly number[], std: readonly number[]): (img: ImageF32) => ImageF32 {
   return (img) => {
     const data = Float32Array.from(img.data);
     normalizeInPlace(data, img.shape[0], mean, std);

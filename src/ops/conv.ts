@@ -3,6 +3,7 @@ import { K } from '../backend/registry.js';
 import type { Conv2dDesc } from '../backend/kernels.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { shapeStr } from '../shape.js';
+import { countMacs } from './counter.js';
 
 export type Pair = number | readonly [number, number];
 
@@ -32,6 +33,7 @@ export function conv2dDesc(x: Tensor, w: Tensor, stride: Pair, padding: Pair): C
 
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, stride: Pair = 1, padding: Pair = 0): Tensor {
   const d = conv2dDesc(x, w, stride, padding);
+  countMacs(d.n * d.oc * d.oh * d.ow * d.c * d.kh * d.kw);
   const buf = K().conv2d(x.storage, w.storage, bias ? bias.storage : null, d);
   const inputs = bias ? [x, w, bias] : [x, w];
   return fromOp(buf, [d.n, d.oc, d.oh, d.ow], inputs, 'Convolution', (g) => {

@@ -7,6 +7,7 @@ import { K } from '../backend/registry.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { broadcastShapes, numel, shapeStr } from '../shape.js';
 import { sumTo } from './reduce.js';
+import { countMacs } from './counter.js';
 import { expand, reshape, transpose, unsqueeze, squeeze } from './movement.js';
 
 /** torch.matmul for rank ≥ 1 operands, with batch broadcasting. */
@@ -21,6 +22,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const ae = expand(a, [...batchShape, m, k]);
   const be = expand(b, [...batchShape, k, n]);
   const batch = numel(batchShape);
+  countMacs(batch * m * k * n);
   const buf = K().matmul(ae.storage, be.storage, { batch, m, k, n, transA: false, transB: false });
   return fromOp(buf, [...batchShape, m, n], [a, b], 'Mm', (g) => [
     a.requiresGrad ? sumTo(matmul(g, transpose(be, -1, -2)), a.shape) : null,
@@ -36,6 +38,7 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null): Tensor {
     throw new Error(`linear: expected input with last dim ${inF}, got shape ${shapeStr(x.shape)} (weight ${shapeStr(w.shape)})`);
   }
   const rows = x.numel() / inF;
+  countMacs(rows * inF * outF);
   const k = K();
   const y = k.matmul(x.storage, w.storage, { batch: 1, m: rows, k: inF, n: outF, transA: false, transB: true });
   if (bias) {

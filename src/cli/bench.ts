@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { getModelSpec } from '../models/index.js';
+import { benchTrainSteps } from '../train/bench.js';
+import { useDevice, deviceLabel } from '../device.js';
+import { manualSeed } from '../random.js';
+import { positiveInt } from './main.js';
+
+export function registerBenchCommand(program: Command): void {
+  program
+    .command('bench')
+    .description('time train steps (forward, backward, SGD) on random data at the seed input size')
+    .argument('<model>', 'model name')
+    .option('--batch <B>', 'batch size (default: the seed\'s)', positiveInt)
+    .option('--steps <S>', 'timed steps after warm-up', positiveInt, 10)
+    .option('--warmup <W>', 'untimed warm-up steps', positiveInt, 2)
+    .option('--device <D>', 'cpu (fastest available) or reference', 'cpu')
+    .option('--threads <T>', 'compute threads (default: all cores)', positiveInt)
+    .option('--json', 'print the result as JSON')
+    .action((modelName: string, opts: { batch?: number; steps: number; warmup: number; device: string; threads?: number; json?: boolean }) => {
+      const spec = getModelSpec(modelName);
+      useDevice(opts.device, { threads: opts.threads });
+      manualSeed(0);
+      const batch = opts.batch ?? spec.train.batchSize;
+      const net = spec.create();
+      const r = benchTrainSteps(net, { batch, steps: opts.steps, warmup: opts.warmup, inputShape: spec.inputShape });
+      if (opts.json) {
+        console.log(JSON.stringify({ model: spec.name, batch, device: deviceLabel(), examplesPerSec: r.examplesPerSec, stepSeconds: r.stepSeconds, peakRssBytes: process.resourceUsage().maxRSS * 1024 }));
+      } else {
+        console.log(`torchlet ${spec.name} batch ${batch}: ${r.examplesPerSec.toFixed(1)} examples/sec on ${deviceLabel()}`);
+      }
+    });
+}

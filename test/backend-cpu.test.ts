@@ -1,0 +1,373 @@
+/**
+ * The native `cpu` backend (oneDNN addon) against the reference kernels.
+ *
+ * Every native kernel runs on seeded random inputs of several shapes (padding,
+ * strides, odd sizes, batches > 1) and must match the reference within a
+ * relative tolerance of 1e-4 (plus a small absolute floor scaled to the
+ * output's magnitude, for entries that cancel to ~0). Without the addon every
+ * test is skipped with the reason.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type {
+  ActivationOp, BinaryOp, Conv2dDesc, Kernels, Pool2dDesc, ReduceOp, UnaryOp,
+} from '../src/backend/kernels.js';
+import { referenceKernels as ref } from '../src/backend/reference/index.js';
+import { SMALL, loadCpuBackend, loadNative, nativeLoadError } from '../src/backend/cpu/index.js';
+
+const native = loadNative();
+const backend = native ? loadCpuBackend() : null;
+const skip: string | false = native && backend ? false : `native cpu addon not available: ${nativeLoadError() ?? 'unknown reason'}`;
+const cpu = (backend?.kernels ?? {}) as Kernels;
+
+// ---------------------------------------------------------------- helpers
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+let seed = 1;
+function rand(n: number, lo = -1, hi = 1): Float32Array {
+  const r = rng(seed++);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
+  return a;
+}
+
+/**
+ * |actual − expected| ≤ rtol·|expected| + atol, where atol = rtol·atolScale·max|expected|
+ * covers entries that are sums cancelling to ~0 (their relative error is meaningless).
+ */
+function assertClose(got: Float32Array | null, want: Float32Array | null, what: string, rtol = 1e-4, atolScale = 0.01): void {
+  if (!got || !want) assert.fail(`${what}: missing output`);
+  const actual: Float32Array = got;
+  const expected: Float32Array = want;
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let maxAbs = 0;
+  for (const v of expected) if (Number.isFinite(v)) maxAbs = Math.max(maxAbs, Math.abs(v));
+  const atol = rtol * atolScale * Math.max(maxAbs, 1e-3);
+  let worst = 0;
+  let worstAt = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (Number.isNaN(e) || Number.isNaN(a)) {
+      assert.ok(Number.isNaN(e) && Number.isNaN(a), `${what}[${i}]: got ${a}, expected ${e}`);
+      continue;
+    }
+    if (!Number.isFinite(e) || !Number.isFinite(a)) {
+      assert.equal(a, e, `${what}[${i}]`);
+      continue;
+    }
+    const excess = Math.abs(a - e) / (rtol * Math.abs(e) + atol);
+    if (excess > worst) {
+      worst = excess;
+      worstAt = i;
+    }
+  }
+  assert.ok(worst <= 1, `${what}: [${worstAt}] got ${actual[worstAt]}, expected ${expected[worstAt]} (${worst.toFixed(2)}× the tolerance)`);
+}
+
+function convDesc(n: number, c: number, h: number, w: number, oc: number, kh: number, kw: number,
+  sh: number, sw: number, ph: number, pw: number, activation?: ActivationOp): Conv2dDesc {
+  const oh = Math.floor((h + 2 * ph - kh) / sh) + 1;
+  const ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
+  return { n, c, h, w, oc, kh, kw, sh, sw, ph, pw, oh, ow, activation };
+}
+
+function poolDesc(kind: 'max' | 'avg', n: number, c: number, h: number, w: number, kh: number, kw: number,
+  sh: number, sw: number, ph: number, pw: number, countIncludePad = true): Pool2dDesc {
+  const oh = Math.floor((h + 2 * ph - kh) / sh) + 1;
+  const ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
+  return { kind, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, countIncludePad };
+}
+
+/** A test that is skipped, with the reason, when the addon is not built. */
+function check(name: string, fn: () => void): void {
+  test(name, { skip }, fn);
+}
+
+// ---------------------------------------------------------------- tests
+
+describe('cpu backend (oneDNN addon)', () => {
+  check('describes itself and reports the oneDNN version and threads', () => {
+    assert.equal(backend!.name, 'cpu');
+    assert.match(backend!.describe(), /^cpu \(oneDNN \d+\.\d+\.\d+, \d+ threads?\)$/);
+    assert.ok(native!.getNumThreads() >= 1);
+  });
+
+  const convCases: Array<[string, Conv2dDesc]> = [
+    ['3x3 pad 1, odd sizes', convDesc(2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1)],
+    ['LeNet conv1 5x5 pad 2 + relu', convDesc(3, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 'relu')],
+    ['LeNet conv2 5x5', convDesc(2, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0)],
+    ['3x2 kernel, stride 2x1, pad 1x0 + sigmoid', convDesc(3, 5, 11, 10, 7, 3, 2, 2, 1, 1, 0, 'sigmoid')],
+    ['stride 2 with leftover rows + tanh', convDesc(2, 4, 8, 9, 5, 3, 3, 2, 2, 0, 0, 'tanh')],
+    ['1x1 pointwise', convDesc(2, 16, 5, 5, 8, 1, 1, 1, 1, 0, 0)],
+    ['AlexNet-like 11x11 stride 4', convDesc(2, 3, 39, 39, 8, 11, 11, 4, 4, 2, 2, 'relu')],
+    ['wide channels 3x3 (blocked layouts)', convDesc(2, 64, 9, 9, 32, 3, 3, 1, 1, 1, 1)],
+    ['batch 1, single output pixel', convDesc(1, 4, 3, 3, 2, 3, 3, 1, 1, 0, 0)],
+  ];
+
+  for (const [name, d] of convCases) {
+    check(`conv2d forward / backward: ${name}`, () => {
+      const x = rand(d.n * d.c * d.h * d.w);
+      const w = rand(d.oc * d.c * d.kh * d.kw, -0.5, 0.5);
+      const b = rand(d.oc);
+      const dy = rand(d.n * d.oc * d.oh * d.ow);
+      for (const bias of [b, null]) {
+        assertClose(cpu.conv2d(x, w, bias, d), ref.conv2d(x, w, bias, d), `conv2d y (bias ${bias !== null})`);
+      }
+      assertClose(cpu.conv2dBackwardData(dy, w, d), ref.conv2dBackwardData(dy, w, d), 'conv2d dx');
+      for (const withBias of [true, false]) {
+        const got = cpu.conv2dBackwardWeight(x, dy, d, withBias);
+        const want = ref.conv2dBackwardWeight(x, dy, d, withBias);
+        assertClose(got.dw, want.dw, `conv2d dw (bias ${withBias})`);
+        if (withBias) assertClose(got.db, want.db, 'conv2d db');
+        else assert.equal(got.db, null);
+      }
+    });
+  }
+
+  check('conv2d rejects buffers of the wrong size instead of reading past them', () => {
+    const d = convDesc(1, 2, 5, 5, 3, 3, 3, 1, 1, 1, 1);
+    assert.throws(() => cpu.conv2d(new Float32Array(10), rand(54), null, d), /elements, expected/);
+  });
+
+  const poolCases: Array<[string, Pool2dDesc]> = [
+    ['max 2x2 stride 2', poolDesc('max', 2, 3, 8, 8, 2, 2, 2, 2, 0, 0)],
+    ['max 2x2 stride 2, odd input', poolDesc('max', 2, 3, 7, 9, 2, 2, 2, 2, 0, 0)],
+    ['max 3x3 stride 2 pad 1', poolDesc('max', 3, 4, 11, 10, 3, 3, 2, 2, 1, 1)],
+    ['max 3x3 stride 2 (AlexNet)', poolDesc('max', 2, 8, 13, 13, 3, 3, 2, 2, 0, 0)],
+    ['max 3x3 stride 1 pad 1', poolDesc('max', 1, 5, 6, 7, 3, 3, 1, 1, 1, 1)],
+    ['avg 2x2 stride 2', poolDesc('avg', 2, 6, 10, 10, 2, 2, 2, 2, 0, 0)],
+    ['avg 3x3 stride 1 pad 1, count_include_pad', poolDesc('avg', 2, 3, 7, 6, 3, 3, 1, 1, 1, 1, true)],
+    ['avg 3x3 stride 1 pad 1, exclude pad', poolDesc('avg', 2, 3, 7, 6, 3, 3, 1, 1, 1, 1, false)],
+    ['avg 3x2 stride 2x1 pad 1x1, exclude pad', poolDesc('avg', 3, 2, 9, 8, 3, 2, 2, 1, 1, 1, false)],
+    ['global avg 7x7', poolDesc('avg', 4, 16, 7, 7, 7, 7, 7, 7, 0, 0)],
+  ];
+
+  for (const [name, d] of poolCases) {
+    check(`pool2d forward / backward: ${name}`, () => {
+      const x = rand(d.n * d.c * d.h * d.w);
+      const dy = rand(d.n * d.c * d.oh * d.ow);
+      const y = cpu.pool2d(x, d);
+      const yRef = ref.pool2d(x, d);
+      assertClose(y, yRef, 'pool y');
+      const want = ref.pool2dBackward(x, yRef, dy, d);
+      // With the forward's own output (workspace reused) and with a copy (recomputed).
+      assertClose(cpu.pool2dBackward(x, y, dy, d), want, 'pool dx (saved workspace)');
+      assertClose(cpu.pool2dBackward(x, y.slice(), dy, d), want, 'pool dx (recomputed)');
+    });
+  }
+
+  const matmulCases: Array<[number, number, number, number]> = [[1, 1, 1, 1], [1, 7, 5, 3], [3, 17, 33, 9], [2, 64, 128, 10], [1, 256, 400, 120]];
+  for (const [batch, m, k, n] of matmulCases) {
+    check(`matmul batch ${batch}, ${m}x${k} · ${k}x${n}, all transposes`, () => {
+      const a = rand(batch * m * k);
+      const b = rand(batch * k * n);
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const d = { batch, m, k, n, transA, transB };
+          assertClose(cpu.matmul(a, b, d), ref.matmul(a, b, d), `matmul transA=${transA} transB=${transB}`);
+        }
+      }
+    });
+  }
+
+  check('unary ops (native above the size threshold, reference below)', () => {
+    const ops: UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'abs', 'sigmoid', 'relu', 'tanh', 'sign', 'reciprocal', 'square'];
+    for (const n of [SMALL + 1001, 100]) {
+      const x = rand(n, -4, 4);
+      const pos = rand(n, 0.01, 10);
+      for (const op of ops) {
+        const input = op === 'log' || op === 'sqrt' ? pos : x;
+        assertClose(cpu.unary(op, input), ref.unary(op, input), `unary ${op} (n=${n})`);
+      }
+    }
+  });
+
+  check('unary edge values: large, tiny and zero inputs', () => {
+    const n = SMALL + 10;
+    const x = new Float32Array(n);
+    const special = [0, -0, 1e-30, -1e-30, 80, -80, 88, -100, 1e10, -1e10];
+    for (let i = 0; i < n; i++) x[i] = special[i % special.length];
+    for (const op of ['exp', 'sigmoid', 'tanh', 'relu', 'abs', 'neg', 'square'] as UnaryOp[]) {
+      assertClose(cpu.unary(op, x), ref.unary(op, x), `unary ${op} (edge values)`);
+    }
+    const pos = new Float32Array(n);
+    const positive = [1e-30, 1e-10, 1, 1e10, 3e38];
+    for (let i = 0; i < n; i++) pos[i] = positive[i % positive.length];
+    for (const op of ['log', 'sqrt'] as UnaryOp[]) assertClose(cpu.unary(op, pos), ref.unary(op, pos), `unary ${op} (edge values)`);
+  });
+
+  check('activation backward (relu from x, sigmoid / tanh from y)', () => {
+    const n = SMALL * 2 + 3;
+    const x = rand(n, -3, 3);
+    const dy = rand(n);
+    for (const op of ['relu', 'sigmoid', 'tanh'] as ActivationOp[]) {
+      const y = ref.unary(op, x);
+      assertClose(cpu.activationBackward(op, x, y, dy), ref.activationBackward(op, x, y, dy), `activationBackward ${op}`);
+    }
+  });
+
+  const binaryCases: Array<[string, number[], number[]]> = [
+    ['same shape', [4, 33, 41], [4, 33, 41]],
+    ['per-channel b', [8, 16, 7, 7], [1, 16, 1, 1]],
+    ['row-vector b (bias add)', [128, 84], [1, 84]],
+    ['scalar b', [50, 101], [1, 1]],
+    ['scalar a (swap / loop)', [1, 1], [50, 101]],
+    ['column a, full b', [64, 1], [64, 100]],
+    ['both broadcast (outer product)', [70, 1], [1, 90]],
+  ];
+  const binaryOps: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'];
+  for (const [name, aShape, bShape] of binaryCases) {
+    check(`binary ops with broadcasting: ${name}`, () => {
+      const outShape = aShape.map((d, i) => Math.max(d, bShape[i]));
+      const size = outShape.reduce((p, d) => p * d, 1);
+      assert.ok(size >= SMALL, 'the case must exercise the native path');
+      const aLen = aShape.reduce((p, d) => p * d, 1);
+      const bLen = bShape.reduce((p, d) => p * d, 1);
+      const a = rand(aLen, -2, 2);
+      const b = rand(bLen, -2, 2);
+      // Ties for the comparisons: make some entries equal.
+      for (let i = 0; i < Math.min(aLen, bLen); i += 3) b[i] = a[i];
+      const posA = rand(aLen, 0.1, 3);
+      for (const op of binaryOps) {
+        const lhs = op === 'pow' ? posA : a;
+        assertClose(cpu.binary(op, lhs, aShape, b, bShape, outShape), ref.binary(op, lhs, aShape, b, bShape, outShape), `binary ${op}`);
+      }
+    });
+  }
+
+  check('clamp and affine', () => {
+    const x = rand(SMALL * 3, -5, 5);
+    assertClose(cpu.clamp(x, -1, 2), ref.clamp(x, -1, 2), 'clamp');
+    assertClose(cpu.clamp(x, 0, Infinity), ref.clamp(x, 0, Infinity), 'clamp one-sided');
+    assertClose(cpu.affine(x, 0.5, -3), ref.affine(x, 0.5, -3), 'affine');
+  });
+
+  const reduceCases: Array<[number[], number[]]> = [
+    [[8, 16, 7, 7], [0, 2, 3]],
+    [[8, 16, 7, 7], [1]],
+    [[128, 84], [0]],
+    [[128, 84], [1]],
+    [[64, 100], [0, 1]],
+    [[3, 1, 40, 50], [2]],
+    [[2, 3, 4, 5, 6, 7], [1, 3, 5]],
+  ];
+  for (const [shape, axes] of reduceCases) {
+    check(`reduce sum / max / min of [${shape}] over [${axes}]`, () => {
+      const x = rand(shape.reduce((p, d) => p * d, 1));
+      for (const op of ['sum', 'max', 'min'] as ReduceOp[]) {
+        assertClose(cpu.reduce(op, x, shape, axes), ref.reduce(op, x, shape, axes), `reduce ${op}`);
+      }
+    });
+  }
+
+  const bnCases: Array<[number, number, number]> = [[4, 3, 25], [8, 16, 49], [2, 5, 1], [16, 84, 1], [3, 7, 13]];
+  for (const [n, c, spatial] of bnCases) {
+    check(`batch norm train / inference / backward, [${n}, ${c}, ${spatial}]`, () => {
+      const d = { n, c, spatial, eps: 1e-5 };
+      const x = rand(n * c * spatial, -2, 3);
+      const gamma = rand(c, 0.5, 1.5);
+      const beta = rand(c);
+      const dy = rand(n * c * spatial);
+      const got = cpu.batchNormTrain(x, gamma, beta, d);
+      const want = ref.batchNormTrain(x, gamma, beta, d);
+      assertClose(got.y, want.y, 'bn y');
+      assertClose(got.mean, want.mean, 'bn mean');
+      assertClose(got.variance, want.variance, 'bn variance');
+      const runMean = rand(c);
+      const runVar = rand(c, 0.5, 2);
+      assertClose(cpu.batchNormInference(x, gamma, beta, runMean, runVar, d), ref.batchNormInference(x, gamma, beta, runMean, runVar, d), 'bn inference');
+      const gb = cpu.batchNormBackward(x, dy, gamma, want.mean, want.variance, d);
+      const wb = ref.batchNormBackward(x, dy, gamma, want.mean, want.variance, d);
+      assertClose(gb.dx, wb.dx, 'bn dx', 1e-4, 0.1);
+      assertClose(gb.dgamma, wb.dgamma, 'bn dgamma');
+      assertClose(gb.dbeta, wb.dbeta, 'bn dbeta');
+    });
+  }
+
+  const softmaxCases: Array<[number, number]> = [[64, 10], [100, 1000], [7, 4097], [4096, 3]];
+  for (const [rows, cols] of softmaxCases) {
+    check(`softmax / log-softmax forward and backward, ${rows}x${cols}`, () => {
+      const x = rand(rows * cols, -5, 5);
+      const dy = rand(rows * cols);
+      const ls = ref.logSoftmax(x, rows, cols);
+      const sm = ref.softmax(x, rows, cols);
+      assertClose(cpu.logSoftmax(x, rows, cols), ls, 'logSoftmax');
+      assertClose(cpu.softmax(x, rows, cols), sm, 'softmax');
+      assertClose(cpu.logSoftmaxBackward(ls, dy, rows, cols), ref.logSoftmaxBackward(ls, dy, rows, cols), 'logSoftmaxBackward');
+      assertClose(cpu.softmaxBackward(sm, dy, rows, cols), ref.softmaxBackward(sm, dy, rows, cols), 'softmaxBackward');
+    });
+  }
+
+  check('sgd step in place (plain, momentum, nesterov, weight decay, maximize)', () => {
+    const variants = [
+      { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false },
+      { lr: 0.05, momentum: 0.9, dampening: 0, weightDecay: 5e-4, nesterov: false },
+      { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0, nesterov: true },
+      { lr: 0.01, momentum: 0.5, dampening: 0, weightDecay: 1e-2, nesterov: false, maximize: true },
+    ];
+    for (const n of [SMALL * 5 + 7, 300]) {
+      for (const d of variants) {
+        const p = rand(n);
+        const g = rand(n);
+        const m = rand(n);
+        const p2 = p.slice();
+        const m2 = m.slice();
+        for (let step = 0; step < 3; step++) {
+          cpu.sgdStepInplace(p, g, d.momentum ? m : null, d);
+          ref.sgdStepInplace(p2, g, d.momentum ? m2 : null, d);
+        }
+        assertClose(p, p2, `sgd param ${JSON.stringify(d)}`);
+        assertClose(m, m2, `sgd momentum ${JSON.stringify(d)}`);
+      }
+    }
+  });
+
+  check('adam step in place (L2 and decoupled weight decay)', () => {
+    for (const decoupled of [false, true]) {
+      const n = SMALL * 4 + 1;
+      const p = rand(n);
+      const m = new Float32Array(n);
+      const v = new Float32Array(n);
+      const p2 = p.slice();
+      const m2 = m.slice();
+      const v2 = v.slice();
+      for (let step = 1; step <= 3; step++) {
+        const g = rand(n);
+        const d = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-2, decoupled, step };
+        cpu.adamStepInplace(p, g, m, v, d);
+        ref.adamStepInplace(p2, g, m2, v2, d);
+      }
+      assertClose(p, p2, `adam param (decoupled ${decoupled})`);
+      assertClose(m, m2, 'adam m');
+      assertClose(v, v2, 'adam v');
+    }
+  });
+
+  check('results do not depend on the thread count', () => {
+    const d = convDesc(2, 8, 12, 12, 16, 3, 3, 1, 1, 1, 1);
+    const x = rand(d.n * d.c * d.h * d.w);
+    const w = rand(d.oc * d.c * d.kh * d.kw);
+    const before = native!.getNumThreads();
+    try {
+      backend!.setNumThreads!(1);
+      assert.equal(native!.getNumThreads(), 1);
+      assert.match(backend!.describe(), /1 thread\)/);
+      const one = cpu.conv2d(x, w, null, d);
+      backend!.setNumThreads!(Math.max(2, before));
+      assertClose(cpu.conv2d(x, w, null, d), one, 'conv2d with more threads');
+    } finally {
+      backend!.setNumThreads!(before);
+    }
+  });
+});
