@@ -110,6 +110,8 @@ Napi::Value BnBackward(const Napi::CallbackInfo &info) {
     p.add(batch_normalization_backward(pd), {{DNNL_ARG_SRC, p.user(0, dataMd(g))},
                                              {DNNL_ARG_DIFF_DST, p.user(1, dataMd(g))},
                                              {DNNL_ARG_SCALE, p.user(2, chanMd(g))},
+                                             // oneDNN 2.6 wants a shift argument too (unused by the math).
+                                             {DNNL_ARG_SHIFT, p.user(2, chanMd(g))},
                                              {DNNL_ARG_MEAN, p.user(3, chanMd(g))},
                                              {DNNL_ARG_VARIANCE, p.user(4, chanMd(g))},
                                              {DNNL_ARG_DIFF_SRC, p.user(5, dataMd(g))},

@@ -20,3 +20,4 @@ export * as models from './models/index.js';
 export { createModel, listModels, getModelSpec, MODEL_NAMES, type ModelSpec } from './models/index.js';
 export { summarize, formatSummary, type LayerSummary } from './models/summary.js';
 export { useDevice, tryGpu, deviceLabel } from './device.js';
+export * as data from './data/index.js';

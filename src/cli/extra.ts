@@ -1,8 +1,12 @@
 import type { Command } from 'commander';
 import { dataCommand, DATA_COMMAND_USAGE } from '../data/cli.js';
+import { registerTrainCommand } from './train.js';
+import { registerEvalCommands } from './evaluate.js';
 
 /** Commands whose logic lives in other packages (data, training). */
 export function registerExtraCommands(program: Command): void {
+  registerTrainCommand(program);
+  registerEvalCommands(program);
   program
     .command('data')
     .description('say where Fashion-MNIST was found, or fetch it (--download)')

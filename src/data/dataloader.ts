@@ -10,6 +10,7 @@
  * both paths produce bit-identical batches. Shuffling is deterministic in
  * (seed, epoch): each `for await` over the loader is a new epoch.
  */
+import { Tensor } from '../tensor.js';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { makeBatchFiller, type BatchSource, type WorkerRequest, type WorkerResponse } from './batch.js';
@@ -23,26 +24,17 @@ import { pipelineOutputShape, type TransformSpec } from './transforms.js';
 // objects; switch it to produce torchlet Tensors when the tensor core is ready.
 // ---------------------------------------------------------------------------
 
-/** Images of a batch: float32, [B, C, H, W]. */
-export interface BatchX {
-  data: Float32Array;
-  shape: number[];
-}
+/** Images of a batch: float32 tensor [B, C, H, W]. */
+export type BatchX = Tensor;
 
-/** Labels of a batch: int32 class indices, [B]. */
-export interface BatchY {
-  data: Int32Array;
-  shape: number[];
-}
+/** Labels of a batch: int32 class-index tensor [B]. */
+export type BatchY = Tensor;
 
 export type Batch = [BatchX, BatchY];
 
-/** Convert raw batch buffers into the yielded `[X, y]` pair. */
+/** Convert raw batch buffers into the yielded `[X, y]` tensors (labels are exact in float32 storage). */
 export function toBatch(x: Float32Array, xShape: number[], y: Int32Array): Batch {
-  return [
-    { data: x, shape: xShape },
-    { data: y, shape: [y.length] },
-  ];
+  return [new Tensor(x, xShape), new Tensor(Float32Array.from(y), [y.length], { dtype: 'int32' })];
 }
 
 // ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { ImageDataset } from './dataset.js';
 import { readIdxImages, readIdxLabels } from './idx.js';
 
@@ -280,6 +280,7 @@ async function downloadFile(url: string, dest: string, expectedSha: string | und
       throw new Error(`${url}: SHA-256 mismatch (expected ${expectedSha}, got ${got}, ${bytes} bytes); file discarded`);
     }
     await rename(tmp, dest);
+    fsyncDir(dirname(dest)); // make the rename itself durable
   } finally {
     if (timer) clearTimeout(timer);
     if (fh) await fh.close().catch(() => undefined);
@@ -332,7 +333,6 @@ export async function downloadFashionMNIST(options: DownloadOptions = {}): Promi
     await downloadFile(mirror + name, dest, expected, options.idleTimeoutMs ?? 30_000);
     files[key] = dest;
   }
-  fsyncDir(dir);
   return files as FashionMNISTFiles;
 }
 

@@ -13,6 +13,7 @@ import { expand, reshape, transpose, unsqueeze, squeeze } from './movement.js';
 /** torch.matmul for rank ≥ 1 operands, with batch broadcasting. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 0 || b.ndim === 0) throw new Error('matmul: both arguments need at least 1 dimension');
+  if (a.ndim === 1 && b.ndim === 1) return reshape(matmul(unsqueeze(a, 0), unsqueeze(b, -1)), []);
   if (a.ndim === 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.ndim === 1) return squeeze(matmul(a, unsqueeze(b, -1)), -1);
   const [m, k] = a.shape.slice(-2);

@@ -1,0 +1,172 @@
+/**
+ * `torchlet train <model>`: the seed's training run with the seed's
+ * hyperparameters as defaults, a live progress bar, a chart and report that
+ * refresh while it runs, atomic checkpoints, Ctrl-C and --resume.
+ */
+import type { Command } from 'commander';
+import { getModelSpec } from '../models/index.js';
+import { useDevice, deviceLabel } from '../device.js';
+import { manualSeed } from '../random.js';
+import { SGD } from '../optim/sgd.js';
+import { loadDataFashionMNIST } from '../data/dataloader.js';
+import { FASHION_MNIST_LABELS } from '../data/fashion-mnist.js';
+import { fit, NonFiniteLossError, type FitEvent, type FitState } from '../train/fit.js';
+import { RunDir, defaultRunDir, type RunConfig } from '../train/run-dir.js';
+import { writeChart } from '../train/charts.js';
+import { writeReport } from '../train/report.js';
+import { createProgress } from '../train/progress.js';
+import type { RunHistory } from '../train/history.js';
+import { sampleTestImages } from './samples.js';
+import { positiveInt, positiveNumber } from './main.js';
+
+interface TrainFlags {
+  epochs?: number;
+  lr?: number;
+  batchSize?: number;
+  resize?: number;
+  device: string;
+  seed: number;
+  threads?: number;
+  out?: string;
+  resume?: string;
+  dataDir?: string;
+  workers?: number;
+}
+
+export function registerTrainCommand(program: Command): void {
+  program
+    .command('train')
+    .description("train a zoo model on Fashion-MNIST with the seed's settings (train_ch6)")
+    .argument('<model>', 'model name (see `torchlet models`)')
+    .option('--epochs <n>', 'epochs (default: the seed\'s, 10)', positiveInt)
+    .option('--lr <lr>', 'learning rate (default: the seed\'s for this model)', positiveNumber)
+    .option('--batch-size <n>', 'batch size (default: the seed\'s)', positiveInt)
+    .option('--resize <px>', 'resize images to px×px (default: the seed\'s input size)', positiveInt)
+    .option('--device <d>', 'cpu (fastest available) or reference', 'cpu')
+    .option('--seed <n>', 'random seed for init, shuffling and dropout', (v) => Number.parseInt(v, 10), 0)
+    .option('--threads <n>', 'compute threads (default: all cores)', positiveInt)
+    .option('--out <dir>', 'run directory (default: runs/<model>-<timestamp>)')
+    .option('--resume <dir>', 'continue an interrupted run from its directory')
+    .option('--data-dir <dir>', 'directory holding the Fashion-MNIST IDX files')
+    .option('--workers <n>', 'data-loading worker threads', (v) => Number.parseInt(v, 10))
+    .action(async (modelName: string, flags: TrainFlags) => {
+      process.exitCode = await trainCommand(modelName, flags);
+    });
+}
+
+function resolveConfig(modelName: string, flags: TrainFlags, run: RunDir | null): RunConfig {
+  if (run && flags.resume) {
+    const saved = run.readConfig();
+    // A resumed run keeps its settings; only the epoch count may be raised.
+    return { ...saved, epochs: flags.epochs ?? saved.epochs };
+  }
+  const spec = getModelSpec(modelName);
+  const resize = flags.resize ?? spec.train.resize ?? null;
+  return {
+    model: spec.name,
+    epochs: flags.epochs ?? spec.train.epochs,
+    lr: flags.lr ?? spec.train.lr,
+    batchSize: flags.batchSize ?? spec.train.batchSize,
+    resize: resize === 28 ? null : resize,
+    device: flags.device,
+    seed: flags.seed,
+    threads: flags.threads ?? null,
+    dataDir: flags.dataDir ?? null,
+    startedAt: new Date().toISOString(),
+  };
+}
+
+export async function trainCommand(modelName: string, flags: TrainFlags): Promise<number> {
+  const run = new RunDir(flags.resume ?? flags.out ?? defaultRunDir(getModelSpec(modelName).name));
+  const cfg = resolveConfig(modelName, flags, flags.resume ? run : null);
+  const spec = getModelSpec(cfg.model);
+  useDevice(cfg.device, { threads: cfg.threads ?? undefined });
+  manualSeed(cfg.seed);
+  const net = spec.create();
+  const optimizer = new SGD(net.parameters(), { lr: cfg.lr });
+  let resume: FitState | undefined;
+  if (flags.resume) {
+    resume = run.loadCheckpoint(net, optimizer);
+    console.log(`resuming ${run.dir} at epoch ${resume.epoch + 1}, batch ${resume.batch + 1}`);
+  } else run.writeConfig(cfg);
+
+  const [trainIter, testIter] = await loadDataFashionMNIST(cfg.batchSize, {
+    resize: cfg.resize ?? undefined, dataDir: cfg.dataDir ?? undefined, seed: cfg.seed, workers: flags.workers,
+  });
+  const numBatches = trainIter.length;
+  if (resume) run.truncateMetricsAfter(resume.epoch * numBatches + resume.batch);
+  const device = deviceLabel();
+  console.log(`training on ${device}`);
+  console.log(`run directory: ${run.dir}`);
+
+  const history: RunHistory = { model: cfg.model, device, epochs: cfg.epochs, points: resume ? [...resume.points] : [] };
+  const progress = createProgress({ total: numBatches, epochs: cfg.epochs, tty: process.stdout.isTTY === true });
+  let lastRefresh = 0;
+  let confusion: number[][] | undefined;
+  const refreshViews = (running: boolean, final?: Parameters<typeof writeReport>[1]['final'], force = false): void => {
+    const now = Date.now();
+    if (!force && now - lastRefresh < 1000) return;
+    lastRefresh = now;
+    writeChart(run.dir, history);
+    writeReport(run.dir, { history, labels: [...FASHION_MNIST_LABELS], confusion, running, final, samples: samplesCache });
+  };
+  let samplesCache: Parameters<typeof writeReport>[1]['samples'];
+
+  let stopRequested = false;
+  const onSigint = (): void => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    progress.stop();
+    console.error('\ninterrupted: finishing this batch and saving a checkpoint (Ctrl-C again to quit now)');
+  };
+  process.on('SIGINT', onSigint);
+
+  const onEvent = (e: FitEvent): void => {
+    if (e.type === 'batch') {
+      progress.update(e.batch, { loss: e.trainLoss, acc: e.trainAcc });
+    } else if (e.type === 'point') {
+      history.points = [...e.points];
+      const step = Math.round(e.point.epoch * numBatches);
+      run.appendMetric({ kind: 'point', step, ...e.point });
+      refreshViews(true);
+    } else if (e.type === 'epoch') {
+      confusion = e.confusion;
+      progress.epochEnd(e.epoch, { loss: e.trainLoss, trainAcc: e.trainAcc, testAcc: e.testAcc, examplesPerSec: e.examplesPerSec });
+      run.appendMetric({ kind: 'epoch', step: (e.epoch + 1) * numBatches, epoch: e.epoch + 1, trainLoss: e.trainLoss, trainAcc: e.trainAcc, testAcc: e.testAcc, examplesPerSec: e.examplesPerSec });
+    }
+  };
+
+  try {
+    const result = await fit(net, trainIter, testIter, {
+      epochs: cfg.epochs, lr: cfg.lr, optimizer, resume, onEvent,
+      onCheckpoint: (state, opt) => run.saveCheckpoint(net, opt, state),
+      shouldStop: () => stopRequested,
+    });
+    progress.stop();
+    if (result.interrupted) {
+      refreshViews(false, undefined, true);
+      console.log(`checkpoint saved; continue with: torchlet train ${cfg.model} --resume ${run.dir}`);
+      return 130;
+    }
+    samplesCache = await sampleTestImages(net, testIter, 24);
+    const final = { trainLoss: result.trainLoss, trainAcc: result.trainAcc, testAcc: result.testAcc, examplesPerSec: result.examplesPerSec, wallExamplesPerSec: result.wallExamplesPerSec, device };
+    confusion = result.confusion ?? confusion;
+    refreshViews(false, final, true);
+    console.log(`loss ${result.trainLoss.toFixed(3)}, train acc ${result.trainAcc.toFixed(3)}, test acc ${result.testAcc.toFixed(3)}`);
+    console.log(`${result.examplesPerSec.toFixed(1)} examples/sec on ${device}`);
+    console.log(`${result.wallExamplesPerSec.toFixed(1)} examples/sec wall clock (data loading and evaluation included)`);
+    console.log(`saved ${run.dir}/model.safetensors, chart.png, report.html`);
+    return 0;
+  } catch (err) {
+    progress.stop();
+    if (err instanceof NonFiniteLossError) {
+      console.error(err.message);
+      return 1;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await trainIter.close();
+    await testIter.close();
+  }
+}

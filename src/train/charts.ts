@@ -1,0 +1,213 @@
+/**
+ * The training curves of d2l's Animator (train_ch6): train loss, train acc and
+ * test acc against the epoch, drawn by Vega-Lite/Vega to an SVG string and
+ * rasterised to PNG by resvg. Nothing here touches a display or a browser.
+ *
+ * Styles follow d2l's default fmts ('-', 'm--', 'g-.'): train loss a solid
+ * blue line, train acc a dashed magenta line, test acc a dash-dot green line;
+ * x axis 'epoch' with xlim [1, epochs], grid, legend. Points outside xlim
+ * (the first epoch's train points at 0.2 … 0.8) are left out, as matplotlib
+ * clips them under d2l's xlim, and the y axis fits the points shown.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { Resvg } from '@resvg/resvg-js';
+import { SERIES, toSeriesRows, writeFileAtomic, type RunHistory } from './history.js';
+
+/** matplotlib's default blue ('C0'), 'm' and 'g'. */
+export const SERIES_COLORS = ['#1f77b4', '#bf00bf', '#008000'] as const;
+/** '-', '--', '-.' as SVG dash arrays (in px). */
+export const SERIES_DASHES: readonly (readonly number[])[] = [[1, 0], [6, 4], [7, 3, 1.5, 3]];
+
+export interface ChartOptions {
+  /** Width and height of the plotting area in px (default 480 × 300). */
+  width?: number;
+  height?: number;
+  /** Chart title (default: the model name). */
+  title?: string;
+  /** Subtitle (default: `<device>, <epochs> epochs`); '' for none. */
+  subtitle?: string;
+  /** x range (default d2l's [1, epochs]; [0, 1] when epochs <= 1). */
+  xlim?: [number, number];
+  /** y range (default: fitted to the data, zero included). */
+  ylim?: [number, number];
+  /** Draw a marker at each point as well as the lines (default false, as d2l). */
+  markers?: boolean;
+}
+
+/** A font for the PNG rasteriser: font files and the family name they hold. */
+export interface ChartFont {
+  files: string[];
+  family: string;
+}
+
+export interface PngOptions {
+  /** Zoom factor from SVG px to PNG px (default 2, for a sharp image). */
+  scale?: number;
+  /**
+   * Font for the text. Default: the first of DejaVu Sans, Liberation Sans,
+   * Noto Sans, Arial found at its usual place (Debian: apt package
+   * fonts-dejavu-core), else whatever fonts the system has. With no font at
+   * all the PNG still renders, without text (the SVG keeps its text).
+   */
+  font?: ChartFont;
+}
+
+function xDomain(history: RunHistory, opts: ChartOptions): [number, number] {
+  if (opts.xlim) return opts.xlim;
+  return history.epochs > 1 ? [1, history.epochs] : [0, 1];
+}
+
+/** The Vega-Lite spec of the chart (exported for inspection and tests). */
+export function chartSpec(history: RunHistory, opts: ChartOptions = {}): TopLevelSpec {
+  const names = SERIES.map((s) => s.name);
+  const domain = xDomain(history, opts);
+  // Only what lies inside xlim: clipped anyway, and so the y axis fits what is shown.
+  const rows = toSeriesRows(history).filter((r) => r.epoch >= domain[0] && r.epoch <= domain[1]);
+  const ylim = opts.ylim ?? (rows.length === 0 ? [0, 1] : undefined);
+  const subtitle = opts.subtitle ?? `${history.device}, ${history.epochs} epoch${history.epochs === 1 ? '' : 's'}`;
+  const legend = {
+    title: null,
+    orient: 'right' as const,
+    symbolType: 'stroke',
+    symbolSize: 300,
+    symbolStrokeWidth: 2,
+    labelFontSize: 12,
+  };
+  return {
+    title: subtitle ? { text: opts.title ?? history.model, subtitle } : { text: opts.title ?? history.model },
+    width: opts.width ?? 480,
+    height: opts.height ?? 300,
+    background: 'white',
+    padding: 10,
+    data: { values: rows },
+    mark: { type: 'line', clip: true, strokeWidth: 2, point: opts.markers ? { filled: true, size: 20 } : false },
+    encoding: {
+      x: {
+        field: 'epoch',
+        type: 'quantitative',
+        title: 'epoch',
+        scale: { domain, nice: false, zero: false },
+        axis: { grid: true, tickMinStep: 1, labelFontSize: 11, titleFontSize: 12 },
+      },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title: 'loss / accuracy',
+        scale: ylim ? { domain: ylim, nice: false } : { zero: true, nice: true },
+        axis: { grid: true, labelFontSize: 11, titleFontSize: 12 },
+      },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        scale: { domain: names, range: [...SERIES_COLORS] },
+        legend,
+      },
+      strokeDash: {
+        field: 'series',
+        type: 'nominal',
+        scale: { domain: names, range: SERIES_DASHES.map((d) => [...d]) },
+        legend,
+      },
+    },
+    config: {
+      font: 'sans-serif',
+      title: { fontSize: 14, subtitleFontSize: 11, subtitleColor: '#555', anchor: 'start' },
+      axis: { gridColor: '#ddd', domainColor: '#444', tickColor: '#444' },
+      view: { stroke: '#444' },
+    },
+  } as TopLevelSpec;
+}
+
+/**
+ * The Animator's plot as a standalone SVG document (string). Async because
+ * Vega's renderer is; it loads nothing from the network.
+ */
+export async function renderChartSvg(history: RunHistory, opts: ChartOptions = {}): Promise<string> {
+  const vgSpec = compile(chartSpec(history, opts)).spec;
+  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const FONT_CANDIDATES: ChartFont[] = [
+  {
+    family: 'DejaVu Sans',
+    files: ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf'],
+  },
+  {
+    family: 'Liberation Sans',
+    files: ['/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf', '/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf'],
+  },
+  {
+    family: 'Noto Sans',
+    files: ['/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf', '/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf'],
+  },
+  { family: 'DejaVu Sans', files: ['/usr/share/fonts/TTF/DejaVuSans.ttf', '/usr/share/fonts/TTF/DejaVuSans-Bold.ttf'] },
+  { family: 'Arial', files: ['/System/Library/Fonts/Supplemental/Arial.ttf', '/System/Library/Fonts/Supplemental/Arial Bold.ttf'] },
+  { family: 'Arial', files: [join(process.env.WINDIR ?? 'C:\\Windows', 'Fonts', 'arial.ttf'), join(process.env.WINDIR ?? 'C:\\Windows', 'Fonts', 'arialbd.ttf')] },
+];
+
+let cachedFont: ChartFont | null | undefined;
+
+/** The font the PNG rasteriser uses by default, or null when none of the usual ones exists. */
+export function defaultChartFont(): ChartFont | null {
+  if (cachedFont === undefined) {
+    cachedFont = null;
+    for (const c of FONT_CANDIDATES) {
+      const files = c.files.filter((f) => existsSync(f));
+      if (files.length > 0 && existsSync(c.files[0])) {
+        cachedFont = { family: c.family, files };
+        break;
+      }
+    }
+  }
+  return cachedFont;
+}
+
+/** Rasterises an SVG (e.g. from renderChartSvg) to a PNG. */
+export function renderChartPng(svg: string, opts: PngOptions = {}): Buffer {
+  const font = opts.font ?? defaultChartFont();
+  const resvg = new Resvg(svg, {
+    fitTo: { mode: 'zoom', value: opts.scale ?? 2 },
+    background: 'white',
+    font: font
+      ? { loadSystemFonts: false, fontFiles: font.files, defaultFontFamily: font.family, sansSerifFamily: font.family }
+      : { loadSystemFonts: true },
+  });
+  return resvg.render().asPng();
+}
+
+export interface WrittenChart {
+  svg: string;
+  svgPath: string;
+  pngPath: string;
+  /** False when a later writeChart to the same folder started meanwhile and this one left the files to it. */
+  written: boolean;
+}
+
+const generations = new Map<string, number>();
+
+/**
+ * Writes `chart.svg` and `chart.png` into `dir` (created if needed), each
+ * atomically (temp file in `dir`, then rename), so it can be called after
+ * every point during training while a viewer reloads them. If calls overlap
+ * (not awaited), the latest one wins and older ones skip writing.
+ */
+export async function writeChart(dir: string, history: RunHistory, opts: ChartOptions & PngOptions = {}): Promise<WrittenChart> {
+  const gen = (generations.get(dir) ?? 0) + 1;
+  generations.set(dir, gen);
+  const svg = await renderChartSvg(history, opts);
+  const svgPath = join(dir, 'chart.svg');
+  const pngPath = join(dir, 'chart.png');
+  if (generations.get(dir) !== gen) return { svg, svgPath, pngPath, written: false };
+  const png = renderChartPng(svg, opts);
+  writeFileAtomic(svgPath, svg);
+  writeFileAtomic(pngPath, png);
+  return { svg, svgPath, pngPath, written: true };
+}

@@ -1,0 +1,192 @@
+/**
+ * fit(): the TypeScript train_ch6. Same metrics as the seed — mean train loss,
+ * train accuracy, test accuracy per epoch, five curve points per epoch, and
+ * examples/sec over compute time only — plus events for observers, a
+ * checkpoint hook that captures everything needed to resume bit-for-bit, and
+ * a guard that stops on a NaN/Inf loss.
+ */
+import type { Module } from '../nn/module.js';
+import { Conv2d } from '../nn/layers/conv.js';
+import { Linear } from '../nn/layers/linear.js';
+import { xavierUniform_ } from '../nn/init.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import type { Tensor } from '../tensor.js';
+import { crossEntropy } from '../ops/softmax.js';
+import { SGD } from '../optim/sgd.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { defaultGenerator } from '../random.js';
+import { Accumulator, Timer, accuracy } from './metrics.js';
+import { evaluate } from './evaluate.js';
+import { batchesOf, lengthOf, type BatchIterable } from './batches.js';
+import type { TrainPoint } from './history.js';
+
+export interface FitState {
+  /** Epoch in progress (0-based) and the index of the next batch in it. */
+  epoch: number;
+  batch: number;
+  /** The epoch's Accumulator(3): loss sum, correct count, example count. */
+  metric: number[];
+  timerTimes: number[];
+  points: TrainPoint[];
+  rngState: number[];
+  lastTestAcc: number | null;
+  /** Seconds of wall time before this (resumed) session. */
+  wallSeconds: number;
+  wallExamples: number;
+}
+
+export type FitEvent =
+  | { type: 'start'; epochs: number; numBatches: number; resumedFrom: FitState | null }
+  | { type: 'batch'; epoch: number; batch: number; numBatches: number; loss: number; trainLoss: number; trainAcc: number }
+  | { type: 'point'; point: TrainPoint; points: readonly TrainPoint[] }
+  | { type: 'epoch'; epoch: number; trainLoss: number; trainAcc: number; testAcc: number; examplesPerSec: number; confusion: number[][] }
+  | { type: 'end'; result: FitResult };
+
+export interface FitResult {
+  trainLoss: number;
+  trainAcc: number;
+  testAcc: number;
+  /** d2l's figure: examples processed per second of compute (forward, backward, update) only. */
+  examplesPerSec: number;
+  /** Examples per second of wall-clock time, data loading and evaluation included. */
+  wallExamplesPerSec: number;
+  points: TrainPoint[];
+  confusion: number[][] | null;
+  /** True when stopped early by shouldStop (e.g. Ctrl-C). */
+  interrupted: boolean;
+}
+
+export interface FitOptions {
+  epochs: number;
+  lr: number;
+  /** Default: SGD(net.parameters(), lr), as the seed. */
+  optimizer?: Optimizer;
+  /** Default: cross-entropy. */
+  loss?: (yHat: Tensor, y: Tensor) => Tensor;
+  /** 'xavier' (default) re-initialises Conv2d and Linear weights as the seed's init_weight; 'keep' leaves them. */
+  init?: 'xavier' | 'keep';
+  pointsPerEpoch?: number;
+  onEvent?: (e: FitEvent) => void | Promise<void>;
+  /** Called at every epoch end and when stopping early, with what a resume needs. */
+  onCheckpoint?: (state: FitState, optimizer: Optimizer) => void | Promise<void>;
+  /** Polled after each batch; returning true stops after checkpointing. */
+  shouldStop?: () => boolean;
+  /** Continue from a checkpoint (model and optimizer must already hold its weights and state). */
+  resume?: FitState;
+}
+
+export class NonFiniteLossError extends Error {
+  constructor(readonly epoch: number, readonly batch: number, readonly value: number, lr: number) {
+    super(`training stopped: the loss became ${value} at epoch ${epoch + 1}, batch ${batch + 1}. ` +
+      `The learning rate (${lr}) is probably too high for this model; try a lower --lr. ` +
+      'The last good checkpoint (end of the previous epoch) was kept.');
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+/** The seed's init_weight: Xavier-uniform for every Conv2d and Linear weight. */
+export function initWeightsXavier(net: Module): void {
+  net.apply((m) => {
+    if (m instanceof Linear || m instanceof Conv2d) xavierUniform_(m.weight);
+  });
+}
+
+/** Iterate one epoch; loaders that can address epochs (our DataLoader) get the right shuffle on resume. */
+function epochIterable(it: BatchIterable, epoch: number): BatchIterable {
+  const withEpochs = it as { iterEpoch?: (e: number) => BatchIterable };
+  return typeof withEpochs.iterEpoch === 'function' ? withEpochs.iterEpoch(epoch) : it;
+}
+
+export async function fit(net: Module, trainIter: BatchIterable, testIter: BatchIterable, opts: FitOptions): Promise<FitResult> {
+  const resume = opts.resume ?? null;
+  if (!resume && (opts.init ?? 'xavier') === 'xavier') initWeightsXavier(net);
+  const optimizer = opts.optimizer ?? new SGD(net.parameters(), { lr: opts.lr });
+  const lossFn = opts.loss ?? ((yHat: Tensor, y: Tensor) => crossEntropy(yHat, y));
+  const numBatches = lengthOf(trainIter);
+  if (numBatches === undefined || numBatches < 1) throw new Error('fit: the training iterator must have a length (number of batches) of at least 1');
+  const perEpoch = opts.pointsPerEpoch ?? 5;
+  const pointEvery = Math.max(1, Math.floor(numBatches / perEpoch));
+  const emit = async (e: FitEvent): Promise<void> => {
+    await opts.onEvent?.(e);
+  };
+
+  const timer = new Timer();
+  timer.times = resume ? [...resume.timerTimes] : [];
+  const points: TrainPoint[] = resume ? [...resume.points] : [];
+  const metric = new Accumulator(3);
+  let testAcc = resume?.lastTestAcc ?? NaN;
+  let confusion: number[][] | null = null;
+  let interrupted = false;
+  const wallStart = process.hrtime.bigint();
+  let wallExamples = resume?.wallExamples ?? 0;
+  const wallSoFar = (): number => (resume?.wallSeconds ?? 0) + Number(process.hrtime.bigint() - wallStart) / 1e9;
+  if (resume) defaultGenerator.setState(resume.rngState);
+
+  const snapshot = (epoch: number, batch: number): FitState => ({
+    epoch, batch, metric: [...metric.data], timerTimes: [...timer.times], points: [...points],
+    rngState: defaultGenerator.getState(), lastTestAcc: Number.isNaN(testAcc) ? null : testAcc,
+    wallSeconds: wallSoFar(), wallExamples,
+  });
+
+  await emit({ type: 'start', epochs: opts.epochs, numBatches, resumedFrom: resume });
+  net.train();
+  let trainL = NaN;
+  let trainAcc = NaN;
+  for (let epoch = resume?.epoch ?? 0; epoch < opts.epochs && !interrupted; epoch++) {
+    const startBatch = resume && epoch === resume.epoch ? resume.batch : 0;
+    if (startBatch > 0 && resume) metric.data = [...resume.metric];
+    else metric.reset();
+    net.train();
+    let i = -1;
+    for await (const [X, y] of batchesOf(epochIterable(trainIter, epoch))) {
+      i++;
+      if (i < startBatch) continue; // already trained before the interruption
+      timer.start();
+      optimizer.zeroGrad();
+      const yHat = net.forward(X);
+      const l = lossFn(yHat, y);
+      l.backward();
+      const lv = l.itemSync();
+      if (!Number.isFinite(lv)) throw new NonFiniteLossError(epoch, i, lv, opts.lr);
+      optimizer.step();
+      noGrad(() => metric.add(lv * X.shape[0], accuracy(yHat, y), X.shape[0]));
+      timer.stop();
+      wallExamples += X.shape[0];
+      trainL = metric.get(0) / metric.get(2);
+      trainAcc = metric.get(1) / metric.get(2);
+      await emit({ type: 'batch', epoch, batch: i, numBatches, loss: lv, trainLoss: trainL, trainAcc });
+      if ((i + 1) % pointEvery === 0 || i === numBatches - 1) {
+        points.push({ epoch: epoch + (i + 1) / numBatches, trainLoss: trainL, trainAcc });
+        await emit({ type: 'point', point: points[points.length - 1], points });
+      }
+      if (opts.shouldStop?.() && i < numBatches - 1) {
+        interrupted = true;
+        await opts.onCheckpoint?.(snapshot(epoch, i + 1), optimizer);
+        break;
+      }
+    }
+    if (interrupted) break;
+    const ev = await evaluate(net, testIter, { confusion: true });
+    testAcc = ev.accuracy;
+    confusion = ev.confusion ?? null;
+    points.push({ epoch: epoch + 1, testAcc });
+    await emit({ type: 'point', point: points[points.length - 1], points });
+    const examplesPerSec = (metric.get(2) * (epoch + 1)) / timer.sum();
+    await emit({ type: 'epoch', epoch, trainLoss: trainL, trainAcc, testAcc, examplesPerSec, confusion: confusion ?? [] });
+    await opts.onCheckpoint?.(snapshot(epoch + 1, 0), optimizer);
+    if (opts.shouldStop?.() && epoch + 1 < opts.epochs) interrupted = true;
+  }
+  const result: FitResult = {
+    trainLoss: trainL,
+    trainAcc,
+    testAcc,
+    // The seed's formula: examples in an epoch × epochs / total compute time.
+    examplesPerSec: (metric.get(2) * opts.epochs) / timer.sum(),
+    wallExamplesPerSec: wallExamples / wallSoFar(),
+    points,
+    confusion,
+    interrupted,
+  };
+  await emit({ type: 'end', result });
+  return result;
+}

@@ -1,0 +1,133 @@
+/**
+ * What a training run records for people to look at: the points of d2l's
+ * Animator (train loss, train acc, test acc against a fractional epoch), plus
+ * the small helpers the charts, the report and the progress lines share
+ * (seed-format metric lines, atomic file writes).
+ */
+import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * One point of the Animator. `epoch` is fractional like d2l's x value
+ * (`epoch + (i + 1) / num_batches`, then `epoch + 1` for the test accuracy).
+ * A series that is absent (d2l's `None`) is left undefined.
+ */
+export interface TrainPoint {
+  epoch: number;
+  trainLoss?: number;
+  trainAcc?: number;
+  testAcc?: number;
+}
+
+export interface RunHistory {
+  model: string;
+  device: string;
+  /** Number of epochs planned (d2l's num_epochs; the chart's xlim is [1, epochs]). */
+  epochs: number;
+  points: TrainPoint[];
+}
+
+/** The three series, in d2l's legend order. */
+export const SERIES = [
+  { key: 'trainLoss', name: 'train loss' },
+  { key: 'trainAcc', name: 'train acc' },
+  { key: 'testAcc', name: 'test acc' },
+] as const;
+
+export type SeriesKey = (typeof SERIES)[number]['key'];
+export type SeriesName = (typeof SERIES)[number]['name'];
+
+/** One value of one series: the long format a chart draws from. */
+export interface SeriesRow {
+  epoch: number;
+  series: SeriesName;
+  value: number;
+}
+
+/** A fresh history with no points. */
+export function createHistory(model: string, device: string, epochs: number): RunHistory {
+  return { model, device, epochs, points: [] };
+}
+
+/**
+ * d2l's rule for when train_ch6 adds a (train_l, train_acc, None) point:
+ * `(i + 1) % (num_batches // 5) == 0 or i == num_batches - 1`, with `i` the
+ * 0-based batch index. (For fewer than 5 batches, where Python would divide by
+ * zero, every batch is a point.)
+ */
+export function isAnimatorBatch(i: number, numBatches: number): boolean {
+  const every = Math.max(1, Math.floor(numBatches / 5));
+  return (i + 1) % every === 0 || i === numBatches - 1;
+}
+
+/** The points as one row per present, finite value, in point order. */
+export function toSeriesRows(history: RunHistory): SeriesRow[] {
+  const rows: SeriesRow[] = [];
+  for (const p of history.points) {
+    if (!Number.isFinite(p.epoch)) continue;
+    for (const s of SERIES) {
+      const v = p[s.key];
+      if (v !== undefined && v !== null && Number.isFinite(v)) rows.push({ epoch: p.epoch, series: s.name, value: v });
+    }
+  }
+  return rows;
+}
+
+/** The latest finite value of each series, with the epoch it was recorded at. */
+export function latestValues(history: RunHistory): Partial<Record<SeriesKey, { epoch: number; value: number }>> {
+  const out: Partial<Record<SeriesKey, { epoch: number; value: number }>> = {};
+  for (const p of history.points) {
+    for (const s of SERIES) {
+      const v = p[s.key];
+      if (v !== undefined && v !== null && Number.isFinite(v)) out[s.key] = { epoch: p.epoch, value: v };
+    }
+  }
+  return out;
+}
+
+function fixed(x: number, digits: number): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : String(x);
+}
+
+/** d2l's final line: `loss 0.469, train acc 0.823, test acc 0.779`. */
+export function formatMetricsLine(m: { trainLoss: number; trainAcc: number; testAcc: number }): string {
+  return `loss ${fixed(m.trainLoss, 3)}, train acc ${fixed(m.trainAcc, 3)}, test acc ${fixed(m.testAcc, 3)}`;
+}
+
+/** d2l's speed line: `19296.8 examples/sec on cuda:0`. */
+export function formatSpeedLine(examplesPerSec: number, device: string): string {
+  return `${fixed(examplesPerSec, 1)} examples/sec on ${device}`;
+}
+
+let tmpCounter = 0;
+
+/**
+ * Writes `data` to `path` atomically: into a temp file in the same folder,
+ * then renamed over `path`, so a reader (a browser refreshing the report, an
+ * image viewer) never sees a half-written file. Creates the folder if needed.
+ * On failure the temp file is removed and the error rethrown.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${++tmpCounter}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+    throw err;
+  }
+}
+
+/** Writes the history as `history.json` in `dir`, atomically; returns the path. */
+export function writeHistory(dir: string, history: RunHistory): string {
+  const path = join(dir, 'history.json');
+  writeFileAtomic(path, JSON.stringify(history) + '\n');
+  return path;
+}
