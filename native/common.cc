@@ -65,7 +65,14 @@ std::unordered_map<std::string, std::unique_ptr<Plan>> &planCache() {
   return cache;
 }
 
+namespace {
+thread_local int generation = 0;
+}
+
+int cacheGeneration() { return generation; }
+
 void clearPlanCache() {
+  generation++;
   lastPlan = nullptr;
   planCache().clear();
 }

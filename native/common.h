@@ -101,6 +101,8 @@ Plan &cached(const Key &k, F build);
 
 std::unordered_map<std::string, std::unique_ptr<Plan>> &planCache();
 void clearPlanCache();
+/** Bumped by clearPlanCache(); per-shape state elsewhere (conv layout tuning) resets when it changes. */
+int cacheGeneration();
 /** Implementation names of the most recently run plan (benchmarks, debugging). */
 const std::string &lastImpl();
 

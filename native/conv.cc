@@ -1,9 +1,12 @@
 // 2-D convolution: forward (bias + fused activation), backward data, backward weights.
 //
-// User tensors are plain NCHW / OIHW. By default the primitives are created
-// with format `any`, so oneDNN picks its fastest (blocked) layouts and the plan
-// reorders in and out around it; TORCHLET_CONV_LAYOUT=plain forces plain
-// layouts end to end (no reorders, usually a gemm-based implementation).
+// User tensors are plain NCHW / OIHW. Each convolution has two candidate
+// plans: "blocked" (format `any`: oneDNN picks its fastest, usually blocked,
+// layouts and the plan reorders in and out around the primitive, as PyTorch
+// does) and "plain" (NCHW end to end, no reorders, usually im2col + gemm).
+// Which wins depends on the shape, so the first calls of every shape time
+// both and the faster is kept. TORCHLET_CONV_LAYOUT=blocked|plain forces one.
+#include <chrono>
 #include <cstdlib>
 
 #include "common.h"
@@ -37,14 +40,65 @@ Key &addGeom(Key &k, const Geom &g) {
   return k << g.n << g.c << g.h << g.w << g.oc << g.kh << g.kw << g.sh << g.sw << g.ph << g.pw << g.oh << g.ow;
 }
 
-// 0 = plain nchw everywhere, 1 = let oneDNN choose layouts (reorders around the primitive).
-int layoutMode() {
+enum Layout { kPlain = 0, kBlocked = 1 };
+
+// -1: tune per shape; otherwise the forced layout.
+int forcedLayout() {
   static int mode = [] {
     const char *e = std::getenv("TORCHLET_CONV_LAYOUT");
-    if (e && std::string(e) == "plain") return 0;
-    return 1;
+    if (!e) return -1;
+    std::string v(e);
+    if (v == "plain") return static_cast<int>(kPlain);
+    if (v == "blocked" || v == "any") return static_cast<int>(kBlocked);
+    return -1;
   }();
   return mode;
+}
+
+/** Per-shape choice between the two plans: alternate for the first rounds, then keep the faster. */
+struct Tuner {
+  static constexpr int kRounds = 3;
+  int calls = 0;
+  int choice = -1;
+  double best[2] = {1e300, 1e300};
+
+  int next() const {
+    if (forcedLayout() >= 0) return forcedLayout();
+    if (choice >= 0) return choice;
+    return calls % 2 == 0 ? kBlocked : kPlain;
+  }
+  void record(int layout, double ms) {
+    if (choice >= 0 || forcedLayout() >= 0) return;
+    if (ms < best[layout]) best[layout] = ms;
+    if (++calls >= 2 * kRounds) choice = best[kPlain] < best[kBlocked] ? kPlain : kBlocked;
+  }
+};
+
+std::unordered_map<std::string, Tuner> &tuners() {
+  thread_local std::unordered_map<std::string, Tuner> t;
+  thread_local int generation = 0;
+  if (generation != cacheGeneration()) {  // thread count changed: timings are stale
+    t.clear();
+    generation = cacheGeneration();
+  }
+  return t;
+}
+
+/** Run the plan for (k, layout) built by build(plan, layout), timing it while the shape is being tuned. */
+template <class F>
+void runTuned(const Key &k, void *const *ptrs, F build) {
+  Tuner &t = tuners()[k.s];
+  int layout = t.next();
+  Key kl = k;
+  kl << layout;
+  Plan &p = cached(kl, [&](Plan &plan) { build(plan, layout); });
+  if (t.choice >= 0 || forcedLayout() >= 0) {
+    p.run(ptrs);
+    return;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  p.run(ptrs);
+  t.record(layout, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
 }
 
 struct Mds {
@@ -52,13 +106,13 @@ struct Mds {
   memory::desc xc, wc, bc, yc;    // layouts requested from oneDNN
 };
 
-Mds mds(const Geom &g) {
+Mds mds(const Geom &g, int layout) {
   Mds m;
   m.x = memory::desc({g.n, g.c, g.h, g.w}, dt::f32, tag::nchw);
   m.w = memory::desc({g.oc, g.c, g.kh, g.kw}, dt::f32, tag::oihw);
   m.b = memory::desc({g.oc}, dt::f32, tag::x);
   m.y = memory::desc({g.n, g.oc, g.oh, g.ow}, dt::f32, tag::nchw);
-  bool any = layoutMode() == 1;
+  bool any = layout == kBlocked;
   m.xc = any ? anyMd({g.n, g.c, g.h, g.w}) : m.x;
   m.wc = any ? anyMd({g.oc, g.c, g.kh, g.kw}) : m.w;
   m.bc = m.b;
@@ -92,8 +146,9 @@ Napi::Value ConvForward(const Napi::CallbackInfo &info) {
   float *y = f32(info, 3, g.n * g.oc * g.oh * g.ow, "y");
   Key k(1);
   addGeom(k, g) << act << (b != nullptr);
-  Plan &p = cached(k, [&](Plan &p) {
-    Mds m = mds(g);
+  void *ptrs[] = {x, w, b, y};
+  runTuned(k, ptrs, [&](Plan &p, int layout) {
+    Mds m = mds(g, layout);
     auto pd = fwdPd(g, m, b != nullptr, act);
     std::unordered_map<int, memory> args;
     args[DNNL_ARG_SRC] = p.in(0, m.x, pd.src_desc());
@@ -102,8 +157,6 @@ Napi::Value ConvForward(const Napi::CallbackInfo &info) {
     args[DNNL_ARG_DST] = p.out(3, m.y, pd.dst_desc());
     p.add(convolution_forward(pd), std::move(args), pd);
   });
-  void *ptrs[] = {x, w, b, y};
-  p.run(ptrs);
   return info.Env().Undefined();
 }
 
@@ -115,8 +168,9 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo &info) {
   float *dx = f32(info, 2, g.n * g.c * g.h * g.w, "dx");
   Key k(2);
   addGeom(k, g);
-  Plan &p = cached(k, [&](Plan &p) {
-    Mds m = mds(g);
+  void *ptrs[] = {dy, w, dx};
+  runTuned(k, ptrs, [&](Plan &p, int layout) {
+    Mds m = mds(g, layout);
     auto hint = fwdPd(g, m, false, 0);
     convolution_backward_data::desc d(algorithm::convolution_direct, m.xc, m.wc, m.yc, {g.sh, g.sw}, {g.ph, g.pw},
                                       {g.prh, g.prw});
@@ -127,8 +181,6 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo &info) {
     args[DNNL_ARG_DIFF_SRC] = p.out(2, m.x, pd.diff_src_desc());
     p.add(convolution_backward_data(pd), std::move(args), pd);
   });
-  void *ptrs[] = {dy, w, dx};
-  p.run(ptrs);
   return info.Env().Undefined();
 }
 
@@ -141,8 +193,9 @@ Napi::Value ConvBackwardWeight(const Napi::CallbackInfo &info) {
   float *db = f32OrNull(info, 3, g.oc, "db");
   Key k(3);
   addGeom(k, g) << (db != nullptr);
-  Plan &p = cached(k, [&](Plan &p) {
-    Mds m = mds(g);
+  void *ptrs[] = {x, dy, dw, db};
+  runTuned(k, ptrs, [&](Plan &p, int layout) {
+    Mds m = mds(g, layout);
     auto hint = fwdPd(g, m, db != nullptr, 0);
     memory::dims strides{g.sh, g.sw}, pl{g.ph, g.pw}, pr{g.prh, g.prw};
     auto d = db ? convolution_backward_weights::desc(algorithm::convolution_direct, m.xc, m.wc, m.bc, m.yc, strides,
@@ -156,8 +209,6 @@ Napi::Value ConvBackwardWeight(const Napi::CallbackInfo &info) {
     if (db) args[DNNL_ARG_DIFF_BIAS] = p.out(3, m.b, pd.diff_bias_desc());
     p.add(convolution_backward_weights(pd), std::move(args), pd);
   });
-  void *ptrs[] = {x, dy, dw, db};
-  p.run(ptrs);
   return info.Env().Undefined();
 }
 

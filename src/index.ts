@@ -21,3 +21,5 @@ export { createModel, listModels, getModelSpec, MODEL_NAMES, type ModelSpec } fr
 export { summarize, formatSummary, type LayerSummary } from './models/summary.js';
 export { useDevice, tryGpu, deviceLabel } from './device.js';
 export * as data from './data/index.js';
+export * as train from './train/index.js';
+export { fit, trainCh6, evaluateAccuracy, Accumulator, Timer, accuracy } from './train/index.js';

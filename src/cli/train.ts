@@ -100,17 +100,22 @@ export async function trainCommand(modelName: string, flags: TrainFlags): Promis
   console.log(`run directory: ${run.dir}`);
 
   const history: RunHistory = { model: cfg.model, device, epochs: cfg.epochs, points: resume ? [...resume.points] : [] };
-  const progress = createProgress({ total: numBatches, epochs: cfg.epochs, tty: process.stdout.isTTY === true });
+  const progress = createProgress({ total: numBatches, epochs: cfg.epochs, tty: process.stdout.isTTY === true, initialEpoch: resume?.epoch ?? 0 });
   let lastRefresh = 0;
   let confusion: number[][] | undefined;
-  const refreshViews = (running: boolean, final?: Parameters<typeof writeReport>[1]['final'], force = false): void => {
+  let samplesCache: Parameters<typeof writeReport>[1]['samples'];
+  /** Rewrite chart and report; throttled while training, forced at the end. Failures are reported, never fatal. */
+  const refreshViews = async (running: boolean, final?: Parameters<typeof writeReport>[1]['final'], force = false): Promise<void> => {
     const now = Date.now();
     if (!force && now - lastRefresh < 1000) return;
     lastRefresh = now;
-    writeChart(run.dir, history);
-    writeReport(run.dir, { history, labels: [...FASHION_MNIST_LABELS], confusion, running, final, samples: samplesCache });
+    try {
+      const chart = await writeChart(run.dir, history);
+      await writeReport(run.dir, { history, labels: [...FASHION_MNIST_LABELS], confusion, running, final, samples: samplesCache }, { chartSvg: chart.svg });
+    } catch (err) {
+      progress.log(`warning: could not refresh chart/report: ${(err as Error).message}`);
+    }
   };
-  let samplesCache: Parameters<typeof writeReport>[1]['samples'];
 
   let stopRequested = false;
   const onSigint = (): void => {
@@ -123,12 +128,12 @@ export async function trainCommand(modelName: string, flags: TrainFlags): Promis
 
   const onEvent = (e: FitEvent): void => {
     if (e.type === 'batch') {
-      progress.update(e.batch, { loss: e.trainLoss, acc: e.trainAcc });
+      progress.update(e.batch, { loss: e.trainLoss, acc: e.trainAcc, epoch: e.epoch });
     } else if (e.type === 'point') {
       history.points = [...e.points];
       const step = Math.round(e.point.epoch * numBatches);
       run.appendMetric({ kind: 'point', step, ...e.point });
-      refreshViews(true);
+      void refreshViews(true);
     } else if (e.type === 'epoch') {
       confusion = e.confusion;
       progress.epochEnd(e.epoch, { loss: e.trainLoss, trainAcc: e.trainAcc, testAcc: e.testAcc, examplesPerSec: e.examplesPerSec });
@@ -144,14 +149,14 @@ export async function trainCommand(modelName: string, flags: TrainFlags): Promis
     });
     progress.stop();
     if (result.interrupted) {
-      refreshViews(false, undefined, true);
+      await refreshViews(false, undefined, true);
       console.log(`checkpoint saved; continue with: torchlet train ${cfg.model} --resume ${run.dir}`);
       return 130;
     }
     samplesCache = await sampleTestImages(net, testIter, 24);
     const final = { trainLoss: result.trainLoss, trainAcc: result.trainAcc, testAcc: result.testAcc, examplesPerSec: result.examplesPerSec, wallExamplesPerSec: result.wallExamplesPerSec, device };
     confusion = result.confusion ?? confusion;
-    refreshViews(false, final, true);
+    await refreshViews(false, final, true);
     console.log(`loss ${result.trainLoss.toFixed(3)}, train acc ${result.trainAcc.toFixed(3)}, test acc ${result.testAcc.toFixed(3)}`);
     console.log(`${result.examplesPerSec.toFixed(1)} examples/sec on ${device}`);
     console.log(`${result.wallExamplesPerSec.toFixed(1)} examples/sec wall clock (data loading and evaluation included)`);

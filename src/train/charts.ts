@@ -11,8 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { Resvg } from '@resvg/resvg-js';
 import { SERIES, toSeriesRows, writeFileAtomic, type RunHistory } from './history.js';
 
@@ -121,12 +120,21 @@ export function chartSpec(history: RunHistory, opts: ChartOptions = {}): TopLeve
   } as TopLevelSpec;
 }
 
+// Loaded on first use: importing Vega and Vega-Lite takes ~0.7 s, which a CLI
+// that merely imports this module should not pay.
+let vegaModules: Promise<{ vega: typeof import('vega'); vl: typeof import('vega-lite') }> | null = null;
+function loadVega(): Promise<{ vega: typeof import('vega'); vl: typeof import('vega-lite') }> {
+  vegaModules ??= Promise.all([import('vega'), import('vega-lite')]).then(([vega, vl]) => ({ vega, vl }));
+  return vegaModules;
+}
+
 /**
  * The Animator's plot as a standalone SVG document (string). Async because
  * Vega's renderer is; it loads nothing from the network.
  */
 export async function renderChartSvg(history: RunHistory, opts: ChartOptions = {}): Promise<string> {
-  const vgSpec = compile(chartSpec(history, opts)).spec;
+  const { vega, vl } = await loadVega();
+  const vgSpec = vl.compile(chartSpec(history, opts)).spec;
   const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });
   try {
     return await view.toSVG();

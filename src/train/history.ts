@@ -4,9 +4,8 @@
  * the small helpers the charts, the report and the progress lines share
  * (seed-format metric lines, atomic file writes).
  */
-import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { atomicWriteFileSync } from '../util/atomic-write.js';
 
 /**
  * One point of the Animator. `epoch` is fractional like d2l's x value
@@ -100,29 +99,15 @@ export function formatSpeedLine(examplesPerSec: number, device: string): string 
   return `${fixed(examplesPerSec, 1)} examples/sec on ${device}`;
 }
 
-let tmpCounter = 0;
-
 /**
  * Writes `data` to `path` atomically: into a temp file in the same folder,
  * then renamed over `path`, so a reader (a browser refreshing the report, an
  * image viewer) never sees a half-written file. Creates the folder if needed.
  * On failure the temp file is removed and the error rethrown.
+ * (The project's atomicWriteFileSync, which also fsyncs.)
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${++tmpCounter}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
-    throw err;
-  }
+  atomicWriteFileSync(path, data);
 }
 
 /** Writes the history as `history.json` in `dir`, atomically; returns the path. */

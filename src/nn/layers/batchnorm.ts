@@ -51,7 +51,7 @@ abstract class BatchNormBase extends Module {
   protected abstract checkRank(x: Tensor): void;
 
   override extraRepr(): string {
-    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.weight ? 'True' : 'False'}, track_running_stats=${this.running_mean ? 'True' : 'False'}`;
+    return `${this.numFeatures}, eps=${pyFloat(this.eps)}, momentum=${this.momentum}, affine=${this.weight ? 'True' : 'False'}, track_running_stats=${this.running_mean ? 'True' : 'False'}`;
   }
 
   override describe(): string {
@@ -82,4 +82,10 @@ export class BatchNorm2d extends BatchNormBase {
   protected checkRank(x: Tensor): void {
     if (x.ndim !== 4) throw new LayerError(this.describe(), `expected 4-D input [N,C,H,W], got ${shapeStr(x.shape)}`);
   }
+}
+
+/** A float as Python's repr writes it (1e-05, not 0.00001), for torch-identical module printing. */
+function pyFloat(v: number): string {
+  if (v !== 0 && Math.abs(v) < 1e-4) return v.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
+  return String(v);
 }

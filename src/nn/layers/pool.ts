@@ -45,6 +45,9 @@ abstract class Pool2d extends Module {
 }
 
 export class MaxPool2d extends Pool2d {
+  override extraRepr(): string {
+    return `${super.extraRepr()}, dilation=1, ceil_mode=False`;
+  }
   forward(x: Tensor): Tensor {
     this.check(x);
     return maxPool2d(x, this.kernelSize, this.stride, this.padding);
