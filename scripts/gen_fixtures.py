@@ -210,6 +210,19 @@ def gen_ops():
             args={"dim": [0, 2], "keepdim": True})
     op_case("var/biased_dim_neg", "var", [I(x)], lambda t: torch.var(t, -1, unbiased=False),
             args={"dim": -1, "unbiased": False})
+    # Ties (quantised inputs): amax/amin split the gradient evenly between tied maxima; argmax takes the first.
+    qx = (2.0, 0.1, 0.0, 1)
+    op_case("amax/ties_dim1", "amax", [I(x, qx)], lambda t: torch.amax(t, 1), args={"dim": 1})
+    op_case("amax/ties_all", "amax", [I(x, qx)], lambda t: torch.amax(t))
+    op_case("amin/ties_dim_neg_keepdim", "amin", [I(x, qx)], lambda t: torch.amin(t, -1, keepdim=True), args={"dim": -1, "keepdim": True})
+    op_case("maximum/ties", "maximum", [I([3, 4], qx), I([4], (2.0, 1.7, 0.0, 1))], torch.maximum)
+    op_case("minimum/ties", "minimum", [I([3, 4], qx), I([4], (2.0, 1.7, 0.0, 1))], torch.minimum)
+    op_case("argmax/ties_dim1", "argmax", [I(x, qx)], lambda t: torch.argmax(t, 1), args={"dim": 1}, grad=False)
+    op_case("argmax/ties_all", "argmax", [I(x, qx)], lambda t: torch.argmax(t), grad=False)
+    op_case("relu/ties_at_zero", "relu", [I([3, 4], (2.0, 0.1, 0.0, 1))], torch.relu)
+    op_case("abs/ties_at_zero", "abs", [I([3, 4], (2.0, 0.1, 0.0, 1))], torch.abs)
+    op_case("clamp/at_bounds", "clamp", [I([3, 5], (2.0, 0.1, 0.0, 1))], lambda t: torch.clamp(t, -1.0, 1.0),
+            args={"min": -1.0, "max": 1.0})
     op_case("argmax/all", "argmax", [I(x)], lambda t: torch.argmax(t), grad=False)
     op_case("argmax/dim1", "argmax", [I(x)], lambda t: torch.argmax(t, 1), args={"dim": 1}, grad=False)
     op_case("argmax/dim_neg_keepdim", "argmax", [I(x)], lambda t: torch.argmax(t, -1, keepdim=True),
@@ -297,12 +310,15 @@ BN_FILLS = {"weight": (0.3, 0.5, 1.0), "bias": (0.2, 1.1, 0.0)}
 BN_BUFFERS = {"running_mean": (0.4, 0.2, 0.1), "running_var": (0.5, 0.7, 1.2)}
 
 
+def pair(v):
+    """JSON lists become torch's (h, w) tuples; ints stay ints."""
+    return tuple(v) if isinstance(v, list) else v
+
+
 def build(kind, ctor):
     if kind == "Conv2d":
-        return nn.Conv2d(ctor["in"], ctor["out"], tuple(ctor["k"]) if isinstance(ctor["k"], list) else ctor["k"],
-                         stride=tuple(ctor.get("stride", [1, 1])) if isinstance(ctor.get("stride", 1), list) else ctor.get("stride", 1),
-                         padding=tuple(ctor.get("padding", [0, 0])) if isinstance(ctor.get("padding", 0), list) else ctor.get("padding", 0),
-                         bias=ctor.get("bias", True))
+        return nn.Conv2d(ctor["in"], ctor["out"], pair(ctor["k"]), stride=pair(ctor.get("stride", 1)),
+                         padding=pair(ctor.get("padding", 0)), bias=ctor.get("bias", True))
     if kind == "Linear":
         return nn.Linear(ctor["in"], ctor["out"], bias=ctor.get("bias", True))
     if kind == "AvgPool2d":
@@ -311,8 +327,7 @@ def build(kind, ctor):
     if kind == "MaxPool2d":
         return nn.MaxPool2d(ctor["k"], stride=ctor.get("stride"), padding=ctor.get("padding", 0))
     if kind == "AdaptiveAvgPool2d":
-        o = ctor["out"]
-        return nn.AdaptiveAvgPool2d(tuple(o) if isinstance(o, list) else o)
+        return nn.AdaptiveAvgPool2d(pair(ctor["out"]))
     if kind == "Flatten":
         return nn.Flatten(ctor.get("start", 1), ctor.get("end", -1))
     if kind in ("BatchNorm1d", "BatchNorm2d"):
@@ -394,6 +409,9 @@ def gen_layers():
     layer_case("maxpool/k3_s1_p1_googlenet", "MaxPool2d", {"k": 3, "stride": 1, "padding": 1}, [1, 2, 5, 5])
     layer_case("maxpool/k3_s2_p1_resnet", "MaxPool2d", {"k": 3, "stride": 2, "padding": 1}, [1, 2, 6, 6])
     layer_case("maxpool/k2_default_stride_odd", "MaxPool2d", {"k": 2}, [1, 2, 5, 5])
+    # Ties (as after a ReLU): the gradient goes to the first maximum of each window.
+    layer_case("maxpool/k2_ties", "MaxPool2d", {"k": 2, "stride": 2}, [1, 2, 4, 4], in_fill=(1.0, 0.1, 0.0, 1))
+    layer_case("maxpool/k3_s1_p1_ties", "MaxPool2d", {"k": 3, "stride": 1, "padding": 1}, [1, 2, 5, 5], in_fill=(1.0, 0.1, -0.5, 1))
     # AdaptiveAvgPool2d
     layer_case("adaptive/1x1", "AdaptiveAvgPool2d", {"out": [1, 1]}, [2, 3, 4, 4])
     layer_case("adaptive/5x5_to_3x3", "AdaptiveAvgPool2d", {"out": [3, 3]}, [1, 2, 5, 5])

@@ -37,7 +37,7 @@ def fingerprint(t):
     return [float(v.sum()), float((v * w).sum())]
 
 
-def run_parity(model_name, batch, out_path):
+def run_parity(model_name, batch, out_path, dtype="float32"):
     t0 = time.time()
     model = torch_zoo.create_model(model_name)
     torch_zoo.fill_formula(model)
@@ -48,10 +48,12 @@ def run_parity(model_name, batch, out_path):
     prints = {k: fingerprint(v) for k, v in sd.items() if v.is_floating_point()}
     num_params = sum(p.numel() for p in model.parameters())
 
-    x = torch_zoo.formula_tensor((batch,) + tuple(torch_zoo.input_shape(model_name)), torch_zoo.SEED_INPUT)
+    tdtype = getattr(torch, dtype)
+    model.to(tdtype)  # float64: a high-precision reference, same float32 weights and input
+    x = torch_zoo.formula_tensor((batch,) + tuple(torch_zoo.input_shape(model_name)), torch_zoo.SEED_INPUT).to(tdtype)
     x.requires_grad_(True)
     out = model(x)
-    r = torch_zoo.formula_tensor(tuple(out.shape), torch_zoo.SEED_R)
+    r = torch_zoo.formula_tensor(tuple(out.shape), torch_zoo.SEED_R).to(tdtype)
     loss = (out * r).sum()
     loss.backward()
 
@@ -75,7 +77,7 @@ def serve():
             continue
         try:
             req = json.loads(line)
-            res = run_parity(req["model"], int(req.get("batch", 2)), req["out"])
+            res = run_parity(req["model"], int(req.get("batch", 2)), req["out"], req.get("dtype", "float32"))
             res["ok"] = True
         except Exception as e:  # report, keep serving
             import traceback
@@ -89,6 +91,7 @@ def main():
     ap.add_argument("--model", choices=list(torch_zoo.MODELS))
     ap.add_argument("--out")
     ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     ap.add_argument("--serve", action="store_true")
     a = ap.parse_args()
     if a.serve:
@@ -96,7 +99,7 @@ def main():
         return
     if not a.model or not a.out:
         ap.error("--model and --out are required (or --serve)")
-    print(json.dumps(run_parity(a.model, a.batch, a.out)))
+    print(json.dumps(run_parity(a.model, a.batch, a.out, a.dtype)))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,4 @@
 /**
-import './backend/cpu/register.js';
  * Devices as users name them (`--device cpu`) mapped to backends. `cpu` is the
  * fastest CPU backend present: the oneDNN addon when it is built, else the
  * reference kernels. TORCHLET_BACKEND overrides the choice everywhere.

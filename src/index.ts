@@ -4,7 +4,6 @@
  *   import * as torch from 'torchlet';
  *   const { nn } = torch;
  */
-import './backend/cpu/register.js';
 export { Tensor, type DType, type TensorLike } from './tensor.js';
 export { tensor, zeros, ones, full, rand, randn, randint, arange, zerosLike, onesLike, type CreateOptions } from './creation.js';
 export { noGrad, isGradEnabled, setGradEnabled, enableGrad } from './autograd/grad-mode.js';

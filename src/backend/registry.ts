@@ -7,10 +7,11 @@
  */
 import type { Backend, Kernels, KernelName } from './kernels.js';
 import { referenceBackend } from './reference/index.js';
+import { loadCpuBackend } from './cpu/index.js';
 
 const backends = new Map<string, Backend>([[referenceBackend.name, referenceBackend]]);
 /** Lazily-loaded backends (e.g. the native addon), tried on first request. */
-const loaders = new Map<string, () => Backend | null>();
+const loaders = new Map<string, () => Backend | null>([['cpu', loadCpuBackend]]);
 
 let active: Backend | null = null;
 let resolved: Kernels | null = null;

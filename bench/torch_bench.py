@@ -1,0 +1,62 @@
+"""Time PyTorch train steps (forward, cross-entropy, backward, SGD) for a zoo model.
+
+Run with Debian's interpreter: /usr/bin/python3 bench/torch_bench.py --model lenet --batch 256 --steps 10 --threads 2
+Prints one JSON line: examples/sec (median over timed steps), step times, peak RSS.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts'))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+import torch_zoo  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--model', required=True)
+    p.add_argument('--batch', type=int, required=True)
+    p.add_argument('--steps', type=int, default=10)
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--threads', type=int, default=os.cpu_count())
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    net = torch_zoo.create_model(a.model)
+    c, h, w = torch_zoo.input_shape(a.model)
+    X = torch.rand(a.batch, c, h, w)
+    y = torch.randint(0, 10, (a.batch,))
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    loss = nn.CrossEntropyLoss()
+    net.train()
+
+    def step():
+        opt.zero_grad()
+        l = loss(net(X), y)
+        l.backward()
+        opt.step()
+
+    for _ in range(a.warmup):
+        step()
+    times = []
+    for _ in range(a.steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    print(json.dumps({
+        'model': a.model, 'batch': a.batch, 'threads': torch.get_num_threads(),
+        'examplesPerSec': a.batch / med, 'stepSeconds': times,
+        'peakRssBytes': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        'device': f'torch {torch.__version__} cpu',
+    }))
+
+
+if __name__ == '__main__':
+    main()
