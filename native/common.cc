@@ -20,6 +20,17 @@ dnnl::stream &stream() {
 
 int numThreads() { return omp_get_max_threads(); }
 
+ThreadScope::ThreadScope(int n) {
+  if (n > 0 && n < omp_get_max_threads()) {
+    prev_ = omp_get_max_threads();
+    omp_set_num_threads(n);
+  }
+}
+
+ThreadScope::~ThreadScope() {
+  if (prev_ > 0) omp_set_num_threads(prev_);
+}
+
 void setNumThreads(int n) {
   if (n < 1) n = 1;
   if (n == omp_get_max_threads()) return;
@@ -158,6 +169,7 @@ void Plan::run(void *const *ptrs) {
     void *sp = arena(kScratchArena, scratchBytes_);
     for (auto &m : scratch_) m.set_data_handle(sp);
   }
+  ThreadScope scope(threads);
   dnnl::stream &s = stream();
   for (auto &st : pre_) st.p.execute(s, st.args);
   for (auto &st : main_) st.p.execute(s, st.args);

@@ -77,6 +77,8 @@ class Plan {
   void run(void *const *ptrs);
 
   std::string impl;  // implementation names, for debugging/benchmarks
+  /** Thread cap for this plan (0 = all): small problems run serially, which avoids OpenMP fork/join costs. */
+  int threads = 0;  // implementation names, for debugging/benchmarks
 
  private:
   struct Step {
@@ -95,9 +97,36 @@ class Plan {
   int nextArena_ = 1;
 };
 
+/** Caps the OpenMP thread count for its lifetime (no-op for n <= 0). */
+class ThreadScope {
+ public:
+  explicit ThreadScope(int n);
+  ~ThreadScope();
+  ThreadScope(const ThreadScope &) = delete;
+  ThreadScope &operator=(const ThreadScope &) = delete;
+
+ private:
+  int prev_ = 0;
+};
+
+/** Problems with less work than this (elements touched, or multiply-adds) run on one thread. */
+constexpr int64_t kSerialWork = 1 << 15;
+
 /** Find or build (and cache) the plan for key k. */
 template <class F>
 Plan &cached(const Key &k, F build);
+
+/** As cached(), but a plan for a small problem (work < kSerialWork) is built and run on one thread. */
+template <class F>
+Plan &cachedSized(Key k, int64_t work, F build) {
+  const bool serial = work < kSerialWork;
+  k << serial;
+  return cached(k, [&](Plan &p) {
+    ThreadScope scope(serial ? 1 : 0);
+    p.threads = serial ? 1 : 0;
+    build(p);
+  });
+}
 
 std::unordered_map<std::string, std::unique_ptr<Plan>> &planCache();
 void clearPlanCache();

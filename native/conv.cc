@@ -42,8 +42,8 @@ Key &addGeom(Key &k, const Geom &g) {
 
 enum Layout { kPlain = 0, kBlocked = 1 };
 
-// -1: tune per shape; otherwise the forced layout.
-int forcedLayout() {
+// -1: tune per shape; otherwise the forced layout (TORCHLET_CONV_LAYOUT, or setConvLayout()).
+int &forcedLayoutRef() {
   static int mode = [] {
     const char *e = std::getenv("TORCHLET_CONV_LAYOUT");
     if (!e) return -1;
@@ -54,6 +54,8 @@ int forcedLayout() {
   }();
   return mode;
 }
+
+int forcedLayout() { return forcedLayoutRef(); }
 
 /** Per-shape choice between the two plans: alternate for the first rounds, then keep the faster. */
 struct Tuner {
@@ -70,7 +72,8 @@ struct Tuner {
   void record(int layout, double ms) {
     if (choice >= 0 || forcedLayout() >= 0) return;
     if (ms < best[layout]) best[layout] = ms;
-    if (++calls >= 2 * kRounds) choice = best[kPlain] < best[kBlocked] ? kPlain : kBlocked;
+    // Near-ties go to the blocked plan (what PyTorch runs), plain must win clearly.
+    if (++calls >= 2 * kRounds) choice = best[kPlain] < 0.9 * best[kBlocked] ? kPlain : kBlocked;
   }
 };
 
@@ -212,9 +215,41 @@ Napi::Value ConvBackwardWeight(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// setConvLayout(mode): 'auto' | 'plain' | 'blocked' (benchmarks and tests); returns the previous mode.
+Napi::Value SetConvLayout(const Napi::CallbackInfo &info) {
+  static const char *names[] = {"auto", "plain", "blocked"};
+  std::string prev = names[forcedLayout() + 1];
+  std::string v = info[0].As<Napi::String>().Utf8Value();
+  if (v == "auto") forcedLayoutRef() = -1;
+  else if (v == "plain") forcedLayoutRef() = kPlain;
+  else if (v == "blocked") forcedLayoutRef() = kBlocked;
+  else throw Napi::RangeError::New(info.Env(), "torchlet cpu: layout must be 'auto', 'plain' or 'blocked'");
+  return Napi::String::New(info.Env(), prev);
+}
+
+// convTuning() -> [{ layout: 'plain'|'blocked'|null, plainMs, blockedMs, calls }] for every tuned shape.
+Napi::Value ConvTuning(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (auto &kv : tuners()) {
+    const Tuner &t = kv.second;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("op", static_cast<double>(*reinterpret_cast<const int64_t *>(kv.first.data())));
+    o.Set("layout", t.choice < 0 ? env.Null() : Napi::String::New(env, t.choice == kPlain ? "plain" : "blocked"));
+    o.Set("plainMs", t.best[kPlain] < 1e300 ? Napi::Number::New(env, t.best[kPlain]) : env.Null());
+    o.Set("blockedMs", t.best[kBlocked] < 1e300 ? Napi::Number::New(env, t.best[kBlocked]) : env.Null());
+    o.Set("calls", t.calls);
+    out.Set(i++, o);
+  }
+  return out;
+}
+
 }  // namespace
 
 void initConv(Napi::Env env, Napi::Object exports) {
+  exports.Set("setConvLayout", Napi::Function::New(env, SetConvLayout, "setConvLayout"));
+  exports.Set("convTuning", Napi::Function::New(env, ConvTuning, "convTuning"));
   exports.Set("conv2dForward", Napi::Function::New(env, ConvForward, "conv2dForward"));
   exports.Set("conv2dBackwardData", Napi::Function::New(env, ConvBackwardData, "conv2dBackwardData"));
   exports.Set("conv2dBackwardWeight", Napi::Function::New(env, ConvBackwardWeight, "conv2dBackwardWeight"));

@@ -20,16 +20,15 @@ algorithm eltwiseAlg(int64_t code) {
     case 6: return algorithm::eltwise_abs;
     case 7: return algorithm::eltwise_linear;  // alpha * x + beta
     case 8: return algorithm::eltwise_square;
-    case 9: return algorithm::eltwise_clip;  // min(max(x, alpha), beta)
     case 10: return algorithm::eltwise_pow;  // alpha * x ^ beta
     default: throw std::runtime_error("torchlet cpu: unknown eltwise op");
   }
 }
 
-// Backward algorithms: relu from x; sigmoid and tanh from y.
+// Backward algorithms, all from the forward output y (relu: dy where y > 0, which is x > 0).
 algorithm eltwiseBwdAlg(int64_t code) {
   switch (code) {
-    case 0: return algorithm::eltwise_relu;
+    case 0: return algorithm::eltwise_relu_use_dst_for_bwd;
     case 1: return algorithm::eltwise_logistic_use_dst_for_bwd;
     case 2: return algorithm::eltwise_tanh_use_dst_for_bwd;
     default: throw std::runtime_error("torchlet cpu: unknown activation");
@@ -72,7 +71,7 @@ Napi::Value EltwiseForward(const Napi::CallbackInfo &info) {
   Key k(40);
   k << code << static_cast<int64_t>(n);
   k.addf(alpha).addf(beta);
-  Plan &p = cached(k, [&](Plan &p) {
+  Plan &p = cachedSized(k, n, [&](Plan &p) {
     memory::desc md({static_cast<int64_t>(n)}, dt::f32, tag::a);
     eltwise_forward::desc d(prop_kind::forward_inference, eltwiseAlg(code), md, alpha, beta);
     eltwise_forward::primitive_desc pd(d, baseAttr(), engine());
@@ -80,10 +79,31 @@ Napi::Value EltwiseForward(const Napi::CallbackInfo &info) {
   });
   void *ptrs[] = {x, y};
   p.run(ptrs);
+  if (code == 3) {
+    // oneDNN's exp maps NaN to +inf; keep NaN (as Math.exp and torch.exp do).
+    const int64_t len = static_cast<int64_t>(n);
+#pragma omp simd
+    for (int64_t i = 0; i < len; i++) y[i] = x[i] != x[i] ? x[i] : y[i];
+  }
   return info.Env().Undefined();
 }
 
-// eltwiseBackward(data, dy, dx, code): data is x for relu, y for sigmoid/tanh.
+// clamp(x, y, min, max): y = x < min ? min : x > max ? max : x (NaN stays NaN, unlike oneDNN's clip).
+Napi::Value Clamp(const Napi::CallbackInfo &info) {
+  size_t n = elems(info, 0);
+  const float *x = f32(info, 0, n, "x");
+  float *y = f32(info, 1, n, "y");
+  const float lo = static_cast<float>(num(info, 2)), hi = static_cast<float>(num(info, 3));
+  const int64_t len = static_cast<int64_t>(n);
+#pragma omp parallel for simd if (len > (1 << 18))
+  for (int64_t i = 0; i < len; i++) {
+    const float v = x[i];
+    y[i] = v < lo ? lo : v > hi ? hi : v;
+  }
+  return info.Env().Undefined();
+}
+
+// eltwiseBackward(y, dy, dx, code): y is the activation's output.
 Napi::Value EltwiseBackward(const Napi::CallbackInfo &info) {
   size_t n = elems(info, 0);
   float *data = f32(info, 0, n, "data");
@@ -91,18 +111,24 @@ Napi::Value EltwiseBackward(const Napi::CallbackInfo &info) {
   float *dx = f32(info, 2, n, "dx");
   int64_t code = i64(info, 3);
   if (n == 0) return info.Env().Undefined();
+  if (code == 0) {
+    // relu: dy where y > 0, else exactly 0 (oneDNN computes 0·dy, which is NaN for dy = ±inf/NaN).
+    const int64_t len = static_cast<int64_t>(n);
+#pragma omp parallel for simd if (len > (1 << 18))
+    for (int64_t i = 0; i < len; i++) dx[i] = data[i] > 0.f ? dy[i] : 0.f;
+    return info.Env().Undefined();
+  }
   Key k(41);
   k << code << static_cast<int64_t>(n);
-  Plan &p = cached(k, [&](Plan &p) {
+  Plan &p = cachedSized(k, n, [&](Plan &p) {
     memory::desc md({static_cast<int64_t>(n)}, dt::f32, tag::a);
     algorithm a = eltwiseBwdAlg(code);
     eltwise_forward::desc fd(prop_kind::forward_training, a, md, 0.f, 0.f);
     eltwise_forward::primitive_desc hint(fd, baseAttr(), engine());
     eltwise_backward::desc d(a, md, md, 0.f, 0.f);
     eltwise_backward::primitive_desc pd(d, baseAttr(), engine(), hint);
-    int dataArg = code == 0 ? DNNL_ARG_SRC : DNNL_ARG_DST;
     p.add(eltwise_backward(pd),
-          {{dataArg, p.user(0, md)}, {DNNL_ARG_DIFF_DST, p.user(1, md)}, {DNNL_ARG_DIFF_SRC, p.user(2, md)}}, pd);
+          {{DNNL_ARG_DST, p.user(0, md)}, {DNNL_ARG_DIFF_DST, p.user(1, md)}, {DNNL_ARG_DIFF_SRC, p.user(2, md)}}, pd);
   });
   void *ptrs[] = {data, dy, dx};
   p.run(ptrs);
@@ -116,6 +142,7 @@ int64_t product(const std::vector<int64_t> &d) {
 }
 
 // binaryForward(a, aDims, b, bDims, out, code): a has the output's shape; b broadcasts (dims 1).
+// Only for add/sub/mul/div: oneDNN's max/min and comparisons differ from IEEE/torch on NaN.
 Napi::Value BinaryForward(const Napi::CallbackInfo &info) {
   std::vector<int64_t> ad = dimsArg(info, 1), bd = dimsArg(info, 3);
   int64_t code = i64(info, 5);
@@ -134,7 +161,7 @@ Napi::Value BinaryForward(const Napi::CallbackInfo &info) {
   k << code << static_cast<int64_t>(ad.size());
   for (auto v : ad) k << v;
   for (auto v : bd) k << v;
-  Plan &p = cached(k, [&](Plan &p) {
+  Plan &p = cachedSized(k, n, [&](Plan &p) {
     memory::desc amd = plainMd(ad), bmd = plainMd(bd);
     binary::desc d(binaryAlg(code), amd, bmd, amd);
     binary::primitive_desc pd(d, baseAttr(), engine());
@@ -180,7 +207,8 @@ void broadcastLoop(const float *a, const std::vector<int64_t> &as, const float *
   }
 }
 
-// binaryLoop(a, aDims, b, bDims, out, outDims, code): general broadcasting (both sides), incl. pow (code 12).
+// binaryLoop(a, aDims, b, bDims, out, outDims, code): general broadcasting (both sides), every op incl. pow
+// (code 12), with the reference's NaN rules (maximum/minimum propagate NaN; comparisons with NaN are false).
 Napi::Value BinaryLoop(const Napi::CallbackInfo &info) {
   std::vector<int64_t> ad = dimsArg(info, 1), bd = dimsArg(info, 3), od = dimsArg(info, 5);
   int64_t code = i64(info, 6);
@@ -231,7 +259,7 @@ Napi::Value Reduce(const Napi::CallbackInfo &info) {
   k << code << static_cast<int64_t>(xd.size());
   for (auto v : xd) k << v;
   for (auto v : od) k << v;
-  Plan &p = cached(k, [&](Plan &p) {
+  Plan &p = cachedSized(k, product(xd), [&](Plan &p) {
     memory::desc xmd = plainMd(xd), omd = plainMd(od);
     algorithm a = code == 0 ? algorithm::reduction_sum : code == 1 ? algorithm::reduction_max : algorithm::reduction_min;
     reduction::desc d(a, xmd, omd, 0.f, 0.f);
@@ -317,6 +345,7 @@ Napi::Value AdamStep(const Napi::CallbackInfo &info) {
 void initElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("eltwiseForward", Napi::Function::New(env, EltwiseForward, "eltwiseForward"));
   exports.Set("eltwiseBackward", Napi::Function::New(env, EltwiseBackward, "eltwiseBackward"));
+  exports.Set("clamp", Napi::Function::New(env, Clamp, "clamp"));
   exports.Set("binaryForward", Napi::Function::New(env, BinaryForward, "binaryForward"));
   exports.Set("binaryLoop", Napi::Function::New(env, BinaryLoop, "binaryLoop"));
   exports.Set("reduce", Napi::Function::New(env, Reduce, "reduce"));

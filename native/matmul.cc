@@ -16,7 +16,7 @@ Napi::Value Matmul(const Napi::CallbackInfo &info) {
   float *c = f32(info, 2, batch * m * n, "c");
   Key key(80);
   key << batch << m << k << n << ta << tb;
-  Plan &p = cached(key, [&](Plan &p) {
+  Plan &p = cachedSized(key, batch * m * k * n, [&](Plan &p) {
     // a is [batch, m, k] (or stored [batch, k, m]); b is [batch, k, n] (or stored [batch, n, k]).
     memory::desc amd({batch, m, k}, dt::f32, ta ? memory::dims{m * k, 1, m} : memory::dims{m * k, k, 1});
     memory::desc bmd({batch, k, n}, dt::f32, tb ? memory::dims{k * n, 1, k} : memory::dims{k * n, n, 1});

@@ -45,7 +45,7 @@ Napi::Value BnTrain(const Napi::CallbackInfo &info) {
   float *var = f32(info, 5, g.c, "variance");
   Key k(60);
   addBn(k, g);
-  Plan &p = cached(k, [&](Plan &p) {
+  Plan &p = cachedSized(k, total, [&](Plan &p) {
     auto pd = trainPd(g);
     p.add(batch_normalization_forward(pd), {{DNNL_ARG_SRC, p.user(0, dataMd(g))},
                                             {DNNL_ARG_SCALE, p.user(1, chanMd(g))},
@@ -72,7 +72,7 @@ Napi::Value BnInference(const Napi::CallbackInfo &info) {
   float *y = f32(info, 5, total, "y");
   Key k(61);
   addBn(k, g);
-  Plan &p = cached(k, [&](Plan &p) {
+  Plan &p = cachedSized(k, total, [&](Plan &p) {
     batch_normalization_forward::desc d(prop_kind::forward_inference, dataMd(g), g.eps,
                                         kScaleShift | normalization_flags::use_global_stats);
     batch_normalization_forward::primitive_desc pd(d, baseAttr(), engine());
@@ -103,7 +103,7 @@ Napi::Value BnBackward(const Napi::CallbackInfo &info) {
   float *dbeta = f32(info, 7, g.c, "dbeta");
   Key k(62);
   addBn(k, g);
-  Plan &p = cached(k, [&](Plan &p) {
+  Plan &p = cachedSized(k, total, [&](Plan &p) {
     auto hint = trainPd(g);
     batch_normalization_backward::desc d(prop_kind::backward, dataMd(g), dataMd(g), g.eps, kScaleShift);
     batch_normalization_backward::primitive_desc pd(d, baseAttr(), engine(), hint);
@@ -149,7 +149,7 @@ Napi::Value SoftmaxForward(const Napi::CallbackInfo &info) {
   float *y = f32(info, 1, rows * cols, "y");
   Key k(70);
   k << rows << cols << log;
-  Plan &p = cached(k, [&](Plan &p) {
+  Plan &p = cachedSized(k, rows * cols, [&](Plan &p) {
     auto pd = softmaxPd(rows, cols, log);
     p.add(softmax_v2_forward(pd), {{DNNL_ARG_SRC, p.user(0, rowsMd(rows, cols))}, {DNNL_ARG_DST, p.user(1, rowsMd(rows, cols))}},
           pd);
@@ -169,7 +169,7 @@ Napi::Value SoftmaxBackward(const Napi::CallbackInfo &info) {
   float *dx = f32(info, 2, rows * cols, "dx");
   Key k(71);
   k << rows << cols << log;
-  Plan &p = cached(k, [&](Plan &p) {
+  Plan &p = cachedSized(k, rows * cols, [&](Plan &p) {
     auto hint = softmaxPd(rows, cols, log);
     memory::desc md = rowsMd(rows, cols);
     softmax_v2_backward::desc d(log ? algorithm::softmax_log : algorithm::softmax_accurate, md, md, md, 1);

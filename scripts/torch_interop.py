@@ -7,7 +7,8 @@
           IN holds `input`; OUT gets `logits`.
   export: build the twin with PyTorch's own init (torch.manual_seed(SEED)), run one
           training-mode forward (so BatchNorm running stats are non-trivial), save its
-          state_dict, and write `input` and eval-mode `logits`.
+          state_dict, and write `input` and eval-mode `logits`. (Networks without BatchNorm
+          skip the training forward.)
             /usr/bin/python3 scripts/torch_interop.py export --model NAME --checkpoint CKPT \
                 --io IO.safetensors [--batch 2] [--seed 0]
   --serve: JSON requests on stdin, one per line ({"cmd": "load"|"export", ...same fields}).
@@ -46,8 +47,9 @@ def cmd_export(model, checkpoint, io, batch=2, seed=0):
     torch.manual_seed(seed)
     net = torch_zoo.create_model(model)
     shape = tuple(torch_zoo.input_shape(model))
-    net.train()
-    net(torch.rand((4,) + shape))  # grad enabled: training-mode BatchNorm updates running stats
+    if any(k.endswith(("running_mean", "moving_mean")) for k, _ in net.named_buffers()):
+        net.train()
+        net(torch.rand((4,) + shape))  # grad enabled: training-mode BatchNorm updates running stats
     net.eval()
     x = torch.rand((batch,) + shape)
     with torch.no_grad():

@@ -24,15 +24,16 @@ _RANK = {"BOOL": 0, "U8": 1, "I8": 2, "F8_E5M2": 3, "F8_E4M3": 4, "I16": 5, "U16
          "BF16": 8, "I32": 9, "U32": 10, "F32": 11, "F64": 12, "I64": 13, "U64": 14}
 
 
-def _to_bytes(t):
+def _to_buffer(t):
+    """The tensor's bytes as a buffer (no copy for contiguous CPU tensors)."""
     t = t.detach().contiguous().cpu()
     if t.dtype == torch.bfloat16:
-        return t.view(torch.int16).numpy().tobytes()
-    return t.numpy().tobytes()
+        t = t.view(torch.int16)
+    return memoryview(t.numpy()).cast("B")
 
 
-def serialize(tensors, metadata=None):
-    """tensors: dict name -> torch.Tensor. Returns bytes."""
+def _prepare(tensors, metadata):
+    """(header bytes, [buffers in file order])."""
     entries = []
     for name, t in tensors.items():
         if t.dtype not in _TORCH_TO_ST:
@@ -45,22 +46,30 @@ def serialize(tensors, metadata=None):
     blobs = []
     offset = 0
     for name, dt, t in entries:
-        b = _to_bytes(t)
-        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
+        b = _to_buffer(t)
+        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [offset, offset + b.nbytes]}
+        offset += b.nbytes
         blobs.append(b)
     hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
     hb += b" " * ((8 - len(hb) % 8) % 8)
-    return struct.pack("<Q", len(hb)) + hb + b"".join(blobs)
+    return struct.pack("<Q", len(hb)) + hb, blobs
+
+
+def serialize(tensors, metadata=None):
+    """tensors: dict name -> torch.Tensor. Returns bytes."""
+    head, blobs = _prepare(tensors, metadata)
+    return head + b"".join(bytes(b) for b in blobs)
 
 
 def save_file(tensors, path, metadata=None):
-    data = serialize(tensors, metadata)
+    head, blobs = _prepare(tensors, metadata)
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            f.write(head)
+            for b in blobs:
+                f.write(b)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

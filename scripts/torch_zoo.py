@@ -284,10 +284,29 @@ MODELS = {
 }
 
 
-def create_model(name):
+class _SkipInit:
+    """Make nn.init's fillers no-ops while building (the formula overwrites every value anyway)."""
+
+    NAMES = ("kaiming_uniform_", "uniform_", "normal_", "zeros_", "ones_")
+
+    def __enter__(self):
+        self.saved = {k: getattr(nn.init, k) for k in self.NAMES}
+        for k in self.NAMES:
+            setattr(nn.init, k, lambda t, *a, **kw: t)
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            setattr(nn.init, k, v)
+
+
+def create_model(name, init=True):
+    """A fresh network; init=False skips PyTorch's random init (values are then garbage until filled)."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
-    return MODELS[name][0]()
+    if init:
+        return MODELS[name][0]()
+    with _SkipInit():
+        return MODELS[name][0]()
 
 
 def input_shape(name):
@@ -296,28 +315,43 @@ def input_shape(name):
 
 # ---------------------------------------------------------------- the shared weight formula
 #
-# hash_uniform(n, seed)[i] is a float64 in [-1, 1) from an integer hash of
-# (i, seed) in uint32 arithmetic, so TypeScript (Math.imul) and numpy (uint32
-# wraparound) produce the very same bits; every value is then computed in
-# float64 as u * scale + offset and rounded once to float32.
+# formula_values(n, seed, scale, offset)[i] = float32((h - 2^31) * (scale / 2^31) + offset),
+# where h is a uint32 integer hash of (i, seed): TypeScript (Math.imul) and numpy
+# (uint32 wraparound) compute the very same h, and the rest is three float64
+# operations and one rounding to float32, so both sides produce identical bits.
 
 SEED_INPUT = 1_000_003
 SEED_R = 1_000_033
+_CHUNK = 1 << 22
 
 
-def hash_uniform(n, seed):
-    i = np.arange(n, dtype=np.uint32)
-    h = i * np.uint32(0x9E3779B1) + np.uint32((seed * 0x85EBCA77) % 2**32)
-    h ^= h >> np.uint32(16)
-    h *= np.uint32(0x45D9F3B)
-    h ^= h >> np.uint32(16)
-    h *= np.uint32(0x45D9F3B)
-    h ^= h >> np.uint32(16)
-    return h.astype(np.float64) / 4294967296.0 * 2.0 - 1.0
+def _hash(i, seed_mix):
+    """uint32 hash of the uint32 array i (modified in place and returned)."""
+    i *= np.uint32(0x9E3779B1)
+    i += np.uint32(seed_mix)
+    i ^= i >> np.uint32(16)
+    i *= np.uint32(0x45D9F3B)
+    i ^= i >> np.uint32(16)
+    i *= np.uint32(0x45D9F3B)
+    i ^= i >> np.uint32(16)
+    return i
 
 
-def formula_values(n, seed, scale, offset=0.0):
-    return (hash_uniform(n, seed) * scale + offset).astype(np.float32)
+def formula_values(n, seed, scale, offset=0.0, out=None):
+    """float32 array of n formula values (written into `out` when given)."""
+    if out is None:
+        out = np.empty(n, dtype=np.float32)
+    seed_mix = (seed * 0x85EBCA77) % 2**32
+    step = float(scale) / 2147483648.0
+    for start in range(0, n, _CHUNK):
+        stop = min(n, start + _CHUNK)
+        h = _hash(np.arange(start, stop, dtype=np.uint32), seed_mix)
+        v = h.astype(np.float64)
+        v -= 2147483648.0
+        v *= step
+        v += offset
+        out[start:stop] = v
+    return out
 
 
 def scale_offset(key, shape):
@@ -343,7 +377,10 @@ def fill_formula(model):
             if not t.is_floating_point():
                 continue
             scale, offset = scale_offset(key, tuple(t.shape))
-            t.copy_(torch.from_numpy(formula_values(t.numel(), k + 1, scale, offset)).reshape(t.shape))
+            if t.is_contiguous():
+                formula_values(t.numel(), k + 1, scale, offset, out=t.detach().numpy().reshape(-1))
+            else:
+                t.copy_(torch.from_numpy(formula_values(t.numel(), k + 1, scale, offset)).reshape(t.shape))
 
 
 def formula_tensor(shape, seed):

@@ -6,17 +6,36 @@
  * gradient and every buffer after the step (BatchNorm running statistics)
  * must match PyTorch elementwise within 1e-4 relative, with an absolute floor
  * of 1e-4 × max|expected| per tensor (float32 summation order differs).
+ * Parameter counts and state_dict layouts (keys, order, shapes) must be equal.
  *
  * Mode: model.train() with every Dropout switched to eval (identity), in both
  * frameworks: BatchNorm normalises with batch statistics and updates its
  * running statistics, and the result is deterministic.
  *
- * PyTorch runs at test time (scripts/zoo_parity.py --serve on /usr/bin/python3)
- * one model ahead of torchlet, and hands results back as safetensors files
- * read with torchlet's own reader. Batch 2 at each model's input size, except
- * batch 1 for the 224×224 networks (AlexNet, VGG-11, VGG-11-small, NiN) to
- * keep the file fast. Big networks run on the default (fastest) backend; the
- * LeNets run on every backend that loads.
+ * Two float32 facts are handled explicitly rather than by loosening the tolerance:
+ *  - The bias of a conv/linear feeding a training-mode BatchNorm has an exactly
+ *    zero gradient; both sides return rounding noise there, so it is checked to
+ *    be ~0 (helpers-zoo/zero-grads.ts) rather than compared elementwise.
+ *  - ReLU inputs within float32 rounding of zero and max-pool windows with two
+ *    inputs within rounding of each other are kinks that another correct
+ *    implementation may decide the other way, moving the gradients below by far
+ *    more than 1e-4 (seen: ResNet-18 on `cpu`, GoogLeNet on `reference`). PyTorch
+ *    reports those elements (|x| or the gap <= 2e-5 · max|x|) with its decisions,
+ *    and torchlet is put on PyTorch's branch only where it decided differently
+ *    (helpers-zoo/kinks.ts); the diagnostics list every such alignment.
+ *
+ * Batches: 2 at each model's input size; 1 for the 224×224 networks (AlexNet,
+ * VGG-11, VGG-11-small, NiN) to keep the file fast; 8 for the LeNets with
+ * BatchNorm, because BatchNorm1d over a batch of 2 is so ill-conditioned that
+ * PyTorch float32 itself misses its float64 result by 4× this tolerance.
+ *
+ * Backends: the LeNets, GoogLeNet and ResNet-18 run on every backend that loads
+ * (`reference`, and `cpu` when the native addon is built); the 224×224 networks
+ * on the fastest one only (VGG-11 takes ~30-50 s on `reference`).
+ *
+ * PyTorch runs at test time (scripts/zoo_parity.py --serve on /usr/bin/python3),
+ * working through all cases while torchlet computes, and hands results back as
+ * safetensors files read with torchlet's own reader.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,26 +51,28 @@ import { loadSafetensors } from '../src/io/index.js';
 import { closeStats, describeStats, type CloseStats } from './helpers-zoo/compare.js';
 import { disableDropout, fillFormula, fingerprint, formulaTensor, SEED_INPUT, SEED_R } from './helpers-zoo/formula.js';
 import { PyServer, torchUnavailable, type Reply } from './helpers-zoo/python.js';
+import { biasesBeforeBatchNorm } from './helpers-zoo/zero-grads.js';
+import { withKinkAlignment, type KinkReport, type PoolTies, type ReluKinks } from './helpers-zoo/kinks.js';
 
 const RTOL = 1e-4;
 
 interface Case {
   name: string;
   batch: number;
-  /** Run on every backend that loads (cheap models), else only the default one. */
-  allBackends: boolean;
+  /** 'all': every backend that loads; 'fastest': the default one (`cpu` when the native addon loads). */
+  backends: 'all' | 'fastest';
 }
 
 const CASES: Case[] = [
-  { name: 'lenet', batch: 2, allBackends: true },
-  { name: 'lenet-bn', batch: 2, allBackends: true },
-  { name: 'lenet-bn-scratch', batch: 2, allBackends: true },
-  { name: 'googlenet', batch: 2, allBackends: false },
-  { name: 'resnet18', batch: 2, allBackends: false },
-  { name: 'nin', batch: 1, allBackends: false },
-  { name: 'alexnet', batch: 1, allBackends: false },
-  { name: 'vgg11-small', batch: 1, allBackends: false },
-  { name: 'vgg11', batch: 1, allBackends: false },
+  { name: 'lenet', batch: 2, backends: 'all' },
+  { name: 'lenet-bn', batch: 8, backends: 'all' },
+  { name: 'lenet-bn-scratch', batch: 8, backends: 'all' },
+  { name: 'googlenet', batch: 2, backends: 'all' },
+  { name: 'resnet18', batch: 2, backends: 'all' },
+  { name: 'nin', batch: 1, backends: 'fastest' },
+  { name: 'alexnet', batch: 1, backends: 'fastest' },
+  { name: 'vgg11-small', batch: 1, backends: 'fastest' },
+  { name: 'vgg11', batch: 1, backends: 'fastest' },
 ];
 
 const skip = torchUnavailable();
@@ -63,17 +84,23 @@ function resultFile(name: string): string {
   return path.join(dir, `${name}.safetensors`);
 }
 
-/** Ask PyTorch for case i (idempotent), so it can work while torchlet does. */
-function requestCase(i: number): Promise<Reply> | undefined {
-  const c = CASES[i];
-  if (!c || !py) return undefined;
-  let p = requests.get(c.name);
-  if (!p) {
-    p = py.request({ model: c.name, batch: c.batch, out: resultFile(c.name) });
-    p.catch(() => {}); // observed by the test that awaits it
-    requests.set(c.name, p);
+/** PyTorch's result for a case. The first call queues every case, so PyTorch works while torchlet does. */
+function requestCase(c: Case): Promise<Reply> {
+  if (!py) throw new Error('PyTorch worker not started');
+  if (requests.size === 0) {
+    for (const k of CASES) {
+      const p = py.request({ model: k.name, batch: k.batch, out: resultFile(k.name) });
+      p.catch(() => {}); // observed by the test that awaits it
+      requests.set(k.name, p);
+    }
   }
-  return p;
+  return requests.get(c.name) as Promise<Reply>;
+}
+
+function maxAbs(v: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < v.length; i++) m = Math.max(m, Math.abs(v[i]));
+  return m;
 }
 
 function availableBackends(): string[] {
@@ -90,24 +117,25 @@ interface TorchletRun {
   model: Module;
   output: Tensor;
   inputGrad: Tensor;
-  prints: Map<string, [number, number]>;
+  prints: Map<string, number[]>;
+  kinks: KinkReport;
   ms: number;
 }
 
-function runTorchlet(c: Case): TorchletRun {
+function runTorchlet(c: Case, relu: ReluKinks, pool: PoolTies): TorchletRun {
   const t0 = performance.now();
   const model = createModel(c.name);
   fillFormula(model);
-  const prints = new Map<string, [number, number]>();
+  const prints = new Map<string, number[]>();
   for (const [k, v] of model.stateDict()) if (v.dtype === 'float32') prints.set(k, fingerprint(v));
   model.train();
   disableDropout(model);
   const x = formulaTensor([c.batch, ...getModelSpec(c.name).inputShape], SEED_INPUT).requiresGrad_();
-  const output = model.forward(x);
+  const { result: output, report } = withKinkAlignment(relu, pool, () => model.forward(x));
   const r = formulaTensor(output.shape, SEED_R);
   output.mul(r).sum().backward();
   assert.ok(x.grad, `${c.name}: no input gradient`);
-  return { model, output, inputGrad: x.grad, prints, ms: performance.now() - t0 };
+  return { model, output, inputGrad: x.grad, prints, kinks: report, ms: performance.now() - t0 };
 }
 
 before(() => {
@@ -121,19 +149,21 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test('the parity cases cover the whole zoo', () => {
+test('the parity cases cover the whole zoo', (t) => {
   assert.deepEqual([...CASES.map((c) => c.name)].sort(), [...MODEL_NAMES].sort());
+  const missing = listBackends().filter((n) => !availableBackends().includes(n));
+  t.diagnostic(`backends: ${availableBackends().join(', ')} (fastest: ${activeBackend().name})${missing.length ? `; registered but not loading: ${missing.join(', ')}` : ''}`);
 });
 
-CASES.forEach((c, i) => {
+CASES.forEach((c) => {
   test(`${c.name} matches PyTorch: output, input grad, parameter grads, buffers (batch ${c.batch})`, { skip: skip ?? false }, async (t) => {
-    const pending = requestCase(i) as Promise<Reply>;
-    const backends = c.allBackends ? availableBackends() : [activeBackend().name];
-    const runs = backends.map((b) => [b, withBackend(b, () => runTorchlet(c))] as const);
-    const reply = await pending;
-    requestCase(i + 1);
+    const reply = await requestCase(c);
     const { tensors: ref, metadata } = loadSafetensors(resultFile(c.name));
     unlinkSync(resultFile(c.name));
+    const relu = JSON.parse(metadata.relu_kinks) as ReluKinks;
+    const pool = JSON.parse(metadata.pool_ties) as PoolTies;
+    const backends = c.backends === 'all' ? availableBackends() : [activeBackend().name];
+    const runs = backends.map((b) => [b, withBackend(b, () => runTorchlet(c, relu, pool))] as const);
 
     // Same architecture: parameter count, state_dict keys, order, shapes and dtypes.
     const model0 = runs[0][1].model;
@@ -144,14 +174,19 @@ CASES.forEach((c, i) => {
     assert.deepEqual(ourLayout, torchLayout, `${c.name}: state_dict keys, order, shapes, dtypes`);
 
     // Same weights: the formula must give identical values on both sides.
-    const torchPrints = JSON.parse(metadata.fingerprints) as Record<string, [number, number]>;
-    for (const [k, [a, b]] of runs[0][1].prints) {
-      const [ta, tb] = torchPrints[k];
-      assert.ok(Math.abs(a - ta) <= 1e-9 * (1 + Math.abs(ta)) && Math.abs(b - tb) <= 1e-9 * (1 + Math.abs(tb)), `${c.name}: formula weights differ for ${k}: [${a}, ${b}] vs PyTorch [${ta}, ${tb}]`);
+    const torchPrints = JSON.parse(metadata.fingerprints) as Record<string, number[]>;
+    for (const [k, [sum, ...samples]] of runs[0][1].prints) {
+      const [tsum, ...tsamples] = torchPrints[k];
+      assert.deepEqual(samples, tsamples, `${c.name}: formula weights differ for ${k} (sampled values)`);
+      assert.ok(Math.abs(sum - tsum) <= 1e-9 * (1 + Math.abs(tsum)), `${c.name}: formula weights differ for ${k}: sum ${sum} vs PyTorch ${tsum}`);
     }
 
     for (const [backend, run] of runs) {
+      assert.equal(run.kinks.reluCalls, relu.length, `${c.name} [${backend}]: torchlet made ${run.kinks.reluCalls} relu calls, PyTorch ${relu.length}`);
+      assert.equal(run.kinks.poolCalls, pool.length, `${c.name} [${backend}]: torchlet made ${run.kinks.poolCalls} max-pool calls, PyTorch ${pool.length}`);
       const stats: CloseStats[] = [];
+      let zeroChecked = 0;
+      let zeroWorst = 0;
       const check = (name: string, actual: Tensor | null | undefined, key: string) => {
         const expected = ref.get(key);
         assert.ok(expected, `${c.name}: PyTorch result lacks ${key}`);
@@ -161,11 +196,27 @@ CASES.forEach((c, i) => {
       };
       check('output', run.output, 'output');
       check('input.grad', run.inputGrad, 'input.grad');
-      for (const [k, p] of run.model.namedParameters()) check(`grad ${k}`, p.grad, `grad/${k}`);
+      const zeroGrads = biasesBeforeBatchNorm(run.model);
+      const params = new Map(run.model.namedParameters());
+      for (const [k, p] of params) {
+        const weightKey = zeroGrads.get(k);
+        if (weightKey === undefined) {
+          check(`grad ${k}`, p.grad, `grad/${k}`);
+          continue;
+        }
+        // Exactly zero in exact arithmetic: both sides must be ~0 on the scale of the layer's weight gradient.
+        const scale = maxAbs((ref.get(`grad/${weightKey}`) as Tensor).storage);
+        const noise = Math.max(maxAbs((p.grad as Tensor).storage), maxAbs((ref.get(`grad/${k}`) as Tensor).storage));
+        zeroChecked++;
+        assert.ok(noise <= RTOL * scale, `${c.name} [${backend}]: grad ${k} should be ~0 (its layer feeds a training-mode BatchNorm) but reaches ${noise}, against ${RTOL} × ${scale} for grad ${weightKey}`);
+        zeroWorst = Math.max(zeroWorst, noise / (RTOL * scale));
+      }
       for (const [k, b] of run.model.namedBuffers()) check(`buffer ${k}`, b, `buffer/${k}`);
       const worst = stats.reduce((w, s) => (s.worstRatio > w.worstRatio ? s : w));
       const maxRel = stats.reduce((m, s) => Math.max(m, s.relErr), 0);
-      t.diagnostic(`${c.name} [${backend}]: ${stats.length} tensors; max err/max|expected| ${maxRel.toExponential(2)}; worst ${worst.worstRatio.toFixed(3)}× tolerance (${worst.name}); torchlet ${run.ms.toFixed(0)} ms, PyTorch ${Number(reply.seconds) * 1000} ms`);
+      const kinkNote = relu.length + pool.length ? `; ${run.kinks.near} near-kinks (tau ${metadata.kink_tau}), ${run.kinks.aligned.length} aligned to PyTorch's branch${run.kinks.aligned.length ? ` [${run.kinks.aligned.slice(0, 3).join('; ')}]` : ''}` : '';
+      const zeroNote = zeroChecked ? `; ${zeroChecked} zero-gradient biases at most ${zeroWorst.toFixed(3)}× their bound` : '';
+      t.diagnostic(`${c.name} [${backend}, batch ${c.batch}]: ${stats.length} tensors compared; max err/max|expected| ${maxRel.toExponential(2)}; worst ${worst.worstRatio.toFixed(3)}× tolerance (${worst.name})${zeroNote}${kinkNote}; torchlet ${run.ms.toFixed(0)} ms, PyTorch ${Math.round(Number(reply.seconds) * 1000)} ms`);
       const failures = stats.filter((s) => !(s.worstRatio <= 1));
       assert.equal(failures.length, 0, `${c.name} [${backend}]: ${failures.length} of ${stats.length} tensors differ from PyTorch:\n${failures.slice(0, 10).map(describeStats).join('\n')}`);
     }

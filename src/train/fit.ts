@@ -155,6 +155,9 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
       trainL = metric.get(0) / metric.get(2);
       trainAcc = metric.get(1) / metric.get(2);
       await emit({ type: 'batch', epoch, batch: i, numBatches, loss: lv, trainLoss: trainL, trainAcc });
+      // Let the event loop run (signals such as Ctrl-C, progress timers, chart rendering):
+      // a loader that hands out ready batches would otherwise keep it starved for a whole run.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if ((i + 1) % pointEvery === 0 || i === numBatches - 1) {
         points.push({ epoch: epoch + (i + 1) / numBatches, trainLoss: trainL, trainAcc });
         await emit({ type: 'point', point: points[points.length - 1], points });

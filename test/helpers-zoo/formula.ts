@@ -4,8 +4,10 @@
  * same float32 bits, so a zoo network can be given identical weights and
  * inputs in torchlet and PyTorch without shipping them.
  *
- * hashUniform(n, seed)[i] is a float64 in [-1, 1) from a uint32 integer hash of
- * (i, seed); each value is u * scale + offset in float64, rounded once to float32.
+ * formulaValues(n, seed, scale, offset)[i] = float32((h - 2^31) * (scale / 2^31) + offset)
+ * where h is a uint32 hash of (i, seed): Math.imul here and uint32 wraparound in
+ * numpy give the same h, and the rest is three float64 operations and one
+ * rounding to float32, so both sides produce identical bits.
  */
 import { Tensor } from '../../src/tensor.js';
 import type { Module } from '../../src/nn/module.js';
@@ -19,9 +21,10 @@ function seedMix(seed: number): number {
   return Number((BigInt(seed) * 0x85ebca77n) % 4294967296n);
 }
 
-/** out[i] = float32(hashUniform(i, seed) * scale + offset). */
+/** n formula values (into `out` when given). */
 export function formulaValues(n: number, seed: number, scale: number, offset = 0, out: Float32Array = new Float32Array(n)): Float32Array {
   const s = seedMix(seed);
+  const step = scale / 2147483648;
   for (let i = 0; i < n; i++) {
     let h = (Math.imul(i, 0x9e3779b1) + s) >>> 0;
     h = (h ^ (h >>> 16)) >>> 0;
@@ -29,7 +32,7 @@ export function formulaValues(n: number, seed: number, scale: number, offset = 0
     h = (h ^ (h >>> 16)) >>> 0;
     h = Math.imul(h, 0x45d9f3b) >>> 0;
     h = (h ^ (h >>> 16)) >>> 0;
-    out[i] = ((h / 4294967296) * 2 - 1) * scale + offset;
+    out[i] = (h - 2147483648) * step + offset;
   }
   return out;
 }
@@ -66,14 +69,11 @@ export function disableDropout(model: Module): void {
   for (const m of model.modules()) if (m instanceof Dropout) m.training = false;
 }
 
-/** [sum v, sum v * (i % 997 + 1)] in float64, as zoo_parity.py's fingerprint. */
-export function fingerprint(t: Tensor): [number, number] {
+/** [float64 sum, then 16 values sampled at floor(j * n / 16)], as zoo_parity.py's fingerprint. */
+export function fingerprint(t: Tensor): number[] {
   const v = t.storage;
-  let a = 0;
-  let b = 0;
-  for (let i = 0; i < v.length; i++) {
-    a += v[i];
-    b += v[i] * ((i % 997) + 1);
-  }
-  return [a, b];
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += v[i];
+  const n = v.length;
+  return [sum, ...Array.from({ length: 16 }, (_, j) => v[Math.floor((j * n) / 16)])];
 }

@@ -27,10 +27,15 @@ export interface CpuNative {
   getNumThreads(): number;
   setNumThreads(n: number): void;
   lastImpl(): string;
+  /** Force the convolution layout ('plain' NCHW + gemm, 'blocked' oneDNN layouts + reorders) or tune per shape ('auto'); returns the previous mode. */
+  setConvLayout(mode: 'auto' | 'plain' | 'blocked'): string;
+  convTuning(): Array<{ op: number; layout: 'plain' | 'blocked' | null; plainMs: number | null; blockedMs: number | null; calls: number }>;
+  /** Drop the cached primitives (they are rebuilt on demand). */
   clearCache(): void;
   cacheSize(): number;
   eltwiseForward(x: Buf, y: Buf, code: number, alpha: number, beta: number): void;
-  eltwiseBackward(data: Buf, dy: Buf, dx: Buf, code: number): void;
+  eltwiseBackward(y: Buf, dy: Buf, dx: Buf, code: number): void;
+  clamp(x: Buf, y: Buf, min: number, max: number): void;
   binaryForward(a: Buf, aDims: number[], b: Buf, bDims: number[], out: Buf, code: number): void;
   binaryLoop(a: Buf, aDims: number[], b: Buf, bDims: number[], out: Buf, outDims: number[], code: number): void;
   reduce(x: Buf, dims: number[], out: Buf, outDims: number[], code: number): void;
@@ -44,10 +49,10 @@ export interface CpuNative {
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   conv2dBackwardWeight(x: Buf, dy: Buf, dw: Buf, db: Buf | null, n: number, c: number, h: number, wd: number,
     oc: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
-  pool2dForward(x: Buf, y: Buf, wantWorkspace: boolean, kind: number, n: number, c: number, h: number, w: number,
-    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): ArrayBuffer | undefined;
-  pool2dBackward(dy: Buf, dx: Buf, workspace: ArrayBuffer | null, x: Buf | null, kind: number, n: number, c: number,
-    h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  pool2dForward(x: Buf, y: Buf, kind: number, n: number, c: number, h: number, w: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  pool2dBackward(x: Buf, y: Buf | null, dy: Buf, dx: Buf, kind: number, n: number, c: number, h: number, w: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   batchNormTrain(x: Buf, gamma: Buf, beta: Buf, y: Buf, mean: Buf, variance: Buf, n: number, c: number, spatial: number, eps: number): void;
   batchNormInference(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, y: Buf, n: number, c: number, spatial: number, eps: number): void;
   batchNormBackward(x: Buf, dy: Buf, gamma: Buf, mean: Buf, variance: Buf, dx: Buf, dgamma: Buf, dbeta: Buf,
@@ -107,11 +112,14 @@ export function nativeLoadError(): string | null {
  * Below this many elements a call into native code (argument checks, a cached
  * primitive's execute, thread wake-up) costs more than the JS loop it replaces.
  */
-export const SMALL = 4096;
+export const SMALL = 1024;
 
-/** An output buffer the kernel overwrites entirely, so it need not be zero-filled. */
+/**
+ * An output buffer the kernel overwrites entirely, so it need not be zero-filled. Large ones skip
+ * calloc's memset: malloc hands back memory freed by earlier steps (up to glibc's 32 MB mmap limit).
+ */
 function alloc(n: number): Float32Array {
-  if (n * 4 < 65536) return new Float32Array(n);
+  if (n < 16384) return new Float32Array(n);
   const b = Buffer.allocUnsafeSlow(n * 4);
   return new Float32Array(b.buffer, b.byteOffset, n);
 }
@@ -140,10 +148,12 @@ const binaryCodes: Record<BinaryOp, number> = {
   add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, eq: 6, ne: 7, lt: 8, le: 9, gt: 10, ge: 11, pow: 12,
 };
 
-/** a∘b == b∘a' — lets oneDNN's binary (which broadcasts its second operand only) serve `scalar - x`-like cases. */
-const swapped: Partial<Record<BinaryOp, BinaryOp>> = {
-  add: 'add', mul: 'mul', eq: 'eq', ne: 'ne', lt: 'gt', gt: 'lt', le: 'ge', ge: 'le',
-};
+/**
+ * Ops that go to oneDNN's binary primitive (which broadcasts its second operand only), and
+ * their mirror (a∘b == b∘'a) when only the first operand is full-size. Maximum, minimum and the
+ * comparisons stay in the addon's own loop: oneDNN's versions treat NaN differently.
+ */
+const viaOneDnn: Partial<Record<BinaryOp, BinaryOp | null>> = { add: 'add', mul: 'mul', sub: null, div: null };
 
 const reduceCodes: Record<ReduceOp, number> = { sum: 0, max: 1, min: 2 };
 
@@ -201,18 +211,7 @@ function mergeBroadcast(aShape: readonly number[], bShape: readonly number[], ou
 // ---------------------------------------------------------------- kernels
 
 function makeKernels(nat: CpuNative): Partial<Kernels> {
-  /** Workspaces of max-pool forwards, keyed by their output buffer, for the backward. */
-  const poolWorkspaces = new WeakMap<Buf, { ws: ArrayBuffer; key: string }>();
-  const poolKey = (d: Pool2dDesc) => `${d.n},${d.c},${d.h},${d.w},${d.kh},${d.kw},${d.sh},${d.sw},${d.ph},${d.pw},${d.oh},${d.ow}`;
-
-  function poolKind(d: Pool2dDesc): number | null {
-    if (d.kind === 'max') return 0;
-    if (!d.countIncludePad) return 2;
-    // PyTorch divides by the window clipped to the padded input; oneDNN by kh·kw. They agree
-    // unless the last window overhangs the padding (ceil_mode-style output sizes).
-    if ((d.oh - 1) * d.sh + d.kh > d.h + 2 * d.ph || (d.ow - 1) * d.sw + d.kw > d.w + 2 * d.pw) return null;
-    return 1;
-  }
+  const poolKind = (d: Pool2dDesc): number => (d.kind === 'max' ? 0 : d.countIncludePad ? 1 : 2);
 
   const kernels: Partial<Kernels> = {
     unary(op: UnaryOp, x: Buf): Buf {
@@ -226,7 +225,7 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     activationBackward(op: ActivationOp, x: Buf, y: Buf, dy: Buf): Buf {
       if (dy.length < SMALL) return ref.activationBackward(op, x, y, dy);
       const dx = alloc(dy.length);
-      nat.eltwiseBackward(op === 'relu' ? x : y, dy, dx, activationCodes[op]);
+      nat.eltwiseBackward(y, dy, dx, activationCodes[op]);
       return dx;
     },
 
@@ -235,10 +234,11 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
       if (size < SMALL) return ref.binary(op, a, aShape, b, bShape, outShape);
       const m = mergeBroadcast(aShape, bShape, outShape);
       const out = alloc(size);
-      if (op !== 'pow' && a.length === size) {
+      const mirror = viaOneDnn[op];
+      if (mirror !== undefined && a.length === size) {
         nat.binaryForward(a, m.a, b, m.b, out, binaryCodes[op]);
-      } else if (swapped[op] && b.length === size) {
-        nat.binaryForward(b, m.b, a, m.a, out, binaryCodes[swapped[op] as BinaryOp]);
+      } else if (mirror && b.length === size) {
+        nat.binaryForward(b, m.b, a, m.a, out, binaryCodes[mirror]);
       } else {
         nat.binaryLoop(a, m.a, b, m.b, out, m.out, binaryCodes[op]);
       }
@@ -246,9 +246,9 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     },
 
     clamp(x: Buf, min: number, max: number): Buf {
-      if (x.length < SMALL || Number.isNaN(min) || Number.isNaN(max)) return ref.clamp(x, min, max);
+      if (x.length < SMALL) return ref.clamp(x, min, max);
       const y = alloc(x.length);
-      nat.eltwiseForward(x, y, 9, min, max);
+      nat.clamp(x, y, min, max);
       return y;
     },
 
@@ -260,7 +260,8 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     },
 
     reduce(op: ReduceOp, x: Buf, shape: readonly number[], axes: readonly number[]): Buf {
-      if (x.length < SMALL || axes.length === 0) return ref.reduce(op, x, shape, axes);
+      // max/min stay on the reference: oneDNN's reduction drops NaN instead of propagating it.
+      if (op !== 'sum' || x.length < SMALL || axes.length === 0) return ref.reduce(op, x, shape, axes);
       const { dims, out } = mergeAxes(shape, axes);
       if (dims.length > 6 || sizeOf(out) === x.length) return ref.reduce(op, x, shape, axes);
       const y = alloc(sizeOf(out));
@@ -297,24 +298,14 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     },
 
     pool2d(x: Buf, d: Pool2dDesc): Buf {
-      const kind = poolKind(d);
-      if (kind === null) return ref.pool2d(x, d);
       const y = alloc(d.n * d.c * d.oh * d.ow);
-      const ws = nat.pool2dForward(x, y, kind === 0, kind, d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
-      if (ws) poolWorkspaces.set(y, { ws, key: poolKey(d) });
+      nat.pool2dForward(x, y, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
       return y;
     },
 
     pool2dBackward(x: Buf, y: Buf, dy: Buf, d: Pool2dDesc): Buf {
-      const kind = poolKind(d);
-      if (kind === null) return ref.pool2dBackward(x, y, dy, d);
-      let ws: ArrayBuffer | null = null;
-      if (kind === 0) {
-        const saved = poolWorkspaces.get(y);
-        if (saved && saved.key === poolKey(d)) ws = saved.ws;
-      }
       const dx = alloc(d.n * d.c * d.h * d.w);
-      nat.pool2dBackward(dy, dx, ws, ws ? null : x, kind, d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
+      nat.pool2dBackward(x, y, dy, dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
       return dx;
     },
 

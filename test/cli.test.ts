@@ -1,0 +1,133 @@
+// The torchlet command end to end, on tiny generated Fashion-MNIST files.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeIdxFile } from '../src/data/idx.js';
+import { loadSafetensors } from '../src/io/safetensors.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = path.join(root, 'bin', 'torchlet.js');
+let work = '';
+let dataDir = '';
+
+/** Deterministic 28×28 images: class k has a bright horizontal band at rows 2k..2k+4. */
+function writeTinyFashionMNIST(dir: string, nTrain: number, nTest: number): void {
+  const make = (n: number, salt: number): [Uint8Array, Uint8Array] => {
+    const images = new Uint8Array(n * 784);
+    const labels = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = (i * 7 + salt) % 10;
+      labels[i] = k;
+      for (let p = 0; p < 784; p++) images[i * 784 + p] = ((i * 31 + p * 17 + salt) % 50);
+      for (let r = 2 * k; r < 2 * k + 5; r++) for (let c = 4; c < 24; c++) images[i * 784 + r * 28 + c] = 220;
+    }
+    return [images, labels];
+  };
+  const [trX, trY] = make(nTrain, 1);
+  const [teX, teY] = make(nTest, 2);
+  writeIdxFile(path.join(dir, 'train-images-idx3-ubyte.gz'), trX, [nTrain, 28, 28]);
+  writeIdxFile(path.join(dir, 'train-labels-idx1-ubyte.gz'), trY, [nTrain]);
+  writeIdxFile(path.join(dir, 't10k-images-idx3-ubyte.gz'), teX, [nTest, 28, 28]);
+  writeIdxFile(path.join(dir, 't10k-labels-idx1-ubyte.gz'), teY, [nTest]);
+}
+
+function torchlet(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TORCHLET_BACKEND: 'reference', ...env } });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+before(() => {
+  work = mkdtempSync(path.join(tmpdir(), 'torchlet-cli-'));
+  dataDir = path.join(work, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  writeTinyFashionMNIST(dataDir, 400, 100);
+});
+
+after(() => rmSync(work, { recursive: true, force: true }));
+
+test('summary prints the seed listing for lenet and a table with totals', () => {
+  const r = torchlet(['summary', 'lenet']);
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.trim().split('\n');
+  assert.equal(lines[0], 'Reshape output shape:\t[1, 1, 28, 28]');
+  assert.equal(lines[1], 'Conv2d output shape:\t[1, 6, 28, 28]');
+  assert.equal(lines.at(-1), 'Linear output shape:\t[1, 10]');
+  const t = torchlet(['summary', 'lenet', '--table']);
+  assert.match(t.out, /total\s+61,706\s+/);
+  const custom = torchlet(['summary', 'nin', '--input', '1x96x96']);
+  assert.match(custom.out, /AdaptiveAvgPool2d output shape:\t\[1, 10, 1, 1\]/);
+});
+
+test('unknown model names list the known ones', () => {
+  const r = torchlet(['summary', 'lenett']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /unknown model 'lenett'; known models: lenet, alexnet, vgg11/);
+});
+
+test('train prints the seed lines, writes the run directory; eval and --logits read it back', () => {
+  const out = path.join(work, 'run-a');
+  const r = torchlet(['train', 'lenet', '--data-dir', dataDir, '--epochs', '2', '--batch-size', '50', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^training on cpu \(reference/m);
+  assert.match(r.out, /^loss \d\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}$/m);
+  assert.match(r.out, /^\d+\.\d examples\/sec on cpu/m);
+  for (const f of ['config.json', 'metrics.jsonl', 'model.safetensors', 'optimizer.safetensors', 'chart.svg', 'chart.png', 'report.html']) {
+    assert.ok(existsSync(path.join(out, f)), `${f} written`);
+  }
+  assert.deepEqual(readdirSync(out).filter((f) => f.includes('.tmp')), []);
+  const testAcc = Number(/test acc (\d\.\d{3})/.exec(r.out)?.[1]);
+
+  const logits = path.join(work, 'logits.safetensors');
+  const e = torchlet(['eval', 'lenet', '--weights', path.join(out, 'model.safetensors'), '--data-dir', dataDir, '--limit', '30', '--logits', logits]);
+  assert.equal(e.code, 0, e.err);
+  assert.match(e.out, /test acc \d\.\d{4} \(30 images/);
+  const t = loadSafetensors(logits).tensors.get('logits');
+  assert.deepEqual(t?.shape, [30, 10]);
+
+  const all = torchlet(['eval', 'lenet', '--weights', path.join(out, 'model.safetensors'), '--data-dir', dataDir]);
+  assert.equal(Number(/test acc (\d\.\d{4})/.exec(all.out)?.[1]).toFixed(3), testAcc.toFixed(3), 'eval agrees with the training run');
+
+  const p = torchlet(['predict', 'lenet', '--weights', path.join(out, 'model.safetensors'), '--data-dir', dataDir, '--images', '4']);
+  assert.equal(p.code, 0, p.err);
+  assert.equal(p.out.trim().split('\n').length, 4);
+  assert.match(p.out, /true \S+\s+pred \S+/);
+});
+
+test('eval refuses weights of another model with the reason', () => {
+  const r = torchlet(['eval', 'alexnet', '--weights', path.join(work, 'run-a', 'model.safetensors'), '--data-dir', dataDir]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /does not fit model 'alexnet'.*missing keys/);
+});
+
+test('Ctrl-C saves a checkpoint; --resume finishes with exactly the uninterrupted weights', async () => {
+  const straight = path.join(work, 'straight');
+  const args = ['train', 'lenet', '--data-dir', dataDir, '--epochs', '2', '--batch-size', '20', '--seed', '7'];
+  assert.equal(torchlet([...args, '--out', straight]).code, 0);
+
+  const cut = path.join(work, 'cut');
+  const child = spawn(process.execPath, [bin, ...args, '--out', cut], { env: { ...process.env, TORCHLET_BACKEND: 'reference' } });
+  let stdout = '';
+  let signalled = false;
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    // Interrupt during the first epoch, after its first progress line.
+    if (!signalled && /epoch 1\/2 \[/.test(stdout)) {
+      signalled = true;
+      child.kill('SIGINT');
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 130, stdout);
+  assert.match(stdout, /--resume/);
+
+  const resumed = torchlet(['train', 'lenet', '--resume', cut]);
+  assert.equal(resumed.code, 0, resumed.err);
+  const a = loadSafetensors(path.join(straight, 'model.safetensors')).tensors;
+  const b = loadSafetensors(path.join(cut, 'model.safetensors')).tensors;
+  for (const [k, t] of a) assert.deepEqual(b.get(k)?.storage, t.storage, `${k} identical after resume`);
+  assert.equal(/^loss .*test acc.*$/m.exec(resumed.out)?.[0], /^loss .*test acc.*$/m.exec(torchlet([...args, '--out', path.join(work, 'again')]).out)?.[0]);
+});
