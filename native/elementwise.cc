@@ -1,4 +1,5 @@
-// Elementwise ops (oneDNN eltwise / binary), reductions, and optimiser steps.
+// Elementwise ops (oneDNN eltwise / binary, plus direct loops where oneDNN is slow or treats NaN
+// differently), sum reduction, and optimiser steps.
 #include <cmath>
 
 #include "common.h"
@@ -192,6 +193,12 @@ void broadcastLoop(const float *a, const std::vector<int64_t> &as, const float *
   for (int64_t o = 0; o < size; o += inner) {
     if (ia == 1 && ib == 1) {
       for (int64_t j = 0; j < inner; j++) out[o + j] = f(a[ao + j], b[bo + j]);
+    } else if (ia == 1 && ib == 0) {
+      const float bv = b[bo];
+      for (int64_t j = 0; j < inner; j++) out[o + j] = f(a[ao + j], bv);
+    } else if (ia == 0 && ib == 1) {
+      const float av = a[ao];
+      for (int64_t j = 0; j < inner; j++) out[o + j] = f(av, b[bo + j]);
     } else {
       for (int64_t j = 0; j < inner; j++) out[o + j] = f(a[ao + j * ia], b[bo + j * ib]);
     }
@@ -246,28 +253,51 @@ Napi::Value BinaryLoop(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// reduce(x, dims, out, outDims, code): code 0 sum, 1 max, 2 min; outDims has 1 on reduced axes.
-Napi::Value Reduce(const Napi::CallbackInfo &info) {
+// reduceSum(x, dims, out, outDims): sum over the axes where outDims is 1 (dims already merged into
+// alternating kept / reduced runs by the caller). oneDNN 2.6's reduction only has a fast kernel for
+// trailing axes (its generic one was 10x slower than plain JS here), so this is a direct loop that
+// accumulates in double, like the reference.
+Napi::Value ReduceSum(const Napi::CallbackInfo &info) {
   std::vector<int64_t> xd = dimsArg(info, 1), od = dimsArg(info, 3);
-  int64_t code = i64(info, 4);
-  if (xd.size() != od.size() || xd.empty() || xd.size() > DNNL_MAX_NDIMS) {
-    throw Napi::RangeError::New(info.Env(), "torchlet cpu: reduce ranks must match (1..12)");
+  if (xd.size() != od.size() || xd.empty()) throw Napi::RangeError::New(info.Env(), "torchlet cpu: reduce ranks must match");
+  for (size_t i = 0; i < xd.size(); i++) {
+    if (od[i] != xd[i] && od[i] != 1) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad reduce output shape");
   }
-  float *x = f32(info, 0, product(xd), "x");
+  const float *x = f32(info, 0, product(xd), "x");
   float *out = f32(info, 2, product(od), "out");
-  Key k(43);
-  k << code << static_cast<int64_t>(xd.size());
-  for (auto v : xd) k << v;
-  for (auto v : od) k << v;
-  Plan &p = cachedSized(k, product(xd), [&](Plan &p) {
-    memory::desc xmd = plainMd(xd), omd = plainMd(od);
-    algorithm a = code == 0 ? algorithm::reduction_sum : code == 1 ? algorithm::reduction_max : algorithm::reduction_min;
-    reduction::desc d(a, xmd, omd, 0.f, 0.f);
-    reduction::primitive_desc pd(d, baseAttr(), engine());
-    p.add(reduction(pd), {{DNNL_ARG_SRC, p.user(0, xmd)}, {DNNL_ARG_DST, p.user(1, omd)}}, pd);
-  });
-  void *ptrs[] = {x, out};
-  p.run(ptrs);
+  const size_t rank = xd.size();
+  std::vector<int64_t> ostride(rank);
+  int64_t s = 1;
+  for (size_t i = rank; i-- > 0;) {
+    ostride[i] = od[i] == 1 ? 0 : s;
+    s *= od[i];
+  }
+  std::vector<double> acc(product(od), 0.0);
+  const int64_t total = product(xd), inner = xd[rank - 1];
+  const bool innerReduced = ostride[rank - 1] == 0;
+  std::vector<int64_t> idx(rank, 0);
+  int64_t o = 0;
+  for (int64_t base = 0; base < total; base += inner) {
+    const float *row = x + base;
+    if (innerReduced) {
+      double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t j = 0; j < inner; j++) sum += row[j];
+      acc[o] += sum;
+    } else {
+      double *dst = acc.data() + o;
+#pragma omp simd
+      for (int64_t j = 0; j < inner; j++) dst[j] += row[j];
+    }
+    for (size_t d = rank - 1; d-- > 0;) {
+      idx[d]++;
+      o += ostride[d];
+      if (idx[d] < xd[d]) break;
+      o -= ostride[d] * xd[d];
+      idx[d] = 0;
+    }
+  }
+  for (size_t i = 0; i < acc.size(); i++) out[i] = static_cast<float>(acc[i]);
   return info.Env().Undefined();
 }
 
@@ -348,7 +378,7 @@ void initElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("clamp", Napi::Function::New(env, Clamp, "clamp"));
   exports.Set("binaryForward", Napi::Function::New(env, BinaryForward, "binaryForward"));
   exports.Set("binaryLoop", Napi::Function::New(env, BinaryLoop, "binaryLoop"));
-  exports.Set("reduce", Napi::Function::New(env, Reduce, "reduce"));
+  exports.Set("reduceSum", Napi::Function::New(env, ReduceSum, "reduceSum"));
   exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));
   exports.Set("adamStep", Napi::Function::New(env, AdamStep, "adamStep"));
 }

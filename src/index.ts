@@ -22,3 +22,4 @@ export { useDevice, tryGpu, deviceLabel } from './device.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';
 export { fit, trainCh6, evaluateAccuracy, Accumulator, Timer, accuracy } from './train/index.js';
+export * as io from './io/index.js';

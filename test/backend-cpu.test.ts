@@ -14,6 +14,8 @@ import type {
 } from '../src/backend/kernels.js';
 import { referenceKernels as ref } from '../src/backend/reference/index.js';
 import { SMALL, loadCpuBackend, loadNative, nativeLoadError } from '../src/backend/cpu/index.js';
+import '../src/backend/cpu/register.js';
+import { K, getBackend, withBackend } from '../src/backend/registry.js';
 
 const native = loadNative();
 const backend = native ? loadCpuBackend() : null;
@@ -140,6 +142,27 @@ describe('cpu backend (oneDNN addon)', () => {
       }
     });
   }
+
+  check('is registered with the registry, and K() under it uses the native kernels', () => {
+    assert.equal(getBackend('cpu'), backend);
+    const d = convDesc(2, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1);
+    const x = rand(d.n * d.c * d.h * d.w);
+    const w = rand(d.oc * d.c * d.kh * d.kw);
+    const viaRegistry = withBackend('cpu', () => {
+      assert.equal(K().conv2d, cpu.conv2d);
+      assert.equal(K().argmax, ref.argmax, 'kernels the backend lacks fall back to the reference');
+      return K().conv2d(x, w, null, d);
+    });
+    assertClose(viaRegistry, ref.conv2d(x, w, null, d), 'conv2d via registry');
+  });
+
+  check('zero-sized problems fall back instead of failing', () => {
+    const d = convDesc(0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1);
+    assert.equal(cpu.conv2d(new Float32Array(0), rand(108), null, d).length, 0);
+    assert.equal(cpu.matmul(new Float32Array(0), rand(12), { batch: 1, m: 0, k: 3, n: 4, transA: false, transB: false }).length, 0);
+    const zeroK = cpu.matmul(new Float32Array(0), new Float32Array(0), { batch: 1, m: 2, k: 0, n: 3, transA: false, transB: false });
+    assert.deepEqual(Array.from(zeroK), [0, 0, 0, 0, 0, 0]);
+  });
 
   check('conv2d rejects buffers of the wrong size instead of reading past them', () => {
     const d = convDesc(1, 2, 5, 5, 3, 3, 3, 1, 1, 1, 1);

@@ -38,7 +38,7 @@ export interface CpuNative {
   clamp(x: Buf, y: Buf, min: number, max: number): void;
   binaryForward(a: Buf, aDims: number[], b: Buf, bDims: number[], out: Buf, code: number): void;
   binaryLoop(a: Buf, aDims: number[], b: Buf, bDims: number[], out: Buf, outDims: number[], code: number): void;
-  reduce(x: Buf, dims: number[], out: Buf, outDims: number[], code: number): void;
+  reduceSum(x: Buf, dims: number[], out: Buf, outDims: number[]): void;
   sgdStep(param: Buf, grad: Buf, momentumBuf: Buf | null, lr: number, momentum: number, dampening: number,
     weightDecay: number, nesterov: boolean, maximize: boolean): void;
   adamStep(param: Buf, grad: Buf, m: Buf, v: Buf, lr: number, beta1: number, beta2: number, eps: number,
@@ -96,7 +96,8 @@ export function loadNative(): CpuNative | null {
     const require = createRequire(import.meta.url);
     nativeCache = require(file) as CpuNative;
   } catch (err) {
-    loadError = `failed to load ${file}: ${err instanceof Error ? err.message : String(err)}`;
+    const msg = err instanceof Error ? err.message : String(err);
+    loadError = `failed to load ${file}: ${msg.split('\n')[0]}`;
   }
   return nativeCache;
 }
@@ -155,8 +156,6 @@ const binaryCodes: Record<BinaryOp, number> = {
  */
 const viaOneDnn: Partial<Record<BinaryOp, BinaryOp | null>> = { add: 'add', mul: 'mul', sub: null, div: null };
 
-const reduceCodes: Record<ReduceOp, number> = { sum: 0, max: 1, min: 2 };
-
 /** Merge adjacent axes that are all reduced or all kept (as the reference kernel does). */
 function mergeAxes(shape: readonly number[], axes: readonly number[]): { dims: number[]; out: number[] } {
   const dims: number[] = [];
@@ -212,6 +211,9 @@ function mergeBroadcast(aShape: readonly number[], bShape: readonly number[], ou
 
 function makeKernels(nat: CpuNative): Partial<Kernels> {
   const poolKind = (d: Pool2dDesc): number => (d.kind === 'max' ? 0 : d.countIncludePad ? 1 : 2);
+  // Zero-sized problems (which oneDNN rejects) take the reference path.
+  const anyZero = (...dims: number[]): boolean => dims.some((v) => v <= 0);
+  const emptyConv = (d: Conv2dDesc): boolean => anyZero(d.n, d.c, d.h, d.w, d.oc, d.oh, d.ow);
 
   const kernels: Partial<Kernels> = {
     unary(op: UnaryOp, x: Buf): Buf {
@@ -260,12 +262,12 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     },
 
     reduce(op: ReduceOp, x: Buf, shape: readonly number[], axes: readonly number[]): Buf {
-      // max/min stay on the reference: oneDNN's reduction drops NaN instead of propagating it.
+      // max / min stay on the reference (rare in training; NaN rules).
       if (op !== 'sum' || x.length < SMALL || axes.length === 0) return ref.reduce(op, x, shape, axes);
       const { dims, out } = mergeAxes(shape, axes);
-      if (dims.length > 6 || sizeOf(out) === x.length) return ref.reduce(op, x, shape, axes);
+      if (sizeOf(out) === x.length) return ref.reduce(op, x, shape, axes);
       const y = alloc(sizeOf(out));
-      nat.reduce(x, dims, y, out, reduceCodes[op]);
+      nat.reduceSum(x, dims, y, out);
       return y;
     },
 
@@ -278,6 +280,7 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     },
 
     conv2d(x: Buf, w: Buf, bias: Buf | null, d: Conv2dDesc): Buf {
+      if (emptyConv(d)) return ref.conv2d(x, w, bias, d);
       const y = alloc(d.n * d.oc * d.oh * d.ow);
       const act = d.activation ? activationCodes[d.activation] + 1 : 0;
       nat.conv2dForward(x, w, bias, y, d.n, d.c, d.h, d.w, d.oc, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, act);
@@ -285,12 +288,14 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     },
 
     conv2dBackwardData(dy: Buf, w: Buf, d: Conv2dDesc): Buf {
+      if (emptyConv(d)) return ref.conv2dBackwardData(dy, w, d);
       const dx = alloc(d.n * d.c * d.h * d.w);
       nat.conv2dBackwardData(dy, w, dx, d.n, d.c, d.h, d.w, d.oc, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
       return dx;
     },
 
     conv2dBackwardWeight(x: Buf, dy: Buf, d: Conv2dDesc, withBias: boolean): { dw: Buf; db: Buf | null } {
+      if (emptyConv(d)) return ref.conv2dBackwardWeight(x, dy, d, withBias);
       const dw = alloc(d.oc * d.c * d.kh * d.kw);
       const db = withBias ? new Float32Array(d.oc) : null;
       nat.conv2dBackwardWeight(x, dy, dw, db, d.n, d.c, d.h, d.w, d.oc, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
@@ -298,18 +303,21 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     },
 
     pool2d(x: Buf, d: Pool2dDesc): Buf {
+      if (anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow)) return ref.pool2d(x, d);
       const y = alloc(d.n * d.c * d.oh * d.ow);
       nat.pool2dForward(x, y, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
       return y;
     },
 
     pool2dBackward(x: Buf, y: Buf, dy: Buf, d: Pool2dDesc): Buf {
+      if (anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow)) return ref.pool2dBackward(x, y, dy, d);
       const dx = alloc(d.n * d.c * d.h * d.w);
       nat.pool2dBackward(x, y, dy, dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
       return dx;
     },
 
     batchNormTrain(x: Buf, gamma: Buf, beta: Buf, d: BatchNormDesc): { y: Buf; mean: Buf; variance: Buf } {
+      if (anyZero(d.n, d.c, d.spatial)) return ref.batchNormTrain(x, gamma, beta, d);
       const y = alloc(x.length);
       const mean = new Float32Array(d.c);
       const variance = new Float32Array(d.c);
@@ -318,12 +326,14 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     },
 
     batchNormInference(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, d: BatchNormDesc): Buf {
+      if (anyZero(d.n, d.c, d.spatial)) return ref.batchNormInference(x, gamma, beta, mean, variance, d);
       const y = alloc(x.length);
       nat.batchNormInference(x, gamma, beta, mean, variance, y, d.n, d.c, d.spatial, d.eps);
       return y;
     },
 
     batchNormBackward(x: Buf, dy: Buf, gamma: Buf, mean: Buf, variance: Buf, d: BatchNormDesc): { dx: Buf; dgamma: Buf; dbeta: Buf } {
+      if (anyZero(d.n, d.c, d.spatial)) return ref.batchNormBackward(x, dy, gamma, mean, variance, d);
       const dx = alloc(x.length);
       const dgamma = new Float32Array(d.c);
       const dbeta = new Float32Array(d.c);
