@@ -48,10 +48,11 @@ struct Arena {
   Arena &operator=(const Arena &) = delete;
   ~Arena() { std::free(ptr); }
 };
+
+thread_local std::unordered_map<int, std::unique_ptr<Arena>> arenas;
 }  // namespace
 
 void *arena(int id, size_t bytes) {
-  thread_local std::unordered_map<int, std::unique_ptr<Arena>> arenas;
   std::unique_ptr<Arena> &slot = arenas[id];
   if (!slot) slot = std::make_unique<Arena>();
   Arena &a = *slot;
@@ -86,6 +87,7 @@ void clearPlanCache() {
   generation++;
   lastPlan = nullptr;
   planCache().clear();
+  arenas.clear();  // the scratch memory of large shapes goes back too
 }
 
 dnnl::primitive_attr baseAttr() {
@@ -149,10 +151,6 @@ void Plan::add(const dnnl::primitive &p, std::unordered_map<int, memory> args, c
   const char *name = pd.impl_info_str();
   if (!impl.empty()) impl += ",";
   impl += name ? name : "?";
-  main_.push_back({p, std::move(args)});
-}
-
-void Plan::add(const dnnl::primitive &p, std::unordered_map<int, memory> args) {
   main_.push_back({p, std::move(args)});
 }
 

@@ -72,7 +72,6 @@ class Plan {
   memory out(int slot, const memory::desc &userMd, const memory::desc &got);
   /** Append a compute primitive; a scratchpad (user mode) is attached from pd when it needs one. */
   void add(const dnnl::primitive &p, std::unordered_map<int, memory> args, const dnnl::primitive_desc &pd);
-  void add(const dnnl::primitive &p, std::unordered_map<int, memory> args);
 
   void run(void *const *ptrs);
 

@@ -92,9 +92,22 @@ template <class F>
 void runTuned(const Key &k, void *const *ptrs, F build) {
   Tuner &t = tuners()[k.s];
   int layout = t.next();
-  Key kl = k;
-  kl << layout;
-  Plan &p = cached(kl, [&](Plan &plan) { build(plan, layout); });
+  Plan *pp;
+  try {
+    Key kl = k;
+    kl << layout;
+    pp = &cached(kl, [&](Plan &plan) { build(plan, layout); });
+  } catch (const dnnl::error &) {
+    // No implementation for this layout (oneDNN has plain-layout reference kernels for
+    // everything, so this only happens to the blocked plan): settle on the other one.
+    if (forcedLayout() >= 0 || layout == kPlain) throw;
+    layout = kPlain;
+    t.choice = kPlain;
+    Key kl = k;
+    kl << layout;
+    pp = &cached(kl, [&](Plan &plan) { build(plan, layout); });
+  }
+  Plan &p = *pp;
   if (t.choice >= 0 || forcedLayout() >= 0) {
     p.run(ptrs);
     return;

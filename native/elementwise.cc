@@ -116,7 +116,10 @@ Napi::Value EltwiseBackward(const Napi::CallbackInfo &info) {
     // relu: dy where y > 0, else exactly 0 (oneDNN computes 0·dy, which is NaN for dy = ±inf/NaN).
     const int64_t len = static_cast<int64_t>(n);
 #pragma omp parallel for simd if (len > (1 << 18))
-    for (int64_t i = 0; i < len; i++) dx[i] = data[i] > 0.f ? dy[i] : 0.f;
+    for (int64_t i = 0; i < len; i++) {
+      const float g = dy[i];  // loaded unconditionally so the select vectorises instead of branching
+      dx[i] = data[i] > 0.f ? g : 0.f;
+    }
     return info.Env().Undefined();
   }
   Key k(41);

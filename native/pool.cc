@@ -6,7 +6,7 @@
 // the reference kernel: windows clipped to the input, NaN propagates through
 // max, the gradient of max goes to the first maximum of its window, and
 // count_include_pad divides by the window clipped to the padded input.
-// Max backward finds the argmax again from x (and y), so no workspace is kept.
+// Max backward finds the argmax again from x, so no workspace is kept.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -65,18 +65,6 @@ inline int64_t argmaxScan(const float *src, int64_t w, int64_t y0, int64_t y1, i
   return at;
 }
 
-/** First position in the window holding `target` (the forward's max), else a full argmax scan. */
-inline int64_t findMax(const float *src, int64_t w, int64_t y0, int64_t y1, int64_t x0, int64_t x1, float target) {
-  const bool nan = target != target;
-  for (int64_t iy = y0; iy < y1; iy++) {
-    const float *row = src + iy * w;
-    for (int64_t ix = x0; ix < x1; ix++) {
-      if (row[ix] == target || (nan && row[ix] != row[ix])) return iy * w + ix;
-    }
-  }
-  return argmaxScan(src, w, y0, y1, x0, x1);
-}
-
 // pool2dForward(x, y, kind, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
 Napi::Value PoolForward(const Napi::CallbackInfo &info) {
   Geom g = geomArg(info, 2);
@@ -121,14 +109,12 @@ Napi::Value PoolForward(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// pool2dBackward(x, y|null, dy, dx, kind, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
-// y (the forward's output) is optional and only speeds up max pooling.
+// pool2dBackward(x, dy, dx, kind, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
 Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
-  Geom g = geomArg(info, 4);
+  Geom g = geomArg(info, 3);
   const float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
-  const float *y = g.kind == 0 ? f32OrNull(info, 1, g.n * g.c * g.oh * g.ow, "y") : nullptr;
-  const float *dy = f32(info, 2, g.n * g.c * g.oh * g.ow, "dy");
-  float *dx = f32(info, 3, g.n * g.c * g.h * g.w, "dx");
+  const float *dy = f32(info, 1, g.n * g.c * g.oh * g.ow, "dy");
+  float *dx = f32(info, 2, g.n * g.c * g.h * g.w, "dx");
   Axis ay(g.h, g.kh, g.sh, g.ph, g.oh, g.kind == 1), ax(g.w, g.kw, g.sw, g.pw, g.ow, g.kind == 1);
   const int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
   const bool isMax = g.kind == 0;
@@ -137,7 +123,6 @@ Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
   for (int64_t p = 0; p < planes; p++) {
     const float *src = x + p * hw;
     const float *gy = dy + p * ohw;
-    const float *out = y ? y + p * ohw : nullptr;
     float *gx = dx + p * hw;
     std::fill(gx, gx + hw, 0.f);
     for (int64_t oy = 0; oy < g.oh; oy++) {
@@ -146,10 +131,22 @@ Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
         const int64_t x0 = ax.lo[ox], x1 = ax.hi[ox];
         const float d = gy[oy * g.ow + ox];
         if (isMax) {
-          // With the forward's output the first maximum is the first element equal to it
-          // (an early-exit scan instead of a mispredicting compare-and-swap per element).
-          const int64_t at = out ? findMax(src, g.w, y0, y1, x0, x1, out[oy * g.ow + ox])
-                                 : argmaxScan(src, g.w, y0, y1, x0, x1);
+          // Branch-free first-argmax (selects, not jumps: the max's position is random, so a
+          // branch would mispredict about once per window); NaN windows take the exact scan.
+          float m = -std::numeric_limits<float>::infinity();
+          int64_t at = -1;
+          bool nan = false;
+          for (int64_t iy = y0; iy < y1; iy++) {
+            const float *row = src + iy * g.w;
+            for (int64_t ix = x0; ix < x1; ix++) {
+              const float v = row[ix];
+              const bool gt = v > m;
+              m = gt ? v : m;
+              at = gt ? iy * g.w + ix : at;
+              nan |= v != v;
+            }
+          }
+          if (nan) at = argmaxScan(src, g.w, y0, y1, x0, x1);
           if (at >= 0) gx[at] += d;
         } else {
           const float share = d / (ay.extent[oy] * ax.extent[ox]);

@@ -66,8 +66,9 @@ const convs = [
 const rows = [];
 function report(name, which, fn, refFn) {
   if (filter && !`${name} ${which}`.includes(filter)) return;
+  nat.clearCache(); // so lastImpl() is '' for kernels that are plain loops, not oneDNN primitives
   const t = time(fn);
-  const impl = nat.lastImpl();
+  const impl = nat.lastImpl() || '(own loop)';
   const r = withRef && refFn ? time(refFn, 2000, 3) : null;
   rows.push({ kernel: `${name} ${which}`, cpu_ms: t.toFixed(2), ref_ms: r === null ? '' : r.toFixed(1), speedup: r === null ? '' : `${(r / t).toFixed(1)}x`, impl });
 }

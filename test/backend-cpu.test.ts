@@ -180,6 +180,8 @@ describe('cpu backend (oneDNN addon)', () => {
     ['avg 3x3 stride 1 pad 1, exclude pad', poolDesc('avg', 2, 3, 7, 6, 3, 3, 1, 1, 1, 1, false)],
     ['avg 3x2 stride 2x1 pad 1x1, exclude pad', poolDesc('avg', 3, 2, 9, 8, 3, 2, 2, 1, 1, 1, false)],
     ['global avg 7x7', poolDesc('avg', 4, 16, 7, 7, 7, 7, 7, 7, 0, 0)],
+    ['max 2x2 stride 2, large (multi-threaded)', poolDesc('max', 4, 16, 32, 32, 2, 2, 2, 2, 0, 0)],
+    ['avg 3x3 stride 2 pad 1, large (multi-threaded)', poolDesc('avg', 4, 16, 31, 33, 3, 3, 2, 2, 1, 1, false)],
     // ceil_mode-style output size: the last window overhangs the padded input.
     ['avg 3x3 stride 2 pad 1, overhanging window', { ...poolDesc('avg', 2, 3, 8, 8, 3, 3, 2, 2, 1, 1, true), oh: 5, ow: 5 }],
     ['max 3x3 stride 2, overhanging window', { ...poolDesc('max', 2, 3, 8, 8, 3, 3, 2, 2, 0, 0), oh: 4, ow: 4 }],
@@ -212,7 +214,7 @@ describe('cpu backend (oneDNN addon)', () => {
 
   check('unary ops (native above the size threshold, reference below)', () => {
     const ops: UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'abs', 'sigmoid', 'relu', 'tanh', 'sign', 'reciprocal', 'square'];
-    for (const n of [SMALL + 1001, 100]) {
+    for (const n of [SMALL + 1001, 100, 70001]) {
       const x = rand(n, -4, 4);
       const pos = rand(n, 0.01, 10);
       for (const op of ops) {
@@ -277,6 +279,7 @@ describe('cpu backend (oneDNN addon)', () => {
     ['scalar a (swap / loop)', [1, 1], [50, 101]],
     ['column a, full b', [64, 1], [64, 100]],
     ['both broadcast (outer product)', [70, 1], [1, 90]],
+    ['large per-channel b (multi-threaded)', [16, 32, 12, 12], [1, 32, 1, 1]],
   ];
   const binaryOps: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'];
   for (const [name, aShape, bShape] of binaryCases) {
@@ -323,7 +326,8 @@ describe('cpu backend (oneDNN addon)', () => {
     });
   }
 
-  const bnCases: Array<[number, number, number]> = [[4, 3, 25], [8, 16, 49], [2, 5, 1], [16, 84, 1], [3, 7, 13]];
+  // The last two are large enough to run multi-threaded (small problems run on one thread).
+  const bnCases: Array<[number, number, number]> = [[4, 3, 25], [8, 16, 49], [2, 5, 1], [16, 84, 1], [3, 7, 13], [16, 32, 100], [256, 200, 1]];
   for (const [n, c, spatial] of bnCases) {
     check(`batch norm train / inference / backward, [${n}, ${c}, ${spatial}]`, () => {
       const d = { n, c, spatial, eps: 1e-5 };

@@ -51,7 +51,7 @@ export interface CpuNative {
     oc: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   pool2dForward(x: Buf, y: Buf, kind: number, n: number, c: number, h: number, w: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
-  pool2dBackward(x: Buf, y: Buf | null, dy: Buf, dx: Buf, kind: number, n: number, c: number, h: number, w: number,
+  pool2dBackward(x: Buf, dy: Buf, dx: Buf, kind: number, n: number, c: number, h: number, w: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   batchNormTrain(x: Buf, gamma: Buf, beta: Buf, y: Buf, mean: Buf, variance: Buf, n: number, c: number, spatial: number, eps: number): void;
   batchNormInference(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, y: Buf, n: number, c: number, spatial: number, eps: number): void;
@@ -312,7 +312,7 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     pool2dBackward(x: Buf, y: Buf, dy: Buf, d: Pool2dDesc): Buf {
       if (anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow)) return ref.pool2dBackward(x, y, dy, d);
       const dx = alloc(d.n * d.c * d.h * d.w);
-      nat.pool2dBackward(x, y, dy, dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
+      nat.pool2dBackward(x, dy, dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
       return dx;
     },
 
