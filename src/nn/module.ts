@@ -186,8 +186,13 @@ function isMapLike(x: unknown): x is ReadonlyMap<string, Tensor> {
 
 /** Call child(x), attributing any error to the child's place in the tree. */
 export function callChild(child: Module, segment: string, ...inputs: Tensor[]): Tensor {
+  return withLocation(child, segment, () => child.forward(...inputs));
+}
+
+/** Run fn on behalf of child; errors it raises name the child and its place (e.g. `Conv2d(6→16, k=5) at net[3]: …`). */
+export function withLocation<T>(child: Module, segment: string, fn: () => T): T {
   try {
-    return child.forward(...inputs);
+    return fn();
   } catch (err) {
     if (err instanceof LayerError) throw err.within(segment);
     if (err instanceof Error) {

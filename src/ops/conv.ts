@@ -1,6 +1,6 @@
 /** 2-D convolution (torch.nn.functional.conv2d, groups = dilation = 1). */
 import { K } from '../backend/registry.js';
-import type { Conv2dDesc } from '../backend/kernels.js';
+import type { ActivationOp, Conv2dDesc } from '../backend/kernels.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { shapeStr } from '../shape.js';
 import { countMacs } from './counter.js';
@@ -31,13 +31,22 @@ export function conv2dDesc(x: Tensor, w: Tensor, stride: Pair, padding: Pair): C
   return { n, c, h, w: wd, oc, kh, kw, sh, sw, ph, pw, oh, ow };
 }
 
-export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, stride: Pair = 1, padding: Pair = 0): Tensor {
+/**
+ * conv2d, optionally followed by an activation computed in the same kernel
+ * (oneDNN post-op). The fused gradient first applies the activation's
+ * backward from the saved output — valid for relu, sigmoid and tanh, whose
+ * derivatives are functions of their output — then the convolution's.
+ */
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, stride: Pair = 1, padding: Pair = 0, activation?: ActivationOp): Tensor {
   const d = conv2dDesc(x, w, stride, padding);
   countMacs(d.n * d.oc * d.oh * d.ow * d.c * d.kh * d.kw);
-  const buf = K().conv2d(x.storage, w.storage, bias ? bias.storage : null, d);
+  const fd: Conv2dDesc = activation ? { ...d, activation } : d;
+  const buf = K().conv2d(x.storage, w.storage, bias ? bias.storage : null, fd);
   const inputs = bias ? [x, w, bias] : [x, w];
-  return fromOp(buf, [d.n, d.oc, d.oh, d.ow], inputs, 'Convolution', (g) => {
+  const name = activation ? `Convolution${activation.charAt(0).toUpperCase()}${activation.slice(1)}` : 'Convolution';
+  const out: Tensor = fromOp(buf, [d.n, d.oc, d.oh, d.ow], inputs, name, (gOut) => {
     const k = K();
+    const g = activation ? new Tensor(k.activationBackward(activation, out.storage, out.storage, gOut.storage), gOut.shape) : gOut;
     const gx = x.requiresGrad ? new Tensor(k.conv2dBackwardData(g.storage, w.storage, d), x.shape) : null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
@@ -48,4 +57,5 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, stride: Pair =
     }
     return bias ? [gx, gw, gb] : [gx, gw];
   });
+  return out;
 }

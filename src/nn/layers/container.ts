@@ -1,8 +1,25 @@
 /** Containers: Sequential (iterable and indexable like torch's) and ModuleList. */
 import type { Tensor } from '../../tensor.js';
-import { Module, callChild } from '../module.js';
+import { Module, callChild, withLocation } from '../module.js';
+import { Conv2d } from './conv.js';
+import { ReLU, Sigmoid, Tanh } from './activation.js';
+import type { ActivationOp } from '../../backend/kernels.js';
+
+/** The activation a layer applies, when it is exactly one of the fusable ones. */
+function fusableActivation(m: Module | undefined): ActivationOp | undefined {
+  if (!m) return undefined;
+  const c = m.constructor;
+  return c === ReLU ? 'relu' : c === Sigmoid ? 'sigmoid' : c === Tanh ? 'tanh' : undefined;
+}
 
 export class Sequential extends Module {
+  /**
+   * Fuse Conv2d + ReLU/Sigmoid/Tanh pairs into one kernel in forward(). Results
+   * match the unfused layers within float rounding; tests that trace individual
+   * activation calls turn it off.
+   */
+  static fuseActivations = true;
+
   /** Children are stored under "0", "1", … exactly as torch names them in state_dict keys. */
   [index: number]: Module;
 
@@ -37,11 +54,24 @@ export class Sequential extends Module {
     return this.children()[Symbol.iterator]();
   }
 
+  /**
+   * Runs the layers in order. A Conv2d directly followed by ReLU, Sigmoid or
+   * Tanh runs as one fused kernel: same values and gradients, one pass over
+   * memory fewer. Iterating the layers yourself (`for (const l of net)`) sees
+   * every layer separately, as in PyTorch.
+   */
   forward(x: Tensor): Tensor {
     let out = x;
-    this.children().forEach((layer, i) => {
-      out = callChild(layer, `[${i}]`, out);
-    });
+    const layers = this.children();
+    for (let i = 0; i < layers.length; i++) {
+      const layer = layers[i];
+      const act = Sequential.fuseActivations && layer.constructor === Conv2d ? fusableActivation(layers[i + 1]) : undefined;
+      if (act) {
+        const input = out;
+        out = withLocation(layer, `[${i}]`, () => (layer as Conv2d).forwardWithActivation(input, act));
+        i++;
+      } else out = callChild(layer, `[${i}]`, out);
+    }
     return out;
   }
 }

@@ -6,6 +6,7 @@ import { LayerError } from '../errors.js';
 import { conv2d, pair, type Pair } from '../../ops/conv.js';
 import { kaimingUniform_, uniform_, calculateFanInAndFanOut } from '../init.js';
 import { shapeStr } from '../../shape.js';
+import type { ActivationOp } from '../../backend/kernels.js';
 
 export interface Conv2dOptions {
   stride?: Pair;
@@ -63,6 +64,11 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.forwardWithActivation(x);
+  }
+
+  /** This convolution followed by an activation in one kernel (Sequential fuses Conv2d + ReLU/Sigmoid/Tanh this way). */
+  forwardWithActivation(x: Tensor, activation?: ActivationOp): Tensor {
     if (x.ndim !== 4) throw new LayerError(this.describe(), `expected a 4-D input [N,C,H,W], got ${shapeStr(x.shape)}`);
     if (x.shape[1] !== this.inChannels) {
       throw new LayerError(this.describe(), `expected ${this.inChannels} input channels, got ${x.shape[1]} (input ${shapeStr(x.shape)})`);
@@ -72,6 +78,6 @@ export class Conv2d extends Module {
     if (h + 2 * this.padding[0] < kh || w + 2 * this.padding[1] < kw) {
       throw new LayerError(this.describe(), `input ${h}x${w} (padded ${h + 2 * this.padding[0]}x${w + 2 * this.padding[1]}) is smaller than the ${kh}x${kw} kernel (input ${shapeStr(x.shape)})`);
     }
-    return conv2d(x, this.weight, this.bias, this.stride, this.padding);
+    return conv2d(x, this.weight, this.bias, this.stride, this.padding, activation);
   }
 }

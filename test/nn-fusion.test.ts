@@ -1,0 +1,48 @@
+// Sequential fuses Conv2d + ReLU/Sigmoid/Tanh into one kernel; values and gradients must match the unfused layers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as torch from '../src/index.js';
+import { Sequential } from '../src/nn/layers/container.js';
+import { listBackends, withBackend, getBackend } from '../src/backend/registry.js';
+import { assertClose } from './helpers/assert-close.js';
+
+const { nn } = torch;
+
+function run(net: torch.nn.Sequential, x: torch.Tensor, fused: boolean): Float32Array[] {
+  Sequential.fuseActivations = fused;
+  try {
+    net.zeroGrad();
+    const xi = x.detach().requiresGrad_();
+    const y = net.forward(xi);
+    y.mul(torch.arange(0, y.numel()).reshape([...y.shape]).mul(0.01)).sum().backward();
+    return [y.storage.slice(), (xi.grad as torch.Tensor).storage.slice(), ...net.parameters().map((p) => (p.grad as torch.Tensor).storage.slice())];
+  } finally {
+    Sequential.fuseActivations = true;
+  }
+}
+
+for (const backend of listBackends().filter((b) => getBackend(b))) {
+  test(`fused conv+activation equals conv then activation [${backend}]`, () => {
+    withBackend(backend, () => {
+      torch.manualSeed(3);
+      const net = new nn.Sequential(
+        new nn.Conv2d(2, 4, 3, { padding: 1 }), new nn.ReLU(),
+        new nn.Conv2d(4, 4, 3, { stride: 2 }), new nn.Sigmoid(),
+        new nn.Conv2d(4, 3, 1), new nn.Tanh(),
+        new nn.Flatten(), new nn.Linear(3 * 4 * 4, 5),
+      );
+      const x = torch.randn([3, 2, 9, 9]);
+      const fused = run(net, x, true);
+      const plain = run(net, x, false);
+      fused.forEach((f, i) => assertClose(f, plain[i], { rtol: 1e-5 }));
+      const y = net.forward(x);
+      assert.equal(y.gradFn?.name, 'Addmm');
+    });
+  });
+}
+
+test('fusion does not change what iterating the layers sees, nor error locations', () => {
+  const net = new nn.Sequential(new nn.Conv2d(1, 2, 3), new nn.ReLU(), new nn.Conv2d(3, 2, 3), new nn.Sigmoid());
+  assert.deepEqual([...net].map((l) => l.constructor.name), ['Conv2d', 'ReLU', 'Conv2d', 'Sigmoid']);
+  assert.throws(() => net.forward(torch.rand([1, 1, 8, 8])), /^LayerError: Conv2d\(3→2, k=3\) at net\[2\]: expected 3 input channels, got 2/);
+});
