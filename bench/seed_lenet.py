@@ -9,6 +9,7 @@ import argparse
 import gzip
 import os
 import shutil
+import sys
 import tempfile
 import time
 
@@ -22,6 +23,7 @@ p = argparse.ArgumentParser()
 p.add_argument('--threads', type=int, default=os.cpu_count())
 p.add_argument('--epochs', type=int, default=10)
 p.add_argument('--data', default='/usr/share/datasets/fashion-mnist')
+p.add_argument('--save', help='write the trained state_dict as safetensors (for `torchlet eval --weights`)')
 args = p.parse_args()
 torch.set_num_threads(args.threads)
 t_start = time.time()
@@ -123,3 +125,8 @@ def train_ch6(net, train_iter, test_iter, num_epochs, lr, device):
 lr, num_epochs = 0.9, args.epochs
 train_ch6(net, train_iter, test_iter, num_epochs, lr, 'cpu')
 print(f'wall time {time.time() - t_start:.1f} s')
+if args.save:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts'))
+    import torch_safetensors
+    torch_safetensors.save_file(net.state_dict(), args.save, {'format': 'pt'})
+    print(f'PyTorch test acc {evaluate_accuracy_gpu(net, test_iter):.4f}; saved {args.save}')
