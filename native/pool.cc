@@ -161,11 +161,90 @@ Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// maxPool2dForwardIndices(x, y, idx, 0, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
+// Max pooling that also records, per output, the in-plane offset of the element the gradient goes to
+// (the first maximum; NaN windows use the exact scan, as the backward does). The backward then only
+// scatters (maxPool2dBackwardIndices) instead of searching every window again.
+Napi::Value MaxPoolForwardIndices(const Napi::CallbackInfo &info) {
+  Geom g = geomArg(info, 3);
+  if (g.kind != 0) throw Napi::RangeError::New(info.Env(), "torchlet cpu: maxPool2dForwardIndices needs kind 0");
+  const float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
+  float *y = f32(info, 1, g.n * g.c * g.oh * g.ow, "y");
+  Napi::Value iv = info[2];
+  if (!iv.IsTypedArray() || iv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      iv.As<Napi::Int32Array>().ElementLength() != static_cast<size_t>(g.n * g.c * g.oh * g.ow)) {
+    throw Napi::TypeError::New(info.Env(), "torchlet cpu: 'idx' must be an Int32Array of the output's size");
+  }
+  int32_t *idx = iv.As<Napi::Int32Array>().Data();
+  Axis ay(g.h, g.kh, g.sh, g.ph, g.oh, false), ax(g.w, g.kw, g.sw, g.pw, g.ow, false);
+  const int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
+  ThreadScope scope(planes * hw < kSerialWork ? 1 : 0);
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < planes; p++) {
+    const float *src = x + p * hw;
+    float *dst = y + p * ohw;
+    int32_t *ix_out = idx + p * ohw;
+    for (int64_t oy = 0; oy < g.oh; oy++) {
+      const int64_t y0 = ay.lo[oy], y1 = ay.hi[oy];
+      for (int64_t ox = 0; ox < g.ow; ox++) {
+        const int64_t x0 = ax.lo[ox], x1 = ax.hi[ox];
+        float m = -std::numeric_limits<float>::infinity();
+        int64_t at = -1;
+        bool nan = false;
+        for (int64_t iy = y0; iy < y1; iy++) {
+          const float *row = src + iy * g.w;
+          for (int64_t ix = x0; ix < x1; ix++) {
+            const float v = row[ix];
+            const bool gt = v > m;
+            m = gt ? v : m;
+            at = gt ? iy * g.w + ix : at;
+            nan |= v != v;
+          }
+        }
+        if (nan) {
+          at = argmaxScan(src, g.w, y0, y1, x0, x1);
+          m = std::numeric_limits<float>::quiet_NaN();
+        }
+        dst[oy * g.ow + ox] = m;
+        ix_out[oy * g.ow + ox] = static_cast<int32_t>(at);
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// maxPool2dBackwardIndices(dy, idx, dx, planes, hw, ohw): dx[plane, idx] += dy, from the forward's indices.
+Napi::Value MaxPoolBackwardIndices(const Napi::CallbackInfo &info) {
+  const int64_t planes = i64(info, 3), hw = i64(info, 4), ohw = i64(info, 5);
+  const float *dy = f32(info, 0, planes * ohw, "dy");
+  Napi::Value iv = info[1];
+  if (!iv.IsTypedArray() || iv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      iv.As<Napi::Int32Array>().ElementLength() != static_cast<size_t>(planes * ohw)) {
+    throw Napi::TypeError::New(info.Env(), "torchlet cpu: 'idx' must be an Int32Array of dy's size");
+  }
+  const int32_t *idx = iv.As<Napi::Int32Array>().Data();
+  float *dx = f32(info, 2, planes * hw, "dx");
+  ThreadScope scope(planes * hw < kSerialWork ? 1 : 0);
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < planes; p++) {
+    float *gx = dx + p * hw;
+    std::fill(gx, gx + hw, 0.f);
+    const float *gy = dy + p * ohw;
+    const int32_t *ip = idx + p * ohw;
+    for (int64_t o = 0; o < ohw; o++) {
+      if (ip[o] >= 0) gx[ip[o]] += gy[o];
+    }
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void initPool(Napi::Env env, Napi::Object exports) {
   exports.Set("pool2dForward", Napi::Function::New(env, PoolForward, "pool2dForward"));
   exports.Set("pool2dBackward", Napi::Function::New(env, PoolBackward, "pool2dBackward"));
+  exports.Set("maxPool2dForwardIndices", Napi::Function::New(env, MaxPoolForwardIndices, "maxPool2dForwardIndices"));
+  exports.Set("maxPool2dBackwardIndices", Napi::Function::New(env, MaxPoolBackwardIndices, "maxPool2dBackwardIndices"));
 }
 
 }  // namespace tl

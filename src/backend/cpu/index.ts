@@ -51,6 +51,9 @@ export interface CpuNative {
     oc: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   pool2dForward(x: Buf, y: Buf, kind: number, n: number, c: number, h: number, w: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  maxPool2dForwardIndices(x: Buf, y: Buf, idx: Int32Array, kind: 0, n: number, c: number, h: number, w: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  maxPool2dBackwardIndices(dy: Buf, idx: Int32Array, dx: Buf, planes: number, hw: number, ohw: number): void;
   pool2dBackward(x: Buf, dy: Buf, dx: Buf, kind: number, n: number, c: number, h: number, w: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   batchNormTrain(x: Buf, gamma: Buf, beta: Buf, y: Buf, mean: Buf, variance: Buf, n: number, c: number, spatial: number, eps: number): void;
@@ -305,6 +308,13 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     pool2d(x: Buf, d: Pool2dDesc): Buf {
       if (anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow)) return ref.pool2d(x, d);
       const y = alloc(d.n * d.c * d.oh * d.ow);
+      if (d.kind === 'max') {
+        // Keep where each maximum was (PyTorch's "indices"), so the backward only scatters.
+        const idx = new Int32Array(y.length);
+        nat.maxPool2dForwardIndices(x, y, idx, 0, d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
+        maxPoolIndices.set(y, { idx, key: poolKey(x, d) });
+        return y;
+      }
       nat.pool2dForward(x, y, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
       return y;
     },
@@ -312,6 +322,11 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     pool2dBackward(x: Buf, y: Buf, dy: Buf, d: Pool2dDesc): Buf {
       if (anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow)) return ref.pool2dBackward(x, y, dy, d);
       const dx = alloc(d.n * d.c * d.h * d.w);
+      const saved = d.kind === 'max' ? maxPoolIndices.get(y) : undefined;
+      if (saved && saved.key === poolKey(x, d)) {
+        nat.maxPool2dBackwardIndices(dy, saved.idx, dx, d.n * d.c, d.h * d.w, d.oh * d.ow);
+        return dx;
+      }
       nat.pool2dBackward(x, dy, dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
       return dx;
     },
@@ -380,6 +395,23 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
     },
   };
   return kernels;
+}
+
+/**
+ * Argmax positions of each max-pool output, keyed by the output buffer the
+ * backward receives back (entries die with the activation). The key guards
+ * against a backward called with another input or geometry.
+ */
+const maxPoolIndices = new WeakMap<Float32Array, { idx: Int32Array; key: string }>();
+const inputIds = new WeakMap<Float32Array, number>();
+let nextInputId = 1;
+function poolKey(x: Float32Array, d: Pool2dDesc): string {
+  let id = inputIds.get(x);
+  if (id === undefined) {
+    id = nextInputId++;
+    inputIds.set(x, id);
+  }
+  return `${id}:${d.n},${d.c},${d.h},${d.w},${d.kh},${d.kw},${d.sh},${d.sw},${d.ph},${d.pw}`;
 }
 
 /** Build the backend around a loaded addon; honours TORCHLET_NUM_THREADS. */
