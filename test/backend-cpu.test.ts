@@ -431,3 +431,15 @@ describe('cpu backend (oneDNN addon)', () => {
     }
   });
 });
+
+check('max pooling backward from the forward\'s saved indices equals the reference (ties, NaN, foreign y)', () => {
+  const d = { kind: 'max' as const, n: 4, c: 8, h: 13, w: 11, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, oh: 13, ow: 11, countIncludePad: true };
+  const x = Float32Array.from({ length: 4 * 8 * 13 * 11 }, (_, i) => Math.round(Math.sin(i) * 3));
+  x[5] = NaN;
+  const y = cpu.pool2d(x, d);
+  const yr = ref.pool2d(x, d);
+  const dy = Float32Array.from({ length: y.length }, (_, i) => Math.cos(i));
+  assert.deepEqual(cpu.pool2dBackward(x, y, dy, d), ref.pool2dBackward(x, yr, dy, d));
+  // A y the forward did not produce takes the searching path, with the same result.
+  assert.deepEqual(cpu.pool2dBackward(x, yr.slice(), dy, d), ref.pool2dBackward(x, yr, dy, d));
+});
