@@ -81,7 +81,7 @@ function main(): void {
     console.log(`${c.model.padEnd(12)} batch ${c.batch}: torchlet ${a.toFixed(1)} ex/s, PyTorch ${b.toFixed(1)} ex/s, ratio ${ratio.toFixed(2)}x (target ${c.target}x), peak RSS ${mib(rssA)} vs ${mib(rssB)}`);
     rows.push(row);
   }
-  const device = `torchlet ${'cpu backend'} vs ${'PyTorch (Debian python3-torch)'}, ${threads} threads, ${new Date().toISOString()}`;
+  const device = `torchlet cpu backend vs PyTorch (Debian python3-torch), ${threads} threads, ${new Date().toISOString()}`;
   const md = `# Benchmark: train steps, examples/sec (median of ${rounds} alternating rounds × ${steps} steps)\n\n${device}\n\n${header}\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n`;
   writeFileSync(path.join(root, 'bench', 'results.md'), md);
   console.log('\nwrote bench/results.md');

@@ -65,6 +65,34 @@ inline int64_t argmaxScan(const float *src, int64_t w, int64_t y0, int64_t y1, i
   return at;
 }
 
+struct WindowMax {
+  float value;  // NaN if the window holds one
+  int64_t at;   // in-plane offset the gradient goes to; -1 for an empty window
+};
+
+/**
+ * Max of a window and where its gradient goes: branch-free first-argmax (selects, not jumps: the
+ * max's position is random, so a branch would mispredict about once per window); windows holding
+ * NaN take the exact scan, which follows the reference's rule.
+ */
+inline WindowMax windowArgmax(const float *src, int64_t w, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+  float m = -std::numeric_limits<float>::infinity();
+  int64_t at = -1;
+  bool nan = false;
+  for (int64_t iy = y0; iy < y1; iy++) {
+    const float *row = src + iy * w;
+    for (int64_t ix = x0; ix < x1; ix++) {
+      const float v = row[ix];
+      const bool gt = v > m;
+      m = gt ? v : m;
+      at = gt ? iy * w + ix : at;
+      nan |= v != v;
+    }
+  }
+  if (nan) return {std::numeric_limits<float>::quiet_NaN(), argmaxScan(src, w, y0, y1, x0, x1)};
+  return {m, at};
+}
+
 // pool2dForward(x, y, kind, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
 Napi::Value PoolForward(const Napi::CallbackInfo &info) {
   Geom g = geomArg(info, 2);
@@ -131,22 +159,7 @@ Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
         const int64_t x0 = ax.lo[ox], x1 = ax.hi[ox];
         const float d = gy[oy * g.ow + ox];
         if (isMax) {
-          // Branch-free first-argmax (selects, not jumps: the max's position is random, so a
-          // branch would mispredict about once per window); NaN windows take the exact scan.
-          float m = -std::numeric_limits<float>::infinity();
-          int64_t at = -1;
-          bool nan = false;
-          for (int64_t iy = y0; iy < y1; iy++) {
-            const float *row = src + iy * g.w;
-            for (int64_t ix = x0; ix < x1; ix++) {
-              const float v = row[ix];
-              const bool gt = v > m;
-              m = gt ? v : m;
-              at = gt ? iy * g.w + ix : at;
-              nan |= v != v;
-            }
-          }
-          if (nan) at = argmaxScan(src, g.w, y0, y1, x0, x1);
+          const int64_t at = windowArgmax(src, g.w, y0, y1, x0, x1).at;
           if (at >= 0) gx[at] += d;
         } else {
           const float share = d / (ay.extent[oy] * ax.extent[ox]);
@@ -161,6 +174,17 @@ Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+/** Argument i as the Int32Array of max-pool indices, one per output element. */
+int32_t *indicesArg(const Napi::CallbackInfo &info, size_t i, int64_t expect) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      v.As<Napi::Int32Array>().ElementLength() != static_cast<size_t>(expect)) {
+    throw Napi::TypeError::New(info.Env(), "torchlet cpu: 'idx' must be an Int32Array with one entry per pooled output (" +
+                                               std::to_string(expect) + ")");
+  }
+  return v.As<Napi::Int32Array>().Data();
+}
+
 // maxPool2dForwardIndices(x, y, idx, 0, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
 // Max pooling that also records, per output, the in-plane offset of the element the gradient goes to
 // (the first maximum; NaN windows use the exact scan, as the backward does). The backward then only
@@ -170,12 +194,7 @@ Napi::Value MaxPoolForwardIndices(const Napi::CallbackInfo &info) {
   if (g.kind != 0) throw Napi::RangeError::New(info.Env(), "torchlet cpu: maxPool2dForwardIndices needs kind 0");
   const float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
   float *y = f32(info, 1, g.n * g.c * g.oh * g.ow, "y");
-  Napi::Value iv = info[2];
-  if (!iv.IsTypedArray() || iv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-      iv.As<Napi::Int32Array>().ElementLength() != static_cast<size_t>(g.n * g.c * g.oh * g.ow)) {
-    throw Napi::TypeError::New(info.Env(), "torchlet cpu: 'idx' must be an Int32Array of the output's size");
-  }
-  int32_t *idx = iv.As<Napi::Int32Array>().Data();
+  int32_t *idx = indicesArg(info, 2, g.n * g.c * g.oh * g.ow);
   Axis ay(g.h, g.kh, g.sh, g.ph, g.oh, false), ax(g.w, g.kw, g.sw, g.pw, g.ow, false);
   const int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
   ThreadScope scope(planes * hw < kSerialWork ? 1 : 0);
@@ -188,25 +207,9 @@ Napi::Value MaxPoolForwardIndices(const Napi::CallbackInfo &info) {
       const int64_t y0 = ay.lo[oy], y1 = ay.hi[oy];
       for (int64_t ox = 0; ox < g.ow; ox++) {
         const int64_t x0 = ax.lo[ox], x1 = ax.hi[ox];
-        float m = -std::numeric_limits<float>::infinity();
-        int64_t at = -1;
-        bool nan = false;
-        for (int64_t iy = y0; iy < y1; iy++) {
-          const float *row = src + iy * g.w;
-          for (int64_t ix = x0; ix < x1; ix++) {
-            const float v = row[ix];
-            const bool gt = v > m;
-            m = gt ? v : m;
-            at = gt ? iy * g.w + ix : at;
-            nan |= v != v;
-          }
-        }
-        if (nan) {
-          at = argmaxScan(src, g.w, y0, y1, x0, x1);
-          m = std::numeric_limits<float>::quiet_NaN();
-        }
-        dst[oy * g.ow + ox] = m;
-        ix_out[oy * g.ow + ox] = static_cast<int32_t>(at);
+        const WindowMax wm = windowArgmax(src, g.w, y0, y1, x0, x1);
+        dst[oy * g.ow + ox] = wm.value;
+        ix_out[oy * g.ow + ox] = static_cast<int32_t>(wm.at);
       }
     }
   }
@@ -217,12 +220,7 @@ Napi::Value MaxPoolForwardIndices(const Napi::CallbackInfo &info) {
 Napi::Value MaxPoolBackwardIndices(const Napi::CallbackInfo &info) {
   const int64_t planes = i64(info, 3), hw = i64(info, 4), ohw = i64(info, 5);
   const float *dy = f32(info, 0, planes * ohw, "dy");
-  Napi::Value iv = info[1];
-  if (!iv.IsTypedArray() || iv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-      iv.As<Napi::Int32Array>().ElementLength() != static_cast<size_t>(planes * ohw)) {
-    throw Napi::TypeError::New(info.Env(), "torchlet cpu: 'idx' must be an Int32Array of dy's size");
-  }
-  const int32_t *idx = iv.As<Napi::Int32Array>().Data();
+  const int32_t *idx = indicesArg(info, 1, planes * ohw);
   float *dx = f32(info, 2, planes * hw, "dx");
   ThreadScope scope(planes * hw < kSerialWork ? 1 : 0);
 #pragma omp parallel for schedule(static)

@@ -14,7 +14,6 @@ import type {
 } from '../src/backend/kernels.js';
 import { referenceKernels as ref } from '../src/backend/reference/index.js';
 import { SMALL, loadCpuBackend, loadNative, nativeLoadError } from '../src/backend/cpu/index.js';
-import '../src/backend/cpu/register.js';
 import { K, getBackend, withBackend } from '../src/backend/registry.js';
 
 const native = loadNative();

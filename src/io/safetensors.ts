@@ -21,10 +21,9 @@
  * I32, U8 (int32 tensors; torchlet stores them in float32, exact below 2^24).
  * The tensors come back in file order (by data offset).
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { atomicWriteFileSync } from '../util/atomic-write.js';
 import { Tensor, type DType } from '../tensor.js';
 import type { Module } from '../nn/module.js';
 
@@ -143,53 +142,34 @@ export function serialize(tensors: ReadonlyMap<string, Tensor>, metadata?: Metad
   return out;
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  const CHUNK = 1 << 30;
-  let done = 0;
-  while (done < bytes.length) {
-    const n = writeSync(fd, bytes, done, Math.min(CHUNK, bytes.length - done));
-    done += n;
-  }
+/** An error from the operating system (it carries an errno code such as EACCES). */
+function isSystemError(err: unknown): boolean {
+  return typeof (err as { code?: unknown } | undefined)?.code === 'string';
 }
 
 /**
- * Write a safetensors file atomically: the data goes to a temporary file in
- * the same directory, which is fsynced and then renamed over `file`. Readers
- * see either the old file or the complete new one, never a partial write; on
- * any error the temporary file is removed and `file` is left as it was.
+ * Write a safetensors file atomically (atomicWriteFileSync: temp file, fsync,
+ * rename): readers see either the old file or the complete new one, never a
+ * partial write; on any error `file` is left as it was. Tensor bytes are
+ * produced one at a time while writing, so a checkpoint is never held twice.
  */
 export function saveSafetensors(file: string, tensors: ReadonlyMap<string, Tensor>, metadata?: Metadata): void {
   checkHost();
   const where = `safetensors: ${file}`;
   const { header, entries } = plan(tensors, metadata, where);
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let fd: number | null = null;
+  function* chunks(): Generator<Uint8Array> {
+    yield lengthPrefix(header.length);
+    yield header;
+    for (const e of entries) yield tensorBytes(e, where);
+  }
   try {
-    try {
-      fd = openSync(tmp, 'wx', 0o644);
-    } catch (err) {
-      throw new SafetensorsError(`${where}: cannot create a temporary file in ${dir}: ${(err as Error).message}`);
-    }
-    writeAll(fd, lengthPrefix(header.length));
-    writeAll(fd, header);
-    for (const e of entries) writeAll(fd, tensorBytes(e, where));
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, file);
+    // A missing directory is the caller's mistake to hear about, not something to create.
+    atomicWriteFileSync(file, chunks(), { createDir: false });
   } catch (err) {
-    if (fd !== null) {
-      try { closeSync(fd); } catch { /* already failing */ }
-    }
-    try { unlinkSync(tmp); } catch { /* never created, or already gone */ }
+    // File-system failures get the file named; errors from the tensors themselves pass through.
+    if (isSystemError(err) || isSystemError((err as Error).cause)) throw new SafetensorsError(`${where}: ${(err as Error).message}`);
     throw err;
   }
-  // Persist the rename itself (best effort: not every platform can fsync a directory).
-  try {
-    const dfd = openSync(dir, 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  } catch { /* ignore */ }
 }
 
 // ---------------------------------------------------------------- reading

@@ -99,20 +99,12 @@ export function formatSpeedLine(examplesPerSec: number, device: string): string 
   return `${fixed(examplesPerSec, 1)} examples/sec on ${device}`;
 }
 
-/**
- * Writes `data` to `path` atomically: into a temp file in the same folder,
- * then renamed over `path`, so a reader (a browser refreshing the report, an
- * image viewer) never sees a half-written file. Creates the folder if needed.
- * On failure the temp file is removed and the error rethrown.
- * (The project's atomicWriteFileSync, which also fsyncs.)
- */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  atomicWriteFileSync(path, data);
-}
+/** Atomic file write (temp file, fsync, rename), under the name the view modules use. */
+export { atomicWriteFileSync as writeFileAtomic };
 
 /** Writes the history as `history.json` in `dir`, atomically; returns the path. */
 export function writeHistory(dir: string, history: RunHistory): string {
   const path = join(dir, 'history.json');
-  writeFileAtomic(path, JSON.stringify(history) + '\n');
+  atomicWriteFileSync(path, JSON.stringify(history) + '\n');
   return path;
 }
