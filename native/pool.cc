@@ -93,44 +93,215 @@ inline WindowMax windowArgmax(const float *src, int64_t w, int64_t y0, int64_t y
   return {m, at};
 }
 
+/**
+ * For one kernel column kx, the output columns whose input column ox*sw - pw + kx lies inside the
+ * input: the row-wise loops below run over that range with no per-element bounds checks, which is
+ * what lets the compiler vectorize them across output columns.
+ */
+struct ColumnTaps {
+  std::vector<int64_t> lo, hi;
+  ColumnTaps(int64_t w, int64_t kw, int64_t sw, int64_t pw, int64_t ow) : lo(kw), hi(kw) {
+    for (int64_t kx = 0; kx < kw; kx++) {
+      int64_t a = 0, b = ow;
+      while (a < ow && a * sw - pw + kx < 0) a++;
+      while (b > a && (b - 1) * sw - pw + kx >= w) b--;
+      lo[kx] = a;
+      hi[kx] = b;
+    }
+  }
+};
+
+/**
+ * Pooling of one plane through a padded copy of it. Padding max with -inf and avg with 0 turns
+ * every window into the same set of flat offsets (tap k at ky * Wp + kx), so each tap is one loop
+ * over all window corners of the plane: long, branch-free and vectorized, where per-window loops
+ * over GoogLeNet's 12x12 and 6x6 planes spent their time on loop overhead. Taps are visited in the
+ * reference's row-major window order with a strict '>' (first maximum wins) and sums add in that
+ * order, so results match the reference bit for bit. Planes holding NaN take the exact window scan.
+ */
+struct PaddedPool {
+  const Geom &g;
+  const Axis &ay, &ax;
+  int64_t hp, wp, flat;
+  std::vector<int64_t> tap;
+  std::vector<int32_t> tapInPlane;                // tap k's offset in the padded plane and in the input plane
+  std::vector<std::pair<int64_t, int64_t>> segments;  // ranges of window corners to compute
+  PaddedPool(const Geom &geom, const Axis &y, const Axis &x) : g(geom), ay(y), ax(x) {
+    hp = std::max(g.h + 2 * g.ph, (g.oh - 1) * g.sh + g.kh);
+    wp = std::max(g.w + 2 * g.pw, (g.ow - 1) * g.sw + g.kw);
+    flat = (g.oh - 1) * g.sh * wp + (g.ow - 1) * g.sw + 1;  // window corners up to the last output's
+    for (int64_t ky = 0; ky < g.kh; ky++)
+      for (int64_t kx = 0; kx < g.kw; kx++) {
+        tap.push_back(ky * wp + kx);
+        tapInPlane.push_back(static_cast<int32_t>(ky * g.w + kx));
+      }
+    // Stride 1: one range over every corner. Larger strides: only the rows outputs start on.
+    if (g.sh == 1) segments.push_back({0, flat});
+    else
+      for (int64_t oy = 0; oy < g.oh; oy++) segments.push_back({oy * g.sh * wp, oy * g.sh * wp + (g.ow - 1) * g.sw + 1});
+  }
+
+  /** Per-thread scratch: the padded plane, the running max/sum and the winning tap. */
+  struct Scratch {
+    std::vector<float> xp, acc;
+    std::vector<int32_t> win;
+  };
+  Scratch scratch() const { return {std::vector<float>(hp * wp), std::vector<float>(flat), std::vector<int32_t>(flat)}; }
+
+  /** Copies the plane into xp with `pad` around it; returns whether it holds a NaN. */
+  bool fill(const float *src, float *xp, float pad) const {
+    std::fill(xp, xp + hp * wp, pad);
+    unsigned nan = 0;
+    for (int64_t i = 0; i < g.h * g.w; i++) nan |= static_cast<unsigned>(src[i] != src[i]);
+    for (int64_t iy = 0; iy < g.h; iy++) std::copy(src + iy * g.w, src + (iy + 1) * g.w, xp + (iy + g.ph) * wp + g.pw);
+    return nan != 0;
+  }
+
+  /** Picks one output row's results out of the window corners (restrict pointers: vectorized, tap offsets gathered). */
+  void gatherRow(const float *__restrict m, const int32_t *__restrict win, float *__restrict dst, int32_t *__restrict at,
+                 int32_t rowBase) const {
+    const int64_t sw = g.sw, ow = g.ow;
+    for (int64_t ox = 0; ox < ow; ox++) dst[ox] = m[ox * sw];
+    if (!at) return;
+    const int32_t *__restrict tab = tapInPlane.data();
+    for (int64_t ox = 0; ox < ow; ox++) {
+      const int32_t k = win[ox * sw];
+      at[ox] = k < 0 ? -1 : rowBase + static_cast<int32_t>(ox * sw) + tab[k < 0 ? 0 : k];
+    }
+  }
+
+  /** Max over one plane; `at` (optional) gets each maximum's in-plane offset. False if the plane holds NaN (nothing written). */
+  bool max(const float *src, float *dst, int32_t *at, Scratch &s) const {
+    float *xp = s.xp.data(), *m = s.acc.data();
+    int32_t *win = s.win.data();
+    if (fill(src, xp, -std::numeric_limits<float>::infinity())) return false;
+    std::fill(m, m + flat, -std::numeric_limits<float>::infinity());
+    std::fill(win, win + flat, -1);
+    for (const auto &seg : segments) {
+      for (int32_t k = 0; k < static_cast<int32_t>(tap.size()); k++) {
+        const float *v = xp + tap[k];
+        for (int64_t t = seg.first; t < seg.second; t++) {
+          const bool gt = v[t] > m[t];
+          m[t] = gt ? v[t] : m[t];
+          win[t] = gt ? k : win[t];
+        }
+      }
+    }
+    for (int64_t oy = 0; oy < g.oh; oy++) {
+      const int64_t j0 = oy * g.sh * wp;
+      const int32_t rowBase = static_cast<int32_t>((oy * g.sh - g.ph) * g.w - g.pw);
+      gatherRow(m + j0, win + j0, dst + oy * g.ow, at ? at + oy * g.ow : nullptr, rowBase);
+    }
+    return true;
+  }
+
+  void avg(const float *src, float *dst, Scratch &s) const {
+    float *xp = s.xp.data(), *acc = s.acc.data();
+    fill(src, xp, 0.f);
+    std::fill(acc, acc + flat, 0.f);
+    for (const auto &seg : segments) {
+      for (const int64_t off : tap) {
+        const float *v = xp + off;
+        for (int64_t j = seg.first; j < seg.second; j++) acc[j] += v[j];
+      }
+    }
+    for (int64_t oy = 0; oy < g.oh; oy++)
+      for (int64_t ox = 0; ox < g.ow; ox++)
+        dst[oy * g.ow + ox] = acc[oy * g.sh * wp + ox * g.sw] / (ay.extent[oy] * ax.extent[ox]);
+  }
+
+  /** The exact per-window scan (NaN planes): NaN wins, its gradient goes where the reference's scan puts it. */
+  void maxExact(const float *src, float *dst, int32_t *at) const {
+    for (int64_t oy = 0; oy < g.oh; oy++) {
+      for (int64_t ox = 0; ox < g.ow; ox++) {
+        const WindowMax wm = windowArgmax(src, g.w, ay.lo[oy], ay.hi[oy], ax.lo[ox], ax.hi[ox]);
+        dst[oy * g.ow + ox] = wm.value;
+        if (at) at[oy * g.ow + ox] = static_cast<int32_t>(wm.at);
+      }
+    }
+  }
+};
+
+/** One output row of tiledPool's max (restrict pointers and int32 offsets: GCC vectorizes it across outputs). */
+template <int K>
+unsigned tiledMaxRow(const float *__restrict r, float *__restrict d, int32_t *__restrict a, int64_t w, int64_t ow,
+                     int32_t base) {
+  unsigned nan = 0;
+  for (int64_t ox = 0; ox < ow; ox++) {
+    float m = -std::numeric_limits<float>::infinity();
+    int32_t i = -1;
+    const int32_t c0 = static_cast<int32_t>(ox) * K;
+    for (int ky = 0; ky < K; ky++) {
+      for (int kx = 0; kx < K; kx++) {
+        const float v = r[ky * w + ox * K + kx];
+        const bool gt = v > m;
+        m = gt ? v : m;
+        i = gt ? base + static_cast<int32_t>(ky * w + kx) + c0 : i;
+        nan |= (v != v) ? 1u : 0u;
+      }
+    }
+    d[ox] = m;
+    a[ox] = i;
+  }
+  return nan;
+}
+
+/**
+ * Windows that tile the plane (kernel == stride, no padding, fully inside: LeNet's 2x2 average,
+ * VGG's 2x2 max) need no padded copy; with the window size fixed at compile time the taps unroll.
+ * Same tap order and comparisons as PaddedPool. Returns false (nothing final) for a NaN plane.
+ */
+template <int K>
+bool tiledPool(const float *src, float *dst, int32_t *at, int64_t w, int64_t oh, int64_t ow, bool isMax) {
+  unsigned nan = 0;
+  for (int64_t oy = 0; oy < oh; oy++) {
+    const float *r = src + oy * K * w;
+    float *d = dst + oy * ow;
+    if (isMax) {
+      nan |= tiledMaxRow<K>(r, d, at + oy * ow, w, ow, static_cast<int32_t>(oy * K * w));
+      continue;
+    }
+    for (int64_t ox = 0; ox < ow; ox++) {
+      float s = 0.f;
+      for (int ky = 0; ky < K; ky++)
+        for (int kx = 0; kx < K; kx++) s += r[ky * w + ox * K + kx];
+      d[ox] = s / static_cast<float>(K * K);
+    }
+  }
+  return nan == 0;
+}
+
+/** Whether the windows tile the input exactly as tiledPool<K> expects. */
+bool tiles(const Geom &g, int64_t k) {
+  return g.kh == k && g.kw == k && g.sh == k && g.sw == k && g.ph == 0 && g.pw == 0 && g.oh * k <= g.h &&
+         g.ow * k <= g.w;
+}
+
 // pool2dForward(x, y, kind, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
 Napi::Value PoolForward(const Napi::CallbackInfo &info) {
   Geom g = geomArg(info, 2);
   const float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
   float *y = f32(info, 1, g.n * g.c * g.oh * g.ow, "y");
   Axis ay(g.h, g.kh, g.sh, g.ph, g.oh, g.kind == 1), ax(g.w, g.kw, g.sw, g.pw, g.ow, g.kind == 1);
+  const PaddedPool pp(g, ay, ax);
+  const bool tiled2 = tiles(g, 2);
   const int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
   const bool isMax = g.kind == 0;
   ThreadScope scope(planes * hw < kSerialWork ? 1 : 0);
-#pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < planes; p++) {
-    const float *src = x + p * hw;
-    float *dst = y + p * ohw;
-    for (int64_t oy = 0; oy < g.oh; oy++) {
-      const int64_t y0 = ay.lo[oy], y1 = ay.hi[oy];
-      for (int64_t ox = 0; ox < g.ow; ox++) {
-        const int64_t x0 = ax.lo[ox], x1 = ax.hi[ox];
-        if (isMax) {
-          // Branch-free (maxss + a NaN flag): a data-dependent branch here mispredicts half the time.
-          float m = -std::numeric_limits<float>::infinity();
-          bool nan = false;
-          for (int64_t iy = y0; iy < y1; iy++) {
-            const float *row = src + iy * g.w;
-            for (int64_t ix = x0; ix < x1; ix++) {
-              const float v = row[ix];
-              m = v > m ? v : m;
-              nan |= v != v;
-            }
-          }
-          dst[oy * g.ow + ox] = nan ? std::numeric_limits<float>::quiet_NaN() : m;
-        } else {
-          float s = 0.f;
-          for (int64_t iy = y0; iy < y1; iy++) {
-            const float *row = src + iy * g.w;
-            for (int64_t ix = x0; ix < x1; ix++) s += row[ix];
-          }
-          dst[oy * g.ow + ox] = s / (ay.extent[oy] * ax.extent[ox]);
-        }
+#pragma omp parallel
+  {
+    PaddedPool::Scratch sc = pp.scratch();
+    std::vector<int32_t> unusedAt(tiled2 && isMax ? ohw : 0);
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < planes; p++) {
+      const float *src = x + p * hw;
+      float *dst = y + p * ohw;
+      if (tiled2) {
+        if (!tiledPool<2>(src, dst, unusedAt.data(), g.w, g.oh, g.ow, isMax)) pp.maxExact(src, dst, nullptr);
+      } else if (!isMax) {
+        pp.avg(src, dst, sc);
+      } else if (!pp.max(src, dst, nullptr, sc)) {
+        pp.maxExact(src, dst, nullptr);
       }
     }
   }
@@ -144,28 +315,46 @@ Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
   const float *dy = f32(info, 1, g.n * g.c * g.oh * g.ow, "dy");
   float *dx = f32(info, 2, g.n * g.c * g.h * g.w, "dx");
   Axis ay(g.h, g.kh, g.sh, g.ph, g.oh, g.kind == 1), ax(g.w, g.kw, g.sw, g.pw, g.ow, g.kind == 1);
+  const ColumnTaps taps(g.w, g.kw, g.sw, g.pw, g.ow);
   const int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
   const bool isMax = g.kind == 0;
+  // Windows that do not overlap along a row (stride >= kernel) take the row-wise loop: each input
+  // column then gets at most one share per output row, so the sums match the reference bit for bit.
+  const bool rowWise = !isMax && g.sw >= g.kw;
   ThreadScope scope(planes * hw < kSerialWork ? 1 : 0);
-#pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < planes; p++) {
-    const float *src = x + p * hw;
-    const float *gy = dy + p * ohw;
-    float *gx = dx + p * hw;
-    std::fill(gx, gx + hw, 0.f);
-    for (int64_t oy = 0; oy < g.oh; oy++) {
-      const int64_t y0 = ay.lo[oy], y1 = ay.hi[oy];
-      for (int64_t ox = 0; ox < g.ow; ox++) {
-        const int64_t x0 = ax.lo[ox], x1 = ax.hi[ox];
-        const float d = gy[oy * g.ow + ox];
-        if (isMax) {
-          const int64_t at = windowArgmax(src, g.w, y0, y1, x0, x1).at;
-          if (at >= 0) gx[at] += d;
-        } else {
-          const float share = d / (ay.extent[oy] * ax.extent[ox]);
+#pragma omp parallel
+  {
+    std::vector<float> share(g.ow);
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < planes; p++) {
+      const float *src = x + p * hw;
+      const float *gy = dy + p * ohw;
+      float *gx = dx + p * hw;
+      std::fill(gx, gx + hw, 0.f);
+      for (int64_t oy = 0; oy < g.oh; oy++) {
+        const int64_t y0 = ay.lo[oy], y1 = ay.hi[oy];
+        if (rowWise) {
+          for (int64_t ox = 0; ox < g.ow; ox++) share[ox] = gy[oy * g.ow + ox] / (ay.extent[oy] * ax.extent[ox]);
           for (int64_t iy = y0; iy < y1; iy++) {
-            float *row = gx + iy * g.w;
-            for (int64_t ix = x0; ix < x1; ix++) row[ix] += share;
+            for (int64_t kx = 0; kx < g.kw; kx++) {
+              float *r = gx + iy * g.w - g.pw + kx;
+              for (int64_t ox = taps.lo[kx]; ox < taps.hi[kx]; ox++) r[ox * g.sw] += share[ox];
+            }
+          }
+          continue;
+        }
+        for (int64_t ox = 0; ox < g.ow; ox++) {
+          const int64_t x0 = ax.lo[ox], x1 = ax.hi[ox];
+          const float d = gy[oy * g.ow + ox];
+          if (isMax) {
+            const int64_t at = windowArgmax(src, g.w, y0, y1, x0, x1).at;
+            if (at >= 0) gx[at] += d;
+          } else {
+            const float sh = d / (ay.extent[oy] * ax.extent[ox]);
+            for (int64_t iy = y0; iy < y1; iy++) {
+              float *row = gx + iy * g.w;
+              for (int64_t ix = x0; ix < x1; ix++) row[ix] += sh;
+            }
           }
         }
       }
@@ -196,21 +385,19 @@ Napi::Value MaxPoolForwardIndices(const Napi::CallbackInfo &info) {
   float *y = f32(info, 1, g.n * g.c * g.oh * g.ow, "y");
   int32_t *idx = indicesArg(info, 2, g.n * g.c * g.oh * g.ow);
   Axis ay(g.h, g.kh, g.sh, g.ph, g.oh, false), ax(g.w, g.kw, g.sw, g.pw, g.ow, false);
+  const PaddedPool pp(g, ay, ax);
+  const bool tiled2 = tiles(g, 2);
   const int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
   ThreadScope scope(planes * hw < kSerialWork ? 1 : 0);
-#pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < planes; p++) {
-    const float *src = x + p * hw;
-    float *dst = y + p * ohw;
-    int32_t *ix_out = idx + p * ohw;
-    for (int64_t oy = 0; oy < g.oh; oy++) {
-      const int64_t y0 = ay.lo[oy], y1 = ay.hi[oy];
-      for (int64_t ox = 0; ox < g.ow; ox++) {
-        const int64_t x0 = ax.lo[ox], x1 = ax.hi[ox];
-        const WindowMax wm = windowArgmax(src, g.w, y0, y1, x0, x1);
-        dst[oy * g.ow + ox] = wm.value;
-        ix_out[oy * g.ow + ox] = static_cast<int32_t>(wm.at);
-      }
+#pragma omp parallel
+  {
+    PaddedPool::Scratch sc = pp.scratch();
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < planes; p++) {
+      const float *src = x + p * hw;
+      const bool done = tiled2 ? tiledPool<2>(src, y + p * ohw, idx + p * ohw, g.w, g.oh, g.ow, true)
+                               : pp.max(src, y + p * ohw, idx + p * ohw, sc);
+      if (!done) pp.maxExact(src, y + p * ohw, idx + p * ohw);
     }
   }
   return info.Env().Undefined();

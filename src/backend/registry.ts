@@ -8,6 +8,7 @@
 import type { Backend, Kernels, KernelName } from './kernels.js';
 import { referenceBackend } from './reference/index.js';
 import { loadCpuBackend } from './cpu/index.js';
+import { profileKernels, profilingEnabled } from './profile.js';
 
 const backends = new Map<string, Backend>([[referenceBackend.name, referenceBackend]]);
 /** Lazily-loaded backends (e.g. the native addon), tried on first request. */
@@ -46,7 +47,7 @@ function resolveKernels(backend: Backend): Kernels {
   for (const [name, fn] of Object.entries(backend.kernels)) {
     if (fn) merged[name as KernelName] = fn;
   }
-  return merged as Kernels;
+  return profilingEnabled() ? profileKernels(merged as Kernels) : (merged as Kernels);
 }
 
 export function setBackend(name: string): Backend {

@@ -6,6 +6,7 @@ import type { Module } from '../nn/module.js';
 import { rand, randint } from '../creation.js';
 import { crossEntropy } from '../ops/softmax.js';
 import { SGD } from '../optim/sgd.js';
+import { resetKernelProfile } from '../backend/profile.js';
 
 export interface BenchOptions {
   batch: number;
@@ -40,6 +41,7 @@ export function benchTrainSteps(net: Module, opts: BenchOptions): BenchResult {
     optimizer.step();
   };
   for (let i = 0; i < (opts.warmup ?? 2); i++) step();
+  resetKernelProfile(); // warm-up steps build primitives; leave them out of TORCHLET_PROFILE_KERNELS
   const stepSeconds: number[] = [];
   for (let i = 0; i < opts.steps; i++) {
     const t0 = process.hrtime.bigint();

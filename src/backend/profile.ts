@@ -1,0 +1,63 @@
+/**
+ * Kernel profiler: with TORCHLET_PROFILE_KERNELS=1 every kernel call is timed
+ * (kernels run synchronously, so wall time around the call is its cost) and a
+ * table of total time per kernel is printed to stderr when the process exits.
+ * This is how the per-network "biggest remaining cost" figures are measured.
+ */
+import type { Kernels, KernelName } from './kernels.js';
+
+interface Row { calls: number; ms: number }
+
+const rows = new Map<string, Row>();
+let hooked = false;
+
+/** A label that separates calls worth telling apart (unary/binary op names, conv passes). */
+function label(name: string, args: unknown[]): string {
+  const first = args[0];
+  if (typeof first === 'string') return `${name}:${first}`;
+  return name;
+}
+
+function report(): void {
+  const total = [...rows.values()].reduce((s, r) => s + r.ms, 0);
+  const sorted = [...rows.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const lines = [`kernel profile (total ${total.toFixed(1)} ms in kernels)`];
+  for (const [name, r] of sorted) {
+    lines.push(`${name.padEnd(34)} ${r.calls.toString().padStart(7)} calls ${r.ms.toFixed(1).padStart(10)} ms ${(100 * r.ms / total).toFixed(1).padStart(5)}%`);
+  }
+  process.stderr.write(lines.join('\n') + '\n');
+}
+
+export function profilingEnabled(): boolean {
+  const v = process.env.TORCHLET_PROFILE_KERNELS;
+  return v !== undefined && v !== '' && v !== '0';
+}
+
+/** Wrap every kernel so its calls and time are counted. */
+export function profileKernels(kernels: Kernels): Kernels {
+  if (!hooked) {
+    hooked = true;
+    process.on('exit', report);
+  }
+  const out = {} as Record<KernelName, unknown>;
+  for (const [name, fn] of Object.entries(kernels) as [KernelName, (...a: unknown[]) => unknown][]) {
+    out[name] = (...args: unknown[]): unknown => {
+      const t0 = performance.now();
+      try {
+        return fn(...args);
+      } finally {
+        const key = label(name, args);
+        const r = rows.get(key) ?? { calls: 0, ms: 0 };
+        r.calls++;
+        r.ms += performance.now() - t0;
+        rows.set(key, r);
+      }
+    };
+  }
+  return out as Kernels;
+}
+
+/** Forget what has been counted (to leave warm-up steps out). */
+export function resetKernelProfile(): void {
+  rows.clear();
+}
