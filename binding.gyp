@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/common.cc",
         "native/conv.cc",
+        "native/conv_direct.cc",
         "native/elementwise.cc",
         "native/matmul.cc",
         "native/norm.cc",

@@ -1,15 +1,19 @@
 // 2-D convolution: forward (bias + fused activation), backward data, backward weights.
 //
-// User tensors are plain NCHW / OIHW. Each convolution has two candidate
-// plans: "blocked" (format `any`: oneDNN picks its fastest, usually blocked,
-// layouts and the plan reorders in and out around the primitive, as PyTorch
-// does) and "plain" (NCHW end to end, no reorders, usually im2col + gemm).
-// Which wins depends on the shape, so the first calls of every shape time
-// both and the faster is kept. TORCHLET_CONV_LAYOUT=blocked|plain forces one.
+// User tensors are plain NCHW / OIHW. A convolution can run three ways:
+// "blocked" (format `any`: oneDNN picks its fastest, usually blocked, layouts
+// and the plan reorders in and out around the primitive, as PyTorch does),
+// "direct" (conv_direct.cc: im2col + packed matrix product in NCHW, offered
+// for few-channel shapes such as LeNet's, where blocked layouts pad channels
+// to 16) and "plain" (oneDNN on NCHW end to end). By default the first calls
+// of every shape time blocked against direct where direct is offered, and the
+// faster is kept. TORCHLET_CONV_LAYOUT=blocked|direct|plain forces one.
 #include <chrono>
+#include <functional>
 #include <cstdlib>
 
 #include "common.h"
+#include "conv_direct.h"
 
 namespace tl {
 namespace {
@@ -40,43 +44,45 @@ Key &addGeom(Key &k, const Geom &g) {
   return k << g.n << g.c << g.h << g.w << g.oc << g.kh << g.kw << g.sh << g.sw << g.ph << g.pw << g.oh << g.ow;
 }
 
-enum Layout { kPlain = 0, kBlocked = 1 };
+enum Layout { kPlain = 0, kBlocked = 1, kDirect = 2 };
 
-// -1: tune per shape; otherwise the forced layout (TORCHLET_CONV_LAYOUT, or setConvLayout()).
-// The default is blocked: the plain-NCHW plan (oneDNN's gemm convolution) corrupted the heap in
-// long runs under `node --cpu-prof` (glibc: "corrupted size vs. prev_size"), and measured no faster
-// on the seed's networks, so tuning (TORCHLET_CONV_LAYOUT=auto) and plain are opt-in until that is understood.
+// -1: tune per shape (blocked vs direct); otherwise the forced layout (TORCHLET_CONV_LAYOUT, or
+// setConvLayout()). The plain-NCHW oneDNN plan (gemm convolution) is never chosen by tuning: it
+// corrupted the heap in long runs under `node --cpu-prof` (glibc: "corrupted size vs. prev_size")
+// and measured slower on the seed's networks, so it is only there when forced.
 int &forcedLayoutRef() {
   static int mode = [] {
     const char *e = std::getenv("TORCHLET_CONV_LAYOUT");
-    if (!e) return static_cast<int>(kBlocked);
+    if (!e) return -1;
     std::string v(e);
     if (v == "plain") return static_cast<int>(kPlain);
-    if (v == "auto") return -1;
-    return static_cast<int>(kBlocked);
+    if (v == "blocked") return static_cast<int>(kBlocked);
+    if (v == "direct") return static_cast<int>(kDirect);
+    return -1;
   }();
   return mode;
 }
 
 int forcedLayout() { return forcedLayoutRef(); }
 
-/** Per-shape choice between the two plans: alternate for the first rounds, then keep the faster. */
+/** Per-shape choice between blocked and direct: alternate for the first rounds, then keep the faster. */
 struct Tuner {
   static constexpr int kRounds = 3;
   int calls = 0;
   int choice = -1;
-  double best[2] = {1e300, 1e300};
+  double best[3] = {1e300, 1e300, 1e300};
 
-  int next() const {
-    if (forcedLayout() >= 0) return forcedLayout();
+  int next(bool directOk) const {
+    const int f = forcedLayout();
+    if (f >= 0) return f == kDirect && !directOk ? kBlocked : f;
     if (choice >= 0) return choice;
-    return calls % 2 == 0 ? kBlocked : kPlain;
+    if (!directOk) return kBlocked;
+    return calls % 2 == 0 ? kBlocked : kDirect;
   }
+  bool tuning(bool directOk) const { return forcedLayout() < 0 && choice < 0 && directOk; }
   void record(int layout, double ms) {
-    if (choice >= 0 || forcedLayout() >= 0) return;
     if (ms < best[layout]) best[layout] = ms;
-    // Near-ties go to the blocked plan (what PyTorch runs), plain must win clearly.
-    if (++calls >= 2 * kRounds) choice = best[kPlain] < 0.9 * best[kBlocked] ? kPlain : kBlocked;
+    if (++calls >= 2 * kRounds) choice = best[kDirect] < best[kBlocked] ? kDirect : kBlocked;
   }
 };
 
@@ -90,34 +96,59 @@ std::unordered_map<std::string, Tuner> &tuners() {
   return t;
 }
 
-/** Run the plan for (k, layout) built by build(plan, layout), timing it while the shape is being tuned. */
+/**
+ * Run the convolution for key k: the oneDNN plan for (k, layout) built by build(plan, layout), or
+ * direct() (null when the shape is not offered to the direct plan), timing it while tuning.
+ */
 template <class F>
-void runTuned(const Key &k, void *const *ptrs, F build) {
+void runTuned(const Key &k, void *const *ptrs, F build, const std::function<void()> &direct) {
   Tuner &t = tuners()[k.s];
-  int layout = t.next();
-  Plan *pp;
-  try {
-    Key kl = k;
-    kl << layout;
-    pp = &cached(kl, [&](Plan &plan) { build(plan, layout); });
-  } catch (const dnnl::error &) {
-    // No implementation for this layout (oneDNN has plain-layout reference kernels for
-    // everything, so this only happens to the blocked plan): settle on the other one.
-    if (forcedLayout() >= 0 || layout == kPlain) throw;
-    layout = kPlain;
-    t.choice = kPlain;
-    Key kl = k;
-    kl << layout;
-    pp = &cached(kl, [&](Plan &plan) { build(plan, layout); });
-  }
-  Plan &p = *pp;
-  if (t.choice >= 0 || forcedLayout() >= 0) {
-    p.run(ptrs);
-    return;
-  }
+  const bool directOk = static_cast<bool>(direct);
+  const bool timing = t.tuning(directOk);
+  int layout = t.next(directOk);
   auto t0 = std::chrono::steady_clock::now();
+  if (layout == kDirect) {
+    direct();
+  } else {
+    Plan *pp;
+    try {
+      Key kl = k;
+      kl << layout;
+      pp = &cached(kl, [&](Plan &plan) { build(plan, layout); });
+    } catch (const dnnl::error &) {
+      // No implementation for this layout (oneDNN has plain-layout reference kernels for
+      // everything, so this only happens to the blocked plan): fall back to the plain one.
+      if (forcedLayout() >= 0 || layout == kPlain) throw;
+      layout = kPlain;
+      t.choice = kPlain;
+      Key kl = k;
+      kl << layout;
+      pp = &cached(kl, [&](Plan &plan) { build(plan, layout); });
+    }
+    pp->run(ptrs);
+  }
+  if (timing && t.choice < 0) {
+    t.record(layout, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+}
+
+/** In-place activation of y (1 relu, 2 sigmoid, 3 tanh) after a direct convolution. */
+void activateInPlace(float *y, int64_t n, int act) {
+  Key k(40);
+  k << n << act;
+  Plan &p = cachedSized(k, n, [&](Plan &p) {
+    memory::desc md({n}, dt::f32, tag::a);
+    algorithm a = act == 1 ? algorithm::eltwise_relu : act == 2 ? algorithm::eltwise_logistic : algorithm::eltwise_tanh;
+    eltwise_forward::desc d(prop_kind::forward_inference, a, md, 0.f, 0.f);
+    eltwise_forward::primitive_desc pd(d, baseAttr(), engine());
+    p.add(eltwise_forward(pd), {{DNNL_ARG_SRC, p.user(0, md)}, {DNNL_ARG_DST, p.user(1, md)}}, pd);
+  });
+  void *ptrs[] = {y, y};
   p.run(ptrs);
-  t.record(layout, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+}
+
+DirectConv directGeom(const Geom &g) {
+  return {g.n, g.c, g.h, g.w, g.oc, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow};
 }
 
 struct Mds {
@@ -166,6 +197,12 @@ Napi::Value ConvForward(const Napi::CallbackInfo &info) {
   Key k(1);
   addGeom(k, g) << act << (b != nullptr);
   void *ptrs[] = {x, w, b, y};
+  const DirectConv dg = directGeom(g);
+  std::function<void()> direct;
+  if (directConvEligible(dg)) direct = [&] {
+    directConvForward(dg, x, w, b, y);
+    if (act != 0) activateInPlace(y, g.n * g.oc * g.oh * g.ow, act);
+  };
   runTuned(k, ptrs, [&](Plan &p, int layout) {
     Mds m = mds(g, layout);
     auto pd = fwdPd(g, m, b != nullptr, act);
@@ -175,7 +212,7 @@ Napi::Value ConvForward(const Napi::CallbackInfo &info) {
     if (b) args[DNNL_ARG_BIAS] = p.in(2, m.b, pd.bias_desc());
     args[DNNL_ARG_DST] = p.out(3, m.y, pd.dst_desc());
     p.add(convolution_forward(pd), std::move(args), pd);
-  });
+  }, direct);
   return info.Env().Undefined();
 }
 
@@ -188,6 +225,9 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo &info) {
   Key k(2);
   addGeom(k, g);
   void *ptrs[] = {dy, w, dx};
+  const DirectConv dg = directGeom(g);
+  std::function<void()> direct;
+  if (directConvEligible(dg)) direct = [&] { directConvBackwardData(dg, dy, w, dx); };
   runTuned(k, ptrs, [&](Plan &p, int layout) {
     Mds m = mds(g, layout);
     auto hint = fwdPd(g, m, false, 0);
@@ -199,7 +239,7 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo &info) {
     args[DNNL_ARG_WEIGHTS] = p.in(1, m.w, pd.weights_desc());
     args[DNNL_ARG_DIFF_SRC] = p.out(2, m.x, pd.diff_src_desc());
     p.add(convolution_backward_data(pd), std::move(args), pd);
-  });
+  }, direct);
   return info.Env().Undefined();
 }
 
@@ -213,6 +253,9 @@ Napi::Value ConvBackwardWeight(const Napi::CallbackInfo &info) {
   Key k(3);
   addGeom(k, g) << (db != nullptr);
   void *ptrs[] = {x, dy, dw, db};
+  const DirectConv dg = directGeom(g);
+  std::function<void()> direct;
+  if (directConvEligible(dg)) direct = [&] { directConvBackwardWeight(dg, x, dy, dw, db); };
   runTuned(k, ptrs, [&](Plan &p, int layout) {
     Mds m = mds(g, layout);
     auto hint = fwdPd(g, m, db != nullptr, 0);
@@ -227,24 +270,26 @@ Napi::Value ConvBackwardWeight(const Napi::CallbackInfo &info) {
     args[DNNL_ARG_DIFF_WEIGHTS] = p.out(2, m.w, pd.diff_weights_desc());
     if (db) args[DNNL_ARG_DIFF_BIAS] = p.out(3, m.b, pd.diff_bias_desc());
     p.add(convolution_backward_weights(pd), std::move(args), pd);
-  });
+  }, direct);
   return info.Env().Undefined();
 }
 
-// setConvLayout(mode): 'auto' | 'plain' | 'blocked' (benchmarks and tests); returns the previous mode.
+// setConvLayout(mode): 'auto' | 'plain' | 'blocked' | 'direct' (benchmarks and tests); returns the previous mode.
 Napi::Value SetConvLayout(const Napi::CallbackInfo &info) {
-  static const char *names[] = {"auto", "plain", "blocked"};
+  static const char *names[] = {"auto", "plain", "blocked", "direct"};
   std::string prev = names[forcedLayout() + 1];
   std::string v = info[0].As<Napi::String>().Utf8Value();
   if (v == "auto") forcedLayoutRef() = -1;
   else if (v == "plain") forcedLayoutRef() = kPlain;
   else if (v == "blocked") forcedLayoutRef() = kBlocked;
-  else throw Napi::RangeError::New(info.Env(), "torchlet cpu: layout must be 'auto', 'plain' or 'blocked'");
+  else if (v == "direct") forcedLayoutRef() = kDirect;
+  else throw Napi::RangeError::New(info.Env(), "torchlet cpu: layout must be 'auto', 'plain', 'blocked' or 'direct'");
   return Napi::String::New(info.Env(), prev);
 }
 
-// convTuning() -> [{ layout: 'plain'|'blocked'|null, plainMs, blockedMs, calls }] for every tuned shape.
+// convTuning() -> [{ op, layout: 'blocked'|'direct'|'plain'|null, blockedMs, directMs, calls }] for every tuned shape.
 Napi::Value ConvTuning(const Napi::CallbackInfo &info) {
+  static const char *names[] = {"plain", "blocked", "direct"};
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
   uint32_t i = 0;
@@ -252,9 +297,9 @@ Napi::Value ConvTuning(const Napi::CallbackInfo &info) {
     const Tuner &t = kv.second;
     Napi::Object o = Napi::Object::New(env);
     o.Set("op", static_cast<double>(*reinterpret_cast<const int64_t *>(kv.first.data())));
-    o.Set("layout", t.choice < 0 ? env.Null() : Napi::String::New(env, t.choice == kPlain ? "plain" : "blocked"));
-    o.Set("plainMs", t.best[kPlain] < 1e300 ? Napi::Number::New(env, t.best[kPlain]) : env.Null());
+    o.Set("layout", t.choice < 0 ? env.Null() : Napi::String::New(env, names[t.choice]));
     o.Set("blockedMs", t.best[kBlocked] < 1e300 ? Napi::Number::New(env, t.best[kBlocked]) : env.Null());
+    o.Set("directMs", t.best[kDirect] < 1e300 ? Napi::Number::New(env, t.best[kDirect]) : env.Null());
     o.Set("calls", t.calls);
     out.Set(i++, o);
   }

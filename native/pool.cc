@@ -321,6 +321,7 @@ Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
   // Windows that do not overlap along a row (stride >= kernel) take the row-wise loop: each input
   // column then gets at most one share per output row, so the sums match the reference bit for bit.
   const bool rowWise = !isMax && g.sw >= g.kw;
+  const bool tiled2 = !isMax && tiles(g, 2);
   ThreadScope scope(planes * hw < kSerialWork ? 1 : 0);
 #pragma omp parallel
   {
@@ -330,6 +331,22 @@ Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
       const float *src = x + p * hw;
       const float *gy = dy + p * ohw;
       float *gx = dx + p * hw;
+      if (tiled2) {  // each input gets exactly its window's share (0 + share, as the reference adds it)
+        if (g.oh * 2 != g.h || g.ow * 2 != g.w) std::fill(gx, gx + hw, 0.f);
+        for (int64_t oy = 0; oy < g.oh; oy++) {
+          const float *__restrict d = gy + oy * g.ow;
+          float *__restrict r0 = gx + 2 * oy * g.w;
+          float *__restrict r1 = r0 + g.w;
+          for (int64_t ox = 0; ox < g.ow; ox++) {
+            const float v = d[ox] / 4.f;
+            r0[2 * ox] = v;
+            r0[2 * ox + 1] = v;
+            r1[2 * ox] = v;
+            r1[2 * ox + 1] = v;
+          }
+        }
+        continue;
+      }
       std::fill(gx, gx + hw, 0.f);
       for (int64_t oy = 0; oy < g.oh; oy++) {
         const int64_t y0 = ay.lo[oy], y1 = ay.hi[oy];

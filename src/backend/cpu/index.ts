@@ -27,9 +27,13 @@ export interface CpuNative {
   getNumThreads(): number;
   setNumThreads(n: number): void;
   lastImpl(): string;
-  /** Force the convolution layout ('plain' NCHW + gemm, 'blocked' oneDNN layouts + reorders) or tune per shape ('auto'); returns the previous mode. */
-  setConvLayout(mode: 'auto' | 'plain' | 'blocked'): string;
-  convTuning(): Array<{ op: number; layout: 'plain' | 'blocked' | null; plainMs: number | null; blockedMs: number | null; calls: number }>;
+  /**
+   * Force how convolutions run ('blocked': oneDNN layouts + reorders; 'direct': im2col + packed
+   * product in NCHW, for few-channel shapes; 'plain': oneDNN on NCHW) or time blocked against
+   * direct per shape ('auto', the default); returns the previous mode.
+   */
+  setConvLayout(mode: 'auto' | 'plain' | 'blocked' | 'direct'): string;
+  convTuning(): Array<{ op: number; layout: 'plain' | 'blocked' | 'direct' | null; blockedMs: number | null; directMs: number | null; calls: number }>;
   /** Drop the cached primitives (they are rebuilt on demand). */
   clearCache(): void;
   cacheSize(): number;

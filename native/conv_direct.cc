@@ -1,0 +1,394 @@
+// Convolutions with few channels (LeNet's 1->6 and 6->16), computed per image as
+// im2col + a register-blocked matrix product, all in plain NCHW.
+//
+// oneDNN's blocked kernels pad channels to 16 (conv1's 6 outputs become 16, so
+// 2.7x the work and memory) and reorder NCHW <-> blocked around every call;
+// for these shapes that costs more than the arithmetic. Here each image's
+// patches are laid out as a [C*KH*KW, OH*OW] matrix (padded to a multiple of
+// 16 columns) and multiplied by the packed weights with 8x32 tiles of vector
+// accumulators. Images are split across OpenMP threads; the weight gradient
+// is summed per thread and the per-thread parts added in thread order, so
+// results do not depend on scheduling. Which plan runs for a shape is decided
+// by timing (see the tuner in conv.cc).
+#pragma GCC optimize("fp-contract=fast")  // let the vector updates below become FMAs
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "conv_direct.h"
+
+namespace tl {
+namespace {
+
+typedef float v16 __attribute__((vector_size(64)));
+
+inline v16 load16(const float *p) {
+  v16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store16(float *p, v16 v) { std::memcpy(p, &v, sizeof v); }
+inline v16 splat(float f) { return v16{} + f; }
+
+constexpr int64_t kMr = 8;   // rows (output channels) per tile
+constexpr int64_t kNr = 16;  // columns per vector
+
+inline int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+/** A 64-byte aligned float buffer (per thread, per call). */
+struct Scratch {
+  float *p = nullptr;
+  explicit Scratch(int64_t floats) {
+    size_t bytes = static_cast<size_t>(roundUp(std::max<int64_t>(floats, 16) * 4, 64));
+    p = static_cast<float *>(std::aligned_alloc(64, bytes));
+    if (!p) throw std::bad_alloc();
+  }
+  ~Scratch() { std::free(p); }
+  Scratch(const Scratch &) = delete;
+  Scratch &operator=(const Scratch &) = delete;
+};
+
+struct Dims {
+  int64_t ckk, p, pp;  // patch length, output pixels, output pixels padded to kNr
+  explicit Dims(const DirectConv &g) : ckk(g.c * g.kh * g.kw), p(g.oh * g.ow), pp(roundUp(g.oh * g.ow, kNr)) {}
+};
+
+/** For kernel column kx: output columns [lo, hi) whose input column lies inside the image. */
+void validColumns(const DirectConv &g, int64_t kx, int64_t &lo, int64_t &hi) {
+  lo = 0;
+  hi = g.ow;
+  while (lo < g.ow && lo * g.sw - g.pw + kx < 0) lo++;
+  while (hi > lo && (hi - 1) * g.sw - g.pw + kx >= g.w) hi--;
+}
+
+/** cols[(c,ky,kx)][oy*OW+ox] = x[c][oy*sh-ph+ky][ox*sw-pw+kx], 0 outside the image and in the padding columns. */
+void im2col(const DirectConv &g, const Dims &d, const float *x, float *cols) {
+  for (int64_t c = 0; c < g.c; c++) {
+    for (int64_t ky = 0; ky < g.kh; ky++) {
+      for (int64_t kx = 0; kx < g.kw; kx++) {
+        float *row = cols + ((c * g.kh + ky) * g.kw + kx) * d.pp;
+        int64_t lo, hi;
+        validColumns(g, kx, lo, hi);
+        for (int64_t oy = 0; oy < g.oh; oy++) {
+          float *dst = row + oy * g.ow;
+          const int64_t iy = oy * g.sh - g.ph + ky;
+          if (iy < 0 || iy >= g.h) {
+            std::fill(dst, dst + g.ow, 0.f);
+            continue;
+          }
+          const float *src = x + (c * g.h + iy) * g.w - g.pw + kx;
+          std::fill(dst, dst + lo, 0.f);
+          if (g.sw == 1) std::copy(src + lo, src + hi, dst + lo);
+          else
+            for (int64_t ox = lo; ox < hi; ox++) dst[ox] = src[ox * g.sw];
+          std::fill(dst + hi, dst + g.ow, 0.f);
+        }
+        std::fill(row + d.p, row + d.pp, 0.f);
+      }
+    }
+  }
+}
+
+/** dx[c][iy][ix] += cols[(c,ky,kx)][oy*OW+ox]: the adjoint of im2col (dx zeroed first). */
+void col2im(const DirectConv &g, const Dims &d, const float *cols, float *dx) {
+  std::fill(dx, dx + g.c * g.h * g.w, 0.f);
+  for (int64_t c = 0; c < g.c; c++) {
+    for (int64_t ky = 0; ky < g.kh; ky++) {
+      for (int64_t kx = 0; kx < g.kw; kx++) {
+        const float *row = cols + ((c * g.kh + ky) * g.kw + kx) * d.pp;
+        int64_t lo, hi;
+        validColumns(g, kx, lo, hi);
+        for (int64_t oy = 0; oy < g.oh; oy++) {
+          const int64_t iy = oy * g.sh - g.ph + ky;
+          if (iy < 0 || iy >= g.h) continue;
+          float *dst = dx + (c * g.h + iy) * g.w - g.pw + kx;
+          const float *src = row + oy * g.ow;
+          for (int64_t ox = lo; ox < hi; ox++) dst[ox * g.sw] += src[ox];
+        }
+      }
+    }
+  }
+}
+
+/**
+ * C[m][j] = bias[m] + sum_k A[m][k] B_k[j] for m < M, j < N (N a multiple of kNr), where row k of
+ * B starts at B + off[k] (rows may overlap: the stride-1 plans read shifted views of one padded
+ * image). A is packed as [ceil(M/8)][K][8]; C has row stride ldc; rows beyond M are not written.
+ */
+void gemmPacked(int64_t M, int64_t N, int64_t K, const float *Ap, const float *B, const int64_t *off,
+                const float *bias, float *C, int64_t ldc) {
+  for (int64_t m0 = 0; m0 < M; m0 += kMr) {
+    const float *A = Ap + (m0 / kMr) * K * kMr;
+    const int64_t rows = std::min(kMr, M - m0);
+    v16 init[kMr];
+    for (int64_t r = 0; r < kMr; r++) init[r] = splat(bias && r < rows ? bias[m0 + r] : 0.f);
+    int64_t j = 0;
+    for (; j + 2 * kNr <= N; j += 2 * kNr) {
+      v16 a0[kMr], a1[kMr];
+      for (int64_t r = 0; r < kMr; r++) a0[r] = a1[r] = init[r];
+      for (int64_t k = 0; k < K; k++) {
+        const float *b = B + off[k] + j;
+        const v16 b0 = load16(b), b1 = load16(b + kNr);
+        const float *a = A + k * kMr;
+        for (int64_t r = 0; r < kMr; r++) {
+          a0[r] += a[r] * b0;
+          a1[r] += a[r] * b1;
+        }
+      }
+      for (int64_t r = 0; r < rows; r++) {
+        store16(C + (m0 + r) * ldc + j, a0[r]);
+        store16(C + (m0 + r) * ldc + j + kNr, a1[r]);
+      }
+    }
+    for (; j < N; j += kNr) {
+      v16 a0[kMr];
+      for (int64_t r = 0; r < kMr; r++) a0[r] = init[r];
+      for (int64_t k = 0; k < K; k++) {
+        const v16 b0 = load16(B + off[k] + j);
+        const float *a = A + k * kMr;
+        for (int64_t r = 0; r < kMr; r++) a0[r] += a[r] * b0;
+      }
+      for (int64_t r = 0; r < rows; r++) store16(C + (m0 + r) * ldc + j, a0[r]);
+    }
+  }
+}
+
+/** dW[m][k] += sum_j D[m][j] B_k[j] (j < N, a multiple of kNr), as vector partial sums acc[m * ldacc + k]. */
+void gemmTransposedAcc(int64_t M, int64_t N, int64_t K, const float *D, int64_t ldd, const float *B,
+                       const int64_t *off, v16 *acc, int64_t ldacc) {
+  for (int64_t m0 = 0; m0 < M; m0 += 4) {
+    const float *dr = D + m0 * ldd;
+    for (int64_t k0 = 0; k0 < K; k0 += 4) {
+      const float *br[4];
+      for (int64_t k = 0; k < 4; k++) br[k] = B + off[k0 + k];
+      v16 a[4][4];
+      for (int64_t i = 0; i < 4; i++)
+        for (int64_t k = 0; k < 4; k++) a[i][k] = acc[(m0 + i) * ldacc + k0 + k];
+      for (int64_t j = 0; j < N; j += kNr) {
+        v16 dv[4], bv[4];
+        for (int64_t i = 0; i < 4; i++) dv[i] = load16(dr + i * ldd + j);
+        for (int64_t k = 0; k < 4; k++) bv[k] = load16(br[k] + j);
+        for (int64_t i = 0; i < 4; i++)
+          for (int64_t k = 0; k < 4; k++) a[i][k] += dv[i] * bv[k];
+      }
+      for (int64_t i = 0; i < 4; i++)
+        for (int64_t k = 0; k < 4; k++) acc[(m0 + i) * ldacc + k0 + k] = a[i][k];
+    }
+  }
+}
+
+/** Row offsets k * ld (an explicit matrix, for the im2col plans). */
+std::vector<int64_t> denseRows(int64_t K, int64_t ld) {
+  std::vector<int64_t> off(K);
+  for (int64_t k = 0; k < K; k++) off[k] = k * ld;
+  return off;
+}
+
+/**
+ * Stride-1 plans work on a zero-padded copy of each image, "wide" rows of wp columns: output
+ * (oy, ox) sits at column oy * wp + ox, and patch element (c, ky, kx) of every output is the same
+ * padded image shifted by c * hp * wp + ky * wp + kx. So the patch matrix is never built: its rows
+ * are offsets into the padded image (gemmPacked's `off`). Columns ox >= ow are computed and dropped.
+ */
+struct Wide {
+  int64_t hp, wp, n, size;  // padded plane, computed columns (multiple of kNr), buffer floats
+  std::vector<int64_t> off;  // per patch element (c, ky, kx)
+  Wide(int64_t c, int64_t hp_, int64_t wp_, int64_t kh, int64_t kw, int64_t oh) : hp(hp_), wp(wp_) {
+    n = roundUp(oh * wp, kNr);
+    for (int64_t ci = 0; ci < c; ci++)
+      for (int64_t ky = 0; ky < kh; ky++)
+        for (int64_t kx = 0; kx < kw; kx++) off.push_back(ci * hp * wp + ky * wp + kx);
+    size = off.back() + n + kNr;  // the furthest read, plus slack
+  }
+  /** Copies planes [c][h][w] into the zero-initialized buffer at row top, column left (borders stay 0). */
+  void fill(float *buf, const float *src, int64_t c, int64_t h, int64_t w, int64_t top, int64_t left) const {
+    for (int64_t ci = 0; ci < c; ci++)
+      for (int64_t iy = 0; iy < h; iy++) {
+        const float *s = src + (ci * h + iy) * w;
+        float *d = buf + ci * hp * wp + (iy + top) * wp + left;
+        for (int64_t ix = 0; ix < w; ix++) d[ix] = s[ix];
+      }
+  }
+};
+
+/** Zero-filled per-thread buffer. */
+struct ZeroScratch : Scratch {
+  explicit ZeroScratch(int64_t floats) : Scratch(floats) { std::fill(p, p + std::max<int64_t>(floats, 16), 0.f); }
+};
+
+/** Packs rows of a row-major [M][K] matrix (element (m, k) at src[m * rs + k * ks]) as [ceil(M/8)][K][8]. */
+std::vector<float> pack(int64_t M, int64_t K, const float *src, int64_t rs, int64_t ks) {
+  std::vector<float> out(roundUp(M, kMr) * K, 0.f);
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t k = 0; k < K; k++) out[((m / kMr) * K + k) * kMr + m % kMr] = src[m * rs + k * ks];
+  return out;
+}
+
+}  // namespace
+
+bool directConvEligible(const DirectConv &g) {
+  const int64_t ckk = g.c * g.kh * g.kw;
+  return g.oc <= 64 && ckk <= 1024 && g.oh * g.ow >= 16;
+}
+
+namespace {
+
+bool unitStride(const DirectConv &g) { return g.sh == 1 && g.sw == 1; }
+
+}  // namespace
+
+void directConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y) {
+  const Dims d(g);
+  const std::vector<float> wp = pack(g.oc, d.ckk, w, d.ckk, 1);
+  const int64_t plane = g.oh * g.ow;
+  if (unitStride(g)) {
+    const Wide wd(g.c, std::max(g.h + 2 * g.ph, g.oh + g.kh - 1), std::max(g.w + 2 * g.pw, g.ow + g.kw - 1), g.kh, g.kw, g.oh);
+#pragma omp parallel
+    {
+      ZeroScratch xp(wd.size);
+      Scratch out(g.oc * wd.n);
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < g.n; n++) {
+        wd.fill(xp.p, x + n * g.c * g.h * g.w, g.c, g.h, g.w, g.ph, g.pw);
+        gemmPacked(g.oc, wd.n, d.ckk, wp.data(), xp.p, wd.off.data(), bias, out.p, wd.n);
+        float *yn = y + n * g.oc * plane;
+        for (int64_t o = 0; o < g.oc; o++)
+          for (int64_t oy = 0; oy < g.oh; oy++) {
+            const float *s = out.p + o * wd.n + oy * wd.wp;
+            float *t = yn + o * plane + oy * g.ow;
+            for (int64_t ox = 0; ox < g.ow; ox++) t[ox] = s[ox];
+          }
+      }
+    }
+    return;
+  }
+  const std::vector<int64_t> rows = denseRows(d.ckk, d.pp);
+#pragma omp parallel
+  {
+    Scratch cols(d.ckk * d.pp), out(g.oc * d.pp);
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g.n; n++) {
+      im2col(g, d, x + n * g.c * g.h * g.w, cols.p);
+      gemmPacked(g.oc, d.pp, d.ckk, wp.data(), cols.p, rows.data(), bias, out.p, d.pp);
+      float *yn = y + n * g.oc * plane;
+      for (int64_t o = 0; o < g.oc; o++) std::copy(out.p + o * d.pp, out.p + o * d.pp + plane, yn + o * plane);
+    }
+  }
+}
+
+void directConvBackwardData(const DirectConv &g, const float *dy, const float *w, float *dx) {
+  const Dims d(g);
+  const int64_t plane = g.oh * g.ow, inPlane = g.h * g.w;
+  const int64_t qh = g.kh - 1 - g.ph, qw = g.kw - 1 - g.pw;
+  if (unitStride(g) && qh >= 0 && qw >= 0) {
+    // dx is the forward convolution of dy, padded by (kh-1-ph, kw-1-pw), with the weights flipped
+    // and in/out channels swapped: A[c][(oc, ky', kx')] = w[oc][c][kh-1-ky'][kw-1-kx'].
+    const int64_t kk = g.kh * g.kw;
+    std::vector<float> flipped(g.c * g.oc * kk);
+    for (int64_t c = 0; c < g.c; c++)
+      for (int64_t o = 0; o < g.oc; o++)
+        for (int64_t t = 0; t < kk; t++) flipped[(c * g.oc + o) * kk + t] = w[(o * g.c + c) * kk + (kk - 1 - t)];
+    const std::vector<float> ap = pack(g.c, g.oc * kk, flipped.data(), g.oc * kk, 1);
+    const Wide wd(g.oc, std::max(g.oh + 2 * qh, g.h + g.kh - 1), std::max(g.ow + 2 * qw, g.w + g.kw - 1), g.kh, g.kw, g.h);
+#pragma omp parallel
+    {
+      ZeroScratch dyp(wd.size);
+      Scratch out(g.c * wd.n);
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < g.n; n++) {
+        wd.fill(dyp.p, dy + n * g.oc * plane, g.oc, g.oh, g.ow, qh, qw);
+        gemmPacked(g.c, wd.n, g.oc * kk, ap.data(), dyp.p, wd.off.data(), nullptr, out.p, wd.n);
+        float *dxn = dx + n * g.c * inPlane;
+        for (int64_t c = 0; c < g.c; c++)
+          for (int64_t iy = 0; iy < g.h; iy++) {
+            const float *s = out.p + c * wd.n + iy * wd.wp;
+            float *t = dxn + c * inPlane + iy * g.w;
+            for (int64_t ix = 0; ix < g.w; ix++) t[ix] = s[ix];
+          }
+      }
+    }
+    return;
+  }
+  // dcols[(c,ky,kx)][j] = sum_oc w[oc][(c,ky,kx)] dy[oc][j]: A is w transposed; then col2im.
+  const std::vector<float> wt = pack(d.ckk, g.oc, w, 1, d.ckk);
+  const std::vector<int64_t> rows = denseRows(g.oc, d.pp);
+#pragma omp parallel
+  {
+    Scratch dyp(g.oc * d.pp), dcols(d.ckk * d.pp);
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g.n; n++) {
+      const float *dyn = dy + n * g.oc * plane;
+      for (int64_t o = 0; o < g.oc; o++) {
+        std::copy(dyn + o * plane, dyn + (o + 1) * plane, dyp.p + o * d.pp);
+        std::fill(dyp.p + o * d.pp + plane, dyp.p + (o + 1) * d.pp, 0.f);
+      }
+      gemmPacked(d.ckk, d.pp, g.oc, wt.data(), dyp.p, rows.data(), nullptr, dcols.p, d.pp);
+      col2im(g, d, dcols.p, dx + n * g.c * inPlane);
+    }
+  }
+}
+
+void directConvBackwardWeight(const DirectConv &g, const float *x, const float *dy, float *dw, float *db) {
+  const Dims d(g);
+  const int64_t plane = g.oh * g.ow;
+  const int64_t ocp = roundUp(g.oc, 4), ckkp = roundUp(d.ckk, 4);
+  const bool wide = unitStride(g);
+  const Wide wd(g.c, std::max(g.h + 2 * g.ph, g.oh + g.kh - 1), std::max(g.w + 2 * g.pw, g.ow + g.kw - 1), g.kh, g.kw, g.oh);
+  // Output pixels as columns: wide rows (stride 1) or the patch matrix's columns.
+  const int64_t cols = wide ? wd.n : d.pp, ld = wide ? wd.wp : g.ow;
+  std::vector<int64_t> off = wide ? wd.off : denseRows(d.ckk, d.pp);
+  off.resize(ckkp, off.empty() ? 0 : off.back());  // padding rows: any valid row (their sums are dropped)
+  const int threads = omp_get_max_threads();
+  // Per-thread vector partial sums (reduced across lanes once, at the end).
+  std::vector<std::unique_ptr<Scratch>> partW(threads), partB(threads);
+#pragma omp parallel
+  {
+    const int t = omp_get_thread_num();
+    partW[t] = std::make_unique<Scratch>(ocp * ckkp * kNr);
+    partB[t] = std::make_unique<Scratch>(ocp * kNr);
+    v16 *accW = reinterpret_cast<v16 *>(partW[t]->p);
+    v16 *accB = reinterpret_cast<v16 *>(partB[t]->p);
+    for (int64_t i = 0; i < ocp * ckkp; i++) accW[i] = v16{};
+    for (int64_t i = 0; i < ocp; i++) accB[i] = v16{};
+    ZeroScratch src(wide ? wd.size : d.ckk * d.pp), dyw(ocp * cols);
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g.n; n++) {
+      if (wide) wd.fill(src.p, x + n * g.c * g.h * g.w, g.c, g.h, g.w, g.ph, g.pw);
+      else im2col(g, d, x + n * g.c * g.h * g.w, src.p);
+      // dy in the same column layout; the columns between rows (and the tail) stay 0.
+      const float *dyn = dy + n * g.oc * plane;
+      for (int64_t o = 0; o < g.oc; o++)
+        for (int64_t oy = 0; oy < g.oh; oy++)
+          std::copy(dyn + o * plane + oy * g.ow, dyn + o * plane + (oy + 1) * g.ow, dyw.p + o * cols + oy * ld);
+      for (int64_t o = 0; o < ocp; o++)
+        for (int64_t j = 0; j < cols; j += kNr) accB[o] += load16(dyw.p + o * cols + j);
+      gemmTransposedAcc(ocp, cols, ckkp, dyw.p, cols, src.p, off.data(), accW, ckkp);
+    }
+  }
+  auto lanes = [](v16 v) {
+    float s = 0.f;
+    for (int64_t l = 0; l < kNr; l++) s += v[l];
+    return s;
+  };
+  for (int64_t o = 0; o < g.oc; o++) {
+    for (int64_t k = 0; k < d.ckk; k++) {
+      float s = 0.f;
+      for (int t = 0; t < threads; t++)
+        if (partW[t]) s += lanes(reinterpret_cast<const v16 *>(partW[t]->p)[o * ckkp + k]);
+      dw[o * d.ckk + k] = s;
+    }
+    if (db) {
+      float s = 0.f;
+      for (int t = 0; t < threads; t++)
+        if (partB[t]) s += lanes(reinterpret_cast<const v16 *>(partB[t]->p)[o]);
+      db[o] = s;
+    }
+  }
+}
+
+}  // namespace tl

@@ -1,0 +1,20 @@
+// Direct (im2col + packed matrix product) convolutions for few-channel shapes; see conv_direct.cc.
+#pragma once
+
+#include <cstdint>
+
+namespace tl {
+
+struct DirectConv {
+  int64_t n, c, h, w, oc, kh, kw, sh, sw, ph, pw, oh, ow;
+};
+
+/** Shapes the direct plan is offered for (the tuner still times it against oneDNN's). */
+bool directConvEligible(const DirectConv &g);
+/** y = conv(x, w) + bias (bias may be null); no activation. */
+void directConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y);
+void directConvBackwardData(const DirectConv &g, const float *dy, const float *w, float *dx);
+/** dw (and db when not null) are overwritten. */
+void directConvBackwardWeight(const DirectConv &g, const float *x, const float *dy, float *dw, float *db);
+
+}  // namespace tl
