@@ -142,6 +142,55 @@ describe('cpu backend (oneDNN addon)', () => {
     });
   }
 
+  // Every case again with each plan forced, so the direct plan (offered for few channels) and the
+  // blocked one are both checked on every shape, strided and padded ones included.
+  for (const mode of ['direct', 'blocked'] as const) {
+    check(`conv2d forward / backward with the ${mode} plan forced: all shapes`, () => {
+      const prev = native!.setConvLayout(mode);
+      try {
+        for (const [name, d] of convCases) {
+          const x = rand(d.n * d.c * d.h * d.w);
+          const w = rand(d.oc * d.c * d.kh * d.kw, -0.5, 0.5);
+          const b = rand(d.oc);
+          const dy = rand(d.n * d.oc * d.oh * d.ow);
+          assertClose(cpu.conv2d(x, w, b, d), ref.conv2d(x, w, b, d), `${name}: y`);
+          assertClose(cpu.conv2dBackwardData(dy, w, d), ref.conv2dBackwardData(dy, w, d), `${name}: dx`);
+          const got = cpu.conv2dBackwardWeight(x, dy, d, true);
+          const want = ref.conv2dBackwardWeight(x, dy, d, true);
+          assertClose(got.dw, want.dw, `${name}: dw`);
+          assertClose(got.db, want.db, `${name}: db`);
+        }
+      } finally {
+        native!.setConvLayout(prev as 'auto');
+      }
+    });
+  }
+
+  check('conv tuning settles every LeNet pass on the faster of the blocked and direct plans', () => {
+    const prev = native!.setConvLayout('auto');
+    try {
+      native!.clearCache();
+      const d = convDesc(8, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0);
+      const x = rand(d.n * d.c * d.h * d.w);
+      const w = rand(d.oc * d.c * d.kh * d.kw);
+      const dy = rand(d.n * d.oc * d.oh * d.ow);
+      for (let i = 0; i < 6; i++) {
+        cpu.conv2d(x, w, null, d);
+        cpu.conv2dBackwardData(dy, w, d);
+        cpu.conv2dBackwardWeight(x, dy, d, false);
+      }
+      const tuned = native!.convTuning();
+      assert.equal(tuned.length, 3);
+      for (const t of tuned) {
+        assert.equal(t.calls, 6);
+        assert.ok(t.blockedMs !== null && t.directMs !== null, 'both plans were timed');
+        assert.equal(t.layout, (t.directMs as number) < (t.blockedMs as number) ? 'direct' : 'blocked');
+      }
+    } finally {
+      native!.setConvLayout(prev as 'auto');
+    }
+  });
+
   check('is registered with the registry, and K() under it uses the native kernels', () => {
     assert.equal(getBackend('cpu'), backend);
     const d = convDesc(2, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1);
@@ -441,4 +490,19 @@ check('max pooling backward from the forward\'s saved indices equals the referen
   assert.deepEqual(cpu.pool2dBackward(x, y, dy, d), ref.pool2dBackward(x, yr, dy, d));
   // A y the forward did not produce takes the searching path, with the same result.
   assert.deepEqual(cpu.pool2dBackward(x, yr.slice(), dy, d), ref.pool2dBackward(x, yr, dy, d));
+});
+
+check('tiled 2x2 pooling matches the reference bit for bit (ties, NaN, odd sizes)', () => {
+  for (const [h, w] of [[12, 10], [13, 11]]) {
+    for (const kind of ['max', 'avg'] as const) {
+      const d = { kind, n: 3, c: 4, h, w, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0, oh: Math.floor(h / 2), ow: Math.floor(w / 2), countIncludePad: true };
+      const x = Float32Array.from({ length: 3 * 4 * h * w }, (_, i) => Math.round(Math.sin(i) * 3));
+      x[7] = NaN;
+      const y = cpu.pool2d(x, d);
+      const yr = ref.pool2d(x, d);
+      assert.deepEqual(y, yr, `${kind} ${h}x${w} y`);
+      const dy = Float32Array.from({ length: y.length }, (_, i) => Math.cos(i));
+      assert.deepEqual(cpu.pool2dBackward(x, y, dy, d), ref.pool2dBackward(x, yr, dy, d), `${kind} ${h}x${w} dx`);
+    }
+  }
 });
