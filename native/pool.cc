@@ -8,6 +8,9 @@
 // count_include_pad divides by the window clipped to the padded input.
 // Max backward finds the argmax again from x, so no workspace is kept.
 #include <algorithm>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <cmath>
 #include <limits>
 
@@ -178,6 +181,25 @@ struct PaddedPool {
     std::fill(m, m + flat, -std::numeric_limits<float>::infinity());
     std::fill(win, win + flat, -1);
     for (const auto &seg : segments) {
+#if defined(__AVX512F__)
+      // 16 window corners at a time over all taps, the running max and winning tap held in registers.
+      const int32_t taps = static_cast<int32_t>(tap.size());
+      for (int64_t j = seg.first; j < seg.second; j += 16) {
+        const __mmask16 live = j + 16 <= seg.second ? static_cast<__mmask16>(0xFFFF)
+                                                    : static_cast<__mmask16>((1u << (seg.second - j)) - 1);
+        __m512 mv = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+        __m512i wv = _mm512_set1_epi32(-1);
+        for (int32_t k = 0; k < taps; k++) {
+          const __m512 v = _mm512_maskz_loadu_ps(live, xp + tap[k] + j);
+          const __mmask16 gt = _mm512_cmp_ps_mask(v, mv, _CMP_GT_OQ);
+          mv = _mm512_mask_mov_ps(mv, gt, v);
+          wv = _mm512_mask_mov_epi32(wv, gt, _mm512_set1_epi32(k));
+        }
+        _mm512_mask_storeu_ps(m + j, live, mv);
+        _mm512_mask_storeu_epi32(win + j, live, wv);
+      }
+      continue;
+#endif
       for (int32_t k = 0; k < static_cast<int32_t>(tap.size()); k++) {
         const float *v = xp + tap[k];
         for (int64_t t = seg.first; t < seg.second; t++) {
