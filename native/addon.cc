@@ -82,6 +82,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initPool(env, exports);
   initNorm(env, exports);
   initMatmul(env, exports);
+  initLayout(env, exports);
   return exports;
 }
 

@@ -108,6 +108,20 @@ memory::desc plainMd(const dims &d) {
 
 memory::desc anyMd(const dims &d) { return memory::desc(d, dt::f32, tag::any); }
 
+memory::desc actMd(const dims &d, int block) {
+  if (d.size() != 4 || block == 0) return plainMd(d);
+  return memory::desc(d, dt::f32, block == 16 ? tag::aBcd16b : tag::aBcd8b);
+}
+
+int blockOf(const memory::desc &md) {
+  const dims d = md.dims();
+  if (d.size() != 4 || md.data_type() != dt::f32) return 0;
+  for (int b : {16, 8}) {
+    if (d[1] % b == 0 && md == memory::desc(d, dt::f32, b == 16 ? tag::aBcd16b : tag::aBcd8b)) return b;
+  }
+  return 0;
+}
+
 // ---------------------------------------------------------------- Plan
 
 memory Plan::user(int slot, const memory::desc &md) {
@@ -137,6 +151,12 @@ memory Plan::out(int slot, const memory::desc &userMd, const memory::desc &got) 
   memory t = temp(got);
   post_.push_back({dnnl::reorder(t, u), {{DNNL_ARG_FROM, t}, {DNNL_ARG_TO, u}}});
   return t;
+}
+
+void Plan::addReorder(const memory &from, const memory &to) {
+  main_.push_back({dnnl::reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}});
+  if (!impl.empty()) impl += ",";
+  impl += "reorder";
 }
 
 void Plan::add(const dnnl::primitive &p, std::unordered_map<int, memory> args, const dnnl::primitive_desc &pd) {
@@ -208,6 +228,13 @@ int64_t i64(const Napi::CallbackInfo &info, size_t i) {
 double num(const Napi::CallbackInfo &info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
 
 bool flag(const Napi::CallbackInfo &info, size_t i) { return info[i].ToBoolean().Value(); }
+
+int blockArg(const Napi::CallbackInfo &info, size_t i) {
+  if (info.Length() <= i || info[i].IsUndefined()) return 0;
+  const int64_t b = i64(info, i);
+  if (b != 0 && b != 8 && b != 16) throw Napi::RangeError::New(info.Env(), "torchlet cpu: channel block must be 0, 8 or 16");
+  return static_cast<int>(b);
+}
 
 std::vector<int64_t> dimsArg(const Napi::CallbackInfo &info, size_t i) {
   Napi::Array a = info[i].As<Napi::Array>();

@@ -70,6 +70,8 @@ class Plan {
   memory in(int slot, const memory::desc &userMd, const memory::desc &want);
   /** Memory with layout `got` whose contents end up in user slot `slot`; adds a reorder out when they differ. */
   memory out(int slot, const memory::desc &userMd, const memory::desc &got);
+  /** Append a reorder between two memories of the plan as a compute step. */
+  void addReorder(const memory &from, const memory &to);
   /** Append a compute primitive; a scratchpad (user mode) is attached from pd when it needs one. */
   void add(const dnnl::primitive &p, std::unordered_map<int, memory> args, const dnnl::primitive_desc &pd);
 
@@ -77,7 +79,9 @@ class Plan {
 
   std::string impl;  // implementation names, for debugging/benchmarks
   /** Thread cap for this plan (0 = all): small problems run serially, which avoids OpenMP fork/join costs. */
-  int threads = 0;  // implementation names, for debugging/benchmarks
+  int threads = 0;
+  /** Channel block of the activation the plan writes (0: plain NCHW), when it may choose. */
+  int outBlock = 0;
 
  private:
   struct Step {
@@ -151,6 +155,14 @@ Plan &cached(const Key &k, F build) {
 dnnl::primitive_attr baseAttr();
 
 memory::desc plainMd(const dims &d);  // row-major f32
+/**
+ * An NCHW activation's layout by channel block: 0 plain NCHW, 8 nChw8c, 16 nChw16c (oneDNN's
+ * aBcd8b / aBcd16b). Blocked activations are only kept when the channel count is a multiple of
+ * the block, so they take exactly the bytes of the plain tensor.
+ */
+memory::desc actMd(const dims &d, int block);
+/** 8 or 16 when md is that channel-blocked layout with no padding, else 0. */
+int blockOf(const memory::desc &md);
 memory::desc anyMd(const dims &d);
 
 // ---- argument helpers ----
@@ -160,9 +172,14 @@ int64_t i64(const Napi::CallbackInfo &info, size_t i);
 double num(const Napi::CallbackInfo &info, size_t i);
 bool flag(const Napi::CallbackInfo &info, size_t i);
 std::vector<int64_t> dimsArg(const Napi::CallbackInfo &info, size_t i);
+/** Argument i as a channel block (0, 8 or 16); 0 when absent. */
+int blockArg(const Napi::CallbackInfo &info, size_t i);
 
 /** Right padding that makes oneDNN's output-size formula give `o`. */
 int64_t padRight(int64_t in, int64_t k, int64_t s, int64_t pl, int64_t o);
+
+/** y = act(y) in place, act 1 relu, 2 sigmoid, 3 tanh (oneDNN eltwise): the fused activations of the direct convolution and batch norm. */
+void activateInPlace(float *y, int64_t n, int act);
 
 // ---- registration (one per source file) ----
 void initElementwise(Napi::Env env, Napi::Object exports);
@@ -170,5 +187,6 @@ void initConv(Napi::Env env, Napi::Object exports);
 void initPool(Napi::Env env, Napi::Object exports);
 void initNorm(Napi::Env env, Napi::Object exports);
 void initMatmul(Napi::Env env, Napi::Object exports);
+void initLayout(Napi::Env env, Napi::Object exports);
 
 }  // namespace tl

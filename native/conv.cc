@@ -8,6 +8,7 @@
 // to 16) and "plain" (oneDNN on NCHW end to end). By default the first calls
 // of every shape time blocked against direct where direct is offered, and the
 // faster is kept. TORCHLET_CONV_LAYOUT=blocked|direct|plain forces one.
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <cstdlib>
@@ -82,7 +83,12 @@ struct Tuner {
   bool tuning(bool directOk) const { return forcedLayout() < 0 && choice < 0 && directOk; }
   void record(int layout, double ms) {
     if (ms < best[layout]) best[layout] = ms;
-    if (++calls >= 2 * kRounds) choice = best[kDirect] < best[kBlocked] ? kDirect : kBlocked;
+    ++calls;
+    const double b = best[kBlocked], d = best[kDirect];
+    // A clear loser (1.5x slower after one call each) is dropped at once, so tuning costs a
+    // network's first steps little; close calls get kRounds timings each.
+    const bool clear = b < 1e300 && d < 1e300 && std::max(b, d) > 1.5 * std::min(b, d);
+    if (clear || calls >= 2 * kRounds) choice = d < b ? kDirect : kBlocked;
   }
 };
 
@@ -101,12 +107,13 @@ std::unordered_map<std::string, Tuner> &tuners() {
  * direct() (null when the shape is not offered to the direct plan), timing it while tuning.
  */
 template <class F>
-void runTuned(const Key &k, void *const *ptrs, F build, const std::function<void()> &direct) {
+int runTuned(const Key &k, void *const *ptrs, F build, const std::function<void()> &direct) {
   Tuner &t = tuners()[k.s];
   const bool directOk = static_cast<bool>(direct);
   const bool timing = t.tuning(directOk);
   int layout = t.next(directOk);
   auto t0 = std::chrono::steady_clock::now();
+  int outBlock = 0;
   if (layout == kDirect) {
     direct();
   } else {
@@ -126,25 +133,12 @@ void runTuned(const Key &k, void *const *ptrs, F build, const std::function<void
       pp = &cached(kl, [&](Plan &plan) { build(plan, layout); });
     }
     pp->run(ptrs);
+    outBlock = pp->outBlock;
   }
   if (timing && t.choice < 0) {
     t.record(layout, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-}
-
-/** In-place activation of y (1 relu, 2 sigmoid, 3 tanh) after a direct convolution. */
-void activateInPlace(float *y, int64_t n, int act) {
-  Key k(40);
-  k << n << act;
-  Plan &p = cachedSized(k, n, [&](Plan &p) {
-    memory::desc md({n}, dt::f32, tag::a);
-    algorithm a = act == 1 ? algorithm::eltwise_relu : act == 2 ? algorithm::eltwise_logistic : algorithm::eltwise_tanh;
-    eltwise_forward::desc d(prop_kind::forward_inference, a, md, 0.f, 0.f);
-    eltwise_forward::primitive_desc pd(d, baseAttr(), engine());
-    p.add(eltwise_forward(pd), {{DNNL_ARG_SRC, p.user(0, md)}, {DNNL_ARG_DST, p.user(1, md)}}, pd);
-  });
-  void *ptrs[] = {y, y};
-  p.run(ptrs);
+  return outBlock;
 }
 
 DirectConv directGeom(const Geom &g) {
@@ -152,22 +146,34 @@ DirectConv directGeom(const Geom &g) {
 }
 
 struct Mds {
-  memory::desc x, w, b, y;        // user layouts
+  memory::desc x, w, b, y;        // user layouts (x and y: plain NCHW or channel-blocked, see actMd)
   memory::desc xc, wc, bc, yc;    // layouts requested from oneDNN
 };
 
-Mds mds(const Geom &g, int layout) {
+/** x's and y's user layouts are given as channel blocks: 0 plain NCHW, 8 nChw8c, 16 nChw16c. */
+Mds mds(const Geom &g, int layout, int xBlock = 0, int yBlock = 0) {
   Mds m;
-  m.x = memory::desc({g.n, g.c, g.h, g.w}, dt::f32, tag::nchw);
+  m.x = actMd({g.n, g.c, g.h, g.w}, xBlock);
   m.w = memory::desc({g.oc, g.c, g.kh, g.kw}, dt::f32, tag::oihw);
   m.b = memory::desc({g.oc}, dt::f32, tag::x);
-  m.y = memory::desc({g.n, g.oc, g.oh, g.ow}, dt::f32, tag::nchw);
+  m.y = actMd({g.n, g.oc, g.oh, g.ow}, yBlock);
   bool any = layout == kBlocked;
-  m.xc = any ? anyMd({g.n, g.c, g.h, g.w}) : m.x;
+  m.xc = any ? anyMd({g.n, g.c, g.h, g.w}) : actMd({g.n, g.c, g.h, g.w}, 0);
   m.wc = any ? anyMd({g.oc, g.c, g.kh, g.kw}) : m.w;
   m.bc = m.b;
-  m.yc = any ? anyMd({g.n, g.oc, g.oh, g.ow}) : m.y;
+  m.yc = any ? anyMd({g.n, g.oc, g.oh, g.ow}) : actMd({g.n, g.oc, g.oh, g.ow}, 0);
   return m;
+}
+
+/**
+ * The user memory for an activation the primitive produces in `got`: that very layout when the
+ * caller accepts blocked outputs and it is one of ours (the plan records which), else plain NCHW
+ * with a reorder out.
+ */
+memory outActivation(Plan &p, int slot, const memory::desc &got, bool allowBlocked) {
+  const int block = allowBlocked ? blockOf(got) : 0;
+  p.outBlock = block;
+  return p.out(slot, block ? got : actMd(got.dims(), 0), got);
 }
 
 convolution_forward::primitive_desc fwdPd(const Geom &g, const Mds &m, bool bias, int act) {
@@ -186,50 +192,55 @@ convolution_forward::primitive_desc fwdPd(const Geom &g, const Mds &m, bool bias
   return convolution_forward::primitive_desc(d, attr, engine());
 }
 
-// conv2dForward(x, w, bias|null, y, n,c,h,w,oc,kh,kw,sh,sw,ph,pw,oh,ow, act) 
+// conv2dForward(x, w, bias|null, y, n,c,h,w,oc,kh,kw,sh,sw,ph,pw,oh,ow, act, xBlock, allowBlockedOut)
+// -> the channel block y was written in (0: plain NCHW).
 Napi::Value ConvForward(const Napi::CallbackInfo &info) {
   Geom g = geomArg(info, 4);
   int act = static_cast<int>(i64(info, 17));
+  const int xBlock = blockArg(info, 18);
+  const bool allowOut = info.Length() > 19 && flag(info, 19);
   float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
   float *w = f32(info, 1, g.oc * g.c * g.kh * g.kw, "w");
   float *b = f32OrNull(info, 2, g.oc, "bias");
   float *y = f32(info, 3, g.n * g.oc * g.oh * g.ow, "y");
   Key k(1);
-  addGeom(k, g) << act << (b != nullptr);
+  addGeom(k, g) << act << (b != nullptr) << xBlock << allowOut;
   void *ptrs[] = {x, w, b, y};
   const DirectConv dg = directGeom(g);
   std::function<void()> direct;
-  if (directConvEligible(dg)) direct = [&] {
+  if (directConvEligible(dg) && xBlock == 0) direct = [&] {
     directConvForward(dg, x, w, b, y);
     if (act != 0) activateInPlace(y, g.n * g.oc * g.oh * g.ow, act);
   };
-  runTuned(k, ptrs, [&](Plan &p, int layout) {
-    Mds m = mds(g, layout);
+  const int outBlock = runTuned(k, ptrs, [&](Plan &p, int layout) {
+    Mds m = mds(g, layout, xBlock);
     auto pd = fwdPd(g, m, b != nullptr, act);
     std::unordered_map<int, memory> args;
     args[DNNL_ARG_SRC] = p.in(0, m.x, pd.src_desc());
     args[DNNL_ARG_WEIGHTS] = p.in(1, m.w, pd.weights_desc());
     if (b) args[DNNL_ARG_BIAS] = p.in(2, m.b, pd.bias_desc());
-    args[DNNL_ARG_DST] = p.out(3, m.y, pd.dst_desc());
+    args[DNNL_ARG_DST] = outActivation(p, 3, pd.dst_desc(), allowOut);
     p.add(convolution_forward(pd), std::move(args), pd);
   }, direct);
-  return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), outBlock);
 }
 
-// conv2dBackwardData(dy, w, dx, geom...)
+// conv2dBackwardData(dy, w, dx, geom..., dyBlock, allowBlockedOut) -> the channel block dx was written in.
 Napi::Value ConvBackwardData(const Napi::CallbackInfo &info) {
   Geom g = geomArg(info, 3);
+  const int dyBlock = blockArg(info, 16);
+  const bool allowOut = info.Length() > 17 && flag(info, 17);
   float *dy = f32(info, 0, g.n * g.oc * g.oh * g.ow, "dy");
   float *w = f32(info, 1, g.oc * g.c * g.kh * g.kw, "w");
   float *dx = f32(info, 2, g.n * g.c * g.h * g.w, "dx");
   Key k(2);
-  addGeom(k, g);
+  addGeom(k, g) << dyBlock << allowOut;
   void *ptrs[] = {dy, w, dx};
   const DirectConv dg = directGeom(g);
   std::function<void()> direct;
-  if (directConvEligible(dg)) direct = [&] { directConvBackwardData(dg, dy, w, dx); };
-  runTuned(k, ptrs, [&](Plan &p, int layout) {
-    Mds m = mds(g, layout);
+  if (directConvEligible(dg) && dyBlock == 0) direct = [&] { directConvBackwardData(dg, dy, w, dx); };
+  const int outBlock = runTuned(k, ptrs, [&](Plan &p, int layout) {
+    Mds m = mds(g, layout, 0, dyBlock);
     auto hint = fwdPd(g, m, false, 0);
     convolution_backward_data::desc d(algorithm::convolution_direct, m.xc, m.wc, m.yc, {g.sh, g.sw}, {g.ph, g.pw},
                                       {g.prh, g.prw});
@@ -237,27 +248,29 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo &info) {
     std::unordered_map<int, memory> args;
     args[DNNL_ARG_DIFF_DST] = p.in(0, m.y, pd.diff_dst_desc());
     args[DNNL_ARG_WEIGHTS] = p.in(1, m.w, pd.weights_desc());
-    args[DNNL_ARG_DIFF_SRC] = p.out(2, m.x, pd.diff_src_desc());
+    args[DNNL_ARG_DIFF_SRC] = outActivation(p, 2, pd.diff_src_desc(), allowOut);
     p.add(convolution_backward_data(pd), std::move(args), pd);
   }, direct);
-  return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), outBlock);
 }
 
 // conv2dBackwardWeight(x, dy, dw, db|null, geom...)
+// (x's and dy's channel blocks follow the geometry: ..., xBlock, dyBlock)
 Napi::Value ConvBackwardWeight(const Napi::CallbackInfo &info) {
   Geom g = geomArg(info, 4);
+  const int xBlock = blockArg(info, 17), dyBlock = blockArg(info, 18);
   float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
   float *dy = f32(info, 1, g.n * g.oc * g.oh * g.ow, "dy");
   float *dw = f32(info, 2, g.oc * g.c * g.kh * g.kw, "dw");
   float *db = f32OrNull(info, 3, g.oc, "db");
   Key k(3);
-  addGeom(k, g) << (db != nullptr);
+  addGeom(k, g) << (db != nullptr) << xBlock << dyBlock;
   void *ptrs[] = {x, dy, dw, db};
   const DirectConv dg = directGeom(g);
   std::function<void()> direct;
-  if (directConvEligible(dg)) direct = [&] { directConvBackwardWeight(dg, x, dy, dw, db); };
+  if (directConvEligible(dg) && xBlock == 0 && dyBlock == 0) direct = [&] { directConvBackwardWeight(dg, x, dy, dw, db); };
   runTuned(k, ptrs, [&](Plan &p, int layout) {
-    Mds m = mds(g, layout);
+    Mds m = mds(g, layout, xBlock, dyBlock);
     auto hint = fwdPd(g, m, db != nullptr, 0);
     memory::dims strides{g.sh, g.sw}, pl{g.ph, g.pw}, pr{g.prh, g.prw};
     auto d = db ? convolution_backward_weights::desc(algorithm::convolution_direct, m.xc, m.wc, m.bc, m.yc, strides,

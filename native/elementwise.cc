@@ -375,6 +375,21 @@ Napi::Value AdamStep(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
+void activateInPlace(float *y, int64_t n, int act) {
+  using namespace dnnl;
+  Key k(40);
+  k << n << act;
+  Plan &p = cachedSized(k, n, [&](Plan &p) {
+    memory::desc md({n}, dt::f32, tag::a);
+    algorithm a = act == 1 ? algorithm::eltwise_relu : act == 2 ? algorithm::eltwise_logistic : algorithm::eltwise_tanh;
+    eltwise_forward::desc d(prop_kind::forward_inference, a, md, 0.f, 0.f);
+    eltwise_forward::primitive_desc pd(d, baseAttr(), engine());
+    p.add(eltwise_forward(pd), {{DNNL_ARG_SRC, p.user(0, md)}, {DNNL_ARG_DST, p.user(1, md)}}, pd);
+  });
+  void *ptrs[] = {y, y};
+  p.run(ptrs);
+}
+
 void initElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("eltwiseForward", Napi::Function::New(env, EltwiseForward, "eltwiseForward"));
   exports.Set("eltwiseBackward", Napi::Function::New(env, EltwiseBackward, "eltwiseBackward"));

@@ -1,5 +1,6 @@
 // Batch normalisation (x viewed as [n, c, spatial]) and (log-)softmax over rows.
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "common.h"
@@ -31,6 +32,19 @@ memory::desc chanMd(const BnGeom &g) { return memory::desc({g.c}, dt::f32, tag::
 
 const normalization_flags kScaleShift = normalization_flags::use_scale | normalization_flags::use_shift;
 
+
+/**
+ * The gradient through a fused activation, from its output y: 0 none, 1 relu, 2 sigmoid, 3 tanh
+ * (the same codes as the convolution's post-op). Computed on the fly inside the backward loops,
+ * so the activation's gradient never takes a pass over memory of its own.
+ */
+template <int A>
+inline float throughActivation(float g, float y) {
+  if (A == 1) return y > 0.f ? g : 0.f;
+  if (A == 2) return g * y * (1.f - y);
+  if (A == 3) return g * (1.f - y * y);
+  return g;
+}
 
 /**
  * Batch norm over [n, c] (BatchNorm1d after a Linear layer): a channel's values are c apart, so
@@ -68,16 +82,18 @@ void bnTrainRows(const float *x, const float *gamma, const float *beta, float *y
   }
 }
 
-void bnBackwardRows(const float *x, const float *dy, const float *gamma, const float *mean, const float *var,
-                    float *dx, float *dgamma, float *dbeta, int64_t N, int64_t C, float eps) {
+template <int A>
+void bnBackwardRows(const float *x, const float *dyOut, const float *y, const float *gamma, const float *mean,
+                    const float *var, float *dx, float *dgamma, float *dbeta, int64_t N, int64_t C, float eps) {
   std::vector<double> sdy(C, 0.0), sdyx(C, 0.0);
   std::vector<float> invstd(C), k(C), fsdy(C), fsdyx(C);
   for (int64_t ch = 0; ch < C; ch++) invstd[ch] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[ch]) + eps));
   for (int64_t i = 0; i < N; i++) {
-    const float *xr = x + i * C, *gr = dy + i * C;
+    const float *xr = x + i * C, *gr = dyOut + i * C, *yr = y ? y + i * C : nullptr;
     for (int64_t ch = 0; ch < C; ch++) {
-      sdy[ch] += gr[ch];
-      sdyx[ch] += gr[ch] * (xr[ch] - mean[ch]);
+      const float d = throughActivation<A>(gr[ch], yr ? yr[ch] : 0.f);
+      sdy[ch] += d;
+      sdyx[ch] += d * (xr[ch] - mean[ch]);
     }
   }
   const float m = static_cast<float>(N);
@@ -90,16 +106,62 @@ void bnBackwardRows(const float *x, const float *dy, const float *gamma, const f
     fsdyx[ch] = static_cast<float>(sdyx[ch]);
   }
   for (int64_t i = 0; i < N; i++) {
-    const float *xr = x + i * C, *gr = dy + i * C;
+    const float *xr = x + i * C, *gr = dyOut + i * C, *yr = y ? y + i * C : nullptr;
     float *o = dx + i * C;
     for (int64_t ch = 0; ch < C; ch++) {
+      const float d = throughActivation<A>(gr[ch], yr ? yr[ch] : 0.f);
       const float xhat = (xr[ch] - mean[ch]) * invstd[ch];
-      o[ch] = k[ch] * (m * gr[ch] - fsdy[ch] - xhat * fsdyx[ch]);
+      o[ch] = k[ch] * (m * d - fsdy[ch] - xhat * fsdyx[ch]);
     }
   }
 }
 
-// batchNormTrain(x, gamma, beta, y, mean, variance, n, c, spatial, eps)
+/** dx = γ·invstd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)) over [n, c, spatial], one channel per iteration. */
+template <int A>
+void bnBackwardChannels(const float *x, const float *dyOut, const float *y, const float *gamma, const float *mean,
+                        const float *var, float *dx, float *dgamma, float *dbeta, int64_t N, int64_t C, int64_t S,
+                        float eps) {
+  const double count = static_cast<double>(N * S);
+  const bool parallel = N * C * S >= kSerialWork && C > 1;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t ch = 0; ch < C; ch++) {
+    const float mu = mean[ch];
+    const float invstd = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[ch]) + eps));
+    double sdy = 0, sdyx = 0;
+    for (int64_t i = 0; i < N; i++) {
+      const int64_t base = (i * C + ch) * S;
+      const float *xr = x + base, *gr = dyOut + base, *yr = y ? y + base : nullptr;
+      float a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+      for (int64_t j = 0; j < S; j++) {
+        const float d = throughActivation<A>(gr[j], yr ? yr[j] : 0.f);
+        a += d;
+        b += d * (xr[j] - mu);
+      }
+      sdy += a;
+      sdyx += b;
+    }
+    sdyx *= invstd;
+    dgamma[ch] = static_cast<float>(sdyx);
+    dbeta[ch] = static_cast<float>(sdy);
+    const float k = static_cast<float>(gamma[ch] * invstd / count);
+    const float m = static_cast<float>(count);
+    const float fsdy = static_cast<float>(sdy);
+    const float fsdyx = static_cast<float>(sdyx);
+    for (int64_t i = 0; i < N; i++) {
+      const int64_t base = (i * C + ch) * S;
+      const float *xr = x + base, *gr = dyOut + base, *yr = y ? y + base : nullptr;
+      float *out = dx + base;
+      for (int64_t j = 0; j < S; j++) {
+        const float d = throughActivation<A>(gr[j], yr ? yr[j] : 0.f);
+        const float xhat = (xr[j] - mu) * invstd;
+        out[j] = k * (m * d - fsdy - xhat * fsdyx);
+      }
+    }
+  }
+}
+
+// batchNormTrain(x, gamma, beta, y, mean, variance, n, c, spatial, eps[, act]): y = act(bn(x)).
 // Direct loops rather than oneDNN's primitive: on plain NCHW with few channels (LeNet-BN's 6 and 16)
 // oneDNN's kernel measured 2-3x slower than these per-channel passes, which PyTorch also uses.
 // Statistics accumulate in double across rows, like the reference kernel; within a row, float
@@ -115,8 +177,11 @@ Napi::Value BnTrain(const Napi::CallbackInfo &info) {
   float *var = f32(info, 5, g.c, "variance");
   const int64_t N = g.n, C = g.c, S = g.spatial;
   const double count = static_cast<double>(N * S);
+  const int act = info.Length() > 10 ? static_cast<int>(i64(info, 10)) : 0;
+  if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad batchnorm activation code");
   if (S == 1) {
     bnTrainRows(x, gamma, beta, y, mean, var, N, C, g.eps);
+    if (act) activateInPlace(y, static_cast<int64_t>(total), act);
     return info.Env().Undefined();
   }
   const bool parallel = static_cast<int64_t>(total) >= kSerialWork && C > 1;
@@ -154,10 +219,11 @@ Napi::Value BnTrain(const Napi::CallbackInfo &info) {
       for (int64_t j = 0; j < S; j++) out[j] = row[j] * scale + shift;
     }
   }
+  if (act) activateInPlace(y, static_cast<int64_t>(total), act);
   return info.Env().Undefined();
 }
 
-// batchNormInference(x, gamma, beta, mean, variance, y, n, c, spatial, eps)
+// batchNormInference(x, gamma, beta, mean, variance, y, n, c, spatial, eps[, act])
 Napi::Value BnInference(const Napi::CallbackInfo &info) {
   BnGeom g = bnArg(info, 6);
   size_t total = g.n * g.c * g.spatial;
@@ -183,10 +249,14 @@ Napi::Value BnInference(const Napi::CallbackInfo &info) {
   });
   void *ptrs[] = {x, gamma, beta, mean, var, y};
   p.run(ptrs);
+  const int act = info.Length() > 10 ? static_cast<int>(i64(info, 10)) : 0;
+  if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad batchnorm activation code");
+  if (act) activateInPlace(y, static_cast<int64_t>(total), act);
   return info.Env().Undefined();
 }
 
-// batchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta, n, c, spatial, eps)
+// batchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta, n, c, spatial, eps[, act, y])
+// With act (1 relu, 2 sigmoid, 3 tanh), dy is the gradient of y = act(bn(x)).
 // dx = γ·invstd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)); direct loops for the same reason as BnTrain.
 Napi::Value BnBackward(const Napi::CallbackInfo &info) {
   BnGeom g = bnArg(info, 8);
@@ -199,46 +269,20 @@ Napi::Value BnBackward(const Napi::CallbackInfo &info) {
   float *dx = f32(info, 5, total, "dx");
   float *dgamma = f32(info, 6, g.c, "dgamma");
   float *dbeta = f32(info, 7, g.c, "dbeta");
+  const int act = info.Length() > 12 ? static_cast<int>(i64(info, 12)) : 0;
+  if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad batchnorm activation code");
+  float *y = act ? f32(info, 13, total, "y") : nullptr;
   const int64_t N = g.n, C = g.c, S = g.spatial;
-  const double count = static_cast<double>(N * S);
-  if (S == 1) {
-    bnBackwardRows(x, dy, gamma, mean, var, dx, dgamma, dbeta, N, C, g.eps);
-    return info.Env().Undefined();
-  }
-  const bool parallel = static_cast<int64_t>(total) >= kSerialWork && C > 1;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t ch = 0; ch < C; ch++) {
-    const float mu = mean[ch];
-    const float invstd = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[ch]) + g.eps));
-    double sdy = 0, sdyx = 0;
-    for (int64_t i = 0; i < N; i++) {
-      const float *xr = x + (i * C + ch) * S;
-      const float *gr = dy + (i * C + ch) * S;
-      float a = 0, b = 0;
-#pragma omp simd reduction(+ : a, b)
-      for (int64_t j = 0; j < S; j++) {
-        a += gr[j];
-        b += gr[j] * (xr[j] - mu);
-      }
-      sdy += a;
-      sdyx += b;
-    }
-    sdyx *= invstd;
-    dgamma[ch] = static_cast<float>(sdyx);
-    dbeta[ch] = static_cast<float>(sdy);
-    const float k = static_cast<float>(gamma[ch] * invstd / count);
-    const float m = static_cast<float>(count);
-    const float fsdy = static_cast<float>(sdy);
-    const float fsdyx = static_cast<float>(sdyx);
-    for (int64_t i = 0; i < N; i++) {
-      const float *xr = x + (i * C + ch) * S;
-      const float *gr = dy + (i * C + ch) * S;
-      float *out = dx + (i * C + ch) * S;
-      for (int64_t j = 0; j < S; j++) {
-        const float xhat = (xr[j] - mu) * invstd;
-        out[j] = k * (m * gr[j] - fsdy - xhat * fsdyx);
-      }
-    }
+  auto run = [&](auto tag) {
+    constexpr int A = decltype(tag)::value;
+    if (S == 1) bnBackwardRows<A>(x, dy, y, gamma, mean, var, dx, dgamma, dbeta, N, C, g.eps);
+    else bnBackwardChannels<A>(x, dy, y, gamma, mean, var, dx, dgamma, dbeta, N, C, S, g.eps);
+  };
+  switch (act) {
+    case 1: run(std::integral_constant<int, 1>{}); break;
+    case 2: run(std::integral_constant<int, 2>{}); break;
+    case 3: run(std::integral_constant<int, 3>{}); break;
+    default: run(std::integral_constant<int, 0>{});
   }
   return info.Env().Undefined();
 }

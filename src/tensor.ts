@@ -9,6 +9,7 @@ import { isGradEnabled, noGrad } from './autograd/grad-mode.js';
 import { runBackward, type GradFn } from './autograd/engine.js';
 import { formatTensor } from './format.js';
 import { numel, shapeStr, type Shape } from './shape.js';
+import { plainOf, rawOf } from './backend/layout.js';
 import * as ew from './ops/elementwise.js';
 import * as red from './ops/reduce.js';
 import * as mv from './ops/movement.js';
@@ -62,8 +63,24 @@ export class Tensor {
 
   // ---------- storage access (for kernels and trusted library code) ----------
 
-  /** The backing buffer, without copying. Library-internal: mutate only through in-place ops. */
+  /**
+   * The backing buffer, row-major, without copying. Library-internal: mutate only through
+   * in-place ops. A buffer a backend left in its own layout (see backend/layout.ts) is
+   * converted here, once, and the tensor keeps the row-major copy.
+   */
   get storage(): Float32Array {
+    const plain = plainOf(this.buf);
+    if (plain !== this.buf) this.buf = plain;
+    return this.buf;
+  }
+
+  /**
+   * The backing buffer as it is, possibly in a backend's own layout: only for ops whose
+   * kernels check `layoutOf` (convolution, pooling, activations, channel concat).
+   */
+  get rawStorage(): Float32Array {
+    const raw = rawOf(this.buf);
+    if (raw !== this.buf) this.buf = raw;
     return this.buf;
   }
 
@@ -82,7 +99,7 @@ export class Tensor {
 
   /** Synchronous copy of the values; valid on CPU backends. */
   dataSync(): Float32Array {
-    return this.buf.slice();
+    return this.storage.slice();
   }
 
   async item(): Promise<number> {
@@ -91,7 +108,7 @@ export class Tensor {
 
   itemSync(): number {
     if (this.buf.length !== 1) throw new Error(`item(): tensor has ${this.buf.length} elements (shape ${shapeStr(this.shape)}); only one-element tensors can be converted to a number`);
-    return this.buf[0];
+    return this.storage[0];
   }
 
   /** Nested arrays, like torch's tolist(). */
@@ -147,18 +164,18 @@ export class Tensor {
   // ---------- in-place (no autograd) ----------
 
   zero_(): this {
-    this.buf.fill(0);
+    this.storage.fill(0);
     return this;
   }
 
   fill_(value: number): this {
-    this.buf.fill(value);
+    this.storage.fill(value);
     return this;
   }
 
   copy_(src: Tensor): this {
     if (src.numel() !== this.numel()) throw new Error(`copy_(): source has shape ${shapeStr(src.shape)}, destination ${shapeStr(this.shape)}`);
-    this.buf.set(src.buf);
+    this.storage.set(src.storage);
     return this;
   }
 
@@ -222,7 +239,7 @@ export class Tensor {
   // ---------- dtype ----------
   float(): Tensor { return this.dtype === 'float32' ? this : new Tensor(this.buf, this.shape); }
   int(): Tensor {
-    return noGrad(() => new Tensor(Float32Array.from(this.buf, Math.trunc), this.shape, { dtype: 'int32' }));
+    return noGrad(() => new Tensor(Float32Array.from(this.storage, Math.trunc), this.shape, { dtype: 'int32' }));
   }
   /** Device moves are no-ops for CPU backends; kept so code reads like PyTorch. */
   to(_device: string): Tensor { return this; }

@@ -41,6 +41,37 @@ for (const backend of listBackends().filter((b) => getBackend(b))) {
   });
 }
 
+for (const backend of listBackends().filter((b) => getBackend(b))) {
+  test(`fused batch norm+activation equals batch norm then activation, training and eval [${backend}]`, () => {
+    withBackend(backend, () => {
+      torch.manualSeed(4);
+      const net = new nn.Sequential(
+        new nn.Conv2d(2, 6, 3), new nn.BatchNorm2d(6), new nn.Sigmoid(),
+        new nn.Conv2d(6, 4, 3), new nn.BatchNorm2d(4), new nn.ReLU(),
+        new nn.Flatten(), new nn.Linear(4 * 5 * 5, 7), new nn.BatchNorm1d(7), new nn.Tanh(),
+        new nn.Linear(7, 3),
+      );
+      const x = torch.randn([4, 2, 9, 9]);
+      for (const training of [true, false]) {
+        net.train(training);
+        // Running statistics move in training: give both runs the same starting state.
+        const state = net.stateDict();
+        const fused = run(net, x, true);
+        net.loadStateDict(state);
+        const plain = run(net, x, false);
+        net.loadStateDict(state);
+        fused.forEach((f, i) => assertClose(f, plain[i], { rtol: 1e-4, atol: 1e-5 }));
+      }
+      net.train();
+      Sequential.fuseActivations = true;
+      const y = net.forward(x);
+      assert.equal(y.gradFn?.name, 'Addmm');
+      const names = (y.gradFn?.inputs ?? []).map((t) => t.gradFn?.name);
+      assert.ok(names.includes('NativeBatchNormTanh'), `the last batch norm runs fused with its Tanh (inputs: ${names.join(', ')})`);
+    });
+  });
+}
+
 test('fusion does not change what iterating the layers sees, nor error locations', () => {
   const net = new nn.Sequential(new nn.Conv2d(1, 2, 3), new nn.ReLU(), new nn.Conv2d(3, 2, 3), new nn.Sigmoid());
   assert.deepEqual([...net].map((l) => l.constructor.name), ['Conv2d', 'ReLU', 'Conv2d', 'Sigmoid']);

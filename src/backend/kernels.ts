@@ -9,6 +9,11 @@
  * A backend may implement any subset; missing kernels fall back to
  * `reference` (see registry.ts), which is why CPU backends share one storage
  * type. Inputs are never mutated unless the kernel name ends in `Inplace`.
+ *
+ * One exception to "row-major": the kernels in RAW_INPUT_KERNELS may be handed a
+ * buffer a backend left in its own layout (backend/layout.ts). A backend lists
+ * the ones it handles in `layoutAware`; for every other implementation the
+ * registry converts such inputs to row-major first.
  */
 export type Buf = Float32Array;
 
@@ -45,7 +50,11 @@ export interface Pool2dDesc {
 }
 
 /** x is viewed as [n, c, spatial]; statistics are per channel c. */
-export interface BatchNormDesc { n: number; c: number; spatial: number; eps: number }
+export interface BatchNormDesc {
+  n: number; c: number; spatial: number; eps: number;
+  /** Applied to the normalised output in the same kernel (Sequential fuses BatchNorm + ReLU/Sigmoid/Tanh). */
+  activation?: ActivationOp;
+}
 
 export interface MatmulDesc {
   /** number of independent [m,k]x[k,n] products stored back to back */
@@ -106,7 +115,8 @@ export interface Kernels {
   batchNormTrain(x: Buf, gamma: Buf, beta: Buf, d: BatchNormDesc): { y: Buf; mean: Buf; variance: Buf };
   batchNormInference(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, d: BatchNormDesc): Buf;
   /** Backward of batchNormTrain (batch statistics depend on x). */
-  batchNormBackward(x: Buf, dy: Buf, gamma: Buf, mean: Buf, variance: Buf, d: BatchNormDesc): { dx: Buf; dgamma: Buf; dbeta: Buf };
+  /** With d.activation, dy is the gradient of the activated output y, which must be given. */
+  batchNormBackward(x: Buf, dy: Buf, gamma: Buf, mean: Buf, variance: Buf, d: BatchNormDesc, y?: Buf): { dx: Buf; dgamma: Buf; dbeta: Buf };
 
   // ---- softmax / losses (ops/softmax.ts) ----
   /** log-softmax over the last axis of x viewed as [rows, cols]. */
@@ -125,6 +135,12 @@ export interface Kernels {
 
 export type KernelName = keyof Kernels;
 
+/** Kernels whose buffer inputs may arrive in a backend's own layout (ops pass Tensor.rawStorage). */
+export const RAW_INPUT_KERNELS: ReadonlySet<KernelName> = new Set<KernelName>([
+  'unary', 'activationBackward', 'binary', 'conv2d', 'conv2dBackwardData', 'conv2dBackwardWeight',
+  'pool2d', 'pool2dBackward', 'concat', 'slice',
+]);
+
 export interface Backend {
   readonly name: string;
   /** Human-readable device description, e.g. "cpu (oneDNN 2.6, 2 threads)". */
@@ -132,4 +148,6 @@ export interface Backend {
   readonly kernels: Partial<Kernels>;
   /** Set the number of compute threads, where the backend is multi-threaded. */
   setNumThreads?(n: number): void;
+  /** The RAW_INPUT_KERNELS this backend's own kernels accept in its own layouts. */
+  readonly layoutAware?: ReadonlySet<KernelName>;
 }

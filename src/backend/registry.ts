@@ -5,7 +5,8 @@
  * when it has one; otherwise the `reference` kernel runs on the same buffers.
  * That fallback is what lets a fast backend start small and grow op by op.
  */
-import type { Backend, Kernels, KernelName } from './kernels.js';
+import { RAW_INPUT_KERNELS, type Backend, type Kernels, type KernelName } from './kernels.js';
+import { plainOf } from './layout.js';
 import { referenceBackend } from './reference/index.js';
 import { loadCpuBackend } from './cpu/index.js';
 import { profileKernels, profilingEnabled } from './profile.js';
@@ -40,12 +41,26 @@ export function listBackends(): string[] {
   return [...new Set([...backends.keys(), ...loaders.keys()])];
 }
 
-/** Merge a backend's kernels over the reference ones. */
+/** Row-major copies of any backend-layout buffers among a kernel's arguments (arrays of buffers included). */
+function plainArgs(args: unknown[]): unknown[] {
+  return args.map((a) => (a instanceof Float32Array ? plainOf(a) : Array.isArray(a) ? a.map((b) => (b instanceof Float32Array ? plainOf(b) : b)) : a));
+}
+
+/**
+ * Merge a backend's kernels over the reference ones. Implementations that do not read the
+ * backend's own layouts get RAW_INPUT_KERNELS' inputs converted to row-major first.
+ */
 function resolveKernels(backend: Backend): Kernels {
   const ref = referenceBackend.kernels as Kernels;
   const merged = { ...ref } as Record<KernelName, unknown>;
   for (const [name, fn] of Object.entries(backend.kernels)) {
     if (fn) merged[name as KernelName] = fn;
+  }
+  for (const name of RAW_INPUT_KERNELS) {
+    const own = backend.kernels[name] !== undefined && backend.layoutAware?.has(name);
+    if (own) continue;
+    const fn = merged[name] as (...a: unknown[]) => unknown;
+    merged[name] = (...args: unknown[]): unknown => fn(...plainArgs(args));
   }
   return profilingEnabled() ? profileKernels(merged as Kernels) : (merged as Kernels);
 }

@@ -1,6 +1,6 @@
 /** Batch normalisation (torch.nn.functional.batch_norm) over dim 1 of [N,C,*]. */
 import { K } from '../backend/registry.js';
-import type { BatchNormDesc } from '../backend/kernels.js';
+import type { ActivationOp, BatchNormDesc } from '../backend/kernels.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { numel, shapeStr } from '../shape.js';
 
@@ -8,6 +8,8 @@ export interface BatchNormOptions {
   training: boolean;
   momentum: number;
   eps: number;
+  /** An activation applied to the output in the same kernel (Sequential fuses BatchNorm + ReLU/Sigmoid/Tanh). */
+  activation?: ActivationOp;
 }
 
 export function batchNorm(
@@ -17,6 +19,8 @@ export function batchNorm(
   if (x.ndim < 2) throw new Error(`batch_norm: expected input of at least 2 dims [N,C,...], got shape ${shapeStr(x.shape)}`);
   const [n, c] = x.shape;
   const d: BatchNormDesc = { n, c, spatial: numel(x.shape.slice(2)), eps: opts.eps };
+  if (opts.activation) d.activation = opts.activation;
+  const name = opts.activation ? `NativeBatchNorm${opts.activation.charAt(0).toUpperCase()}${opts.activation.slice(1)}` : 'NativeBatchNorm';
   const gamma = weight ?? new Tensor(new Float32Array(c).fill(1), [c]);
   const beta = bias ?? new Tensor(new Float32Array(c), [c]);
   for (const [name, t] of [['weight', gamma], ['bias', beta], ['running_mean', runningMean], ['running_var', runningVar]] as const) {
@@ -38,8 +42,8 @@ export function batchNorm(
       runningMean.setStorage(k.binary('add', k.affine(runningMean.storage, 1 - m, 0), [c], k.affine(mean, m, 0), [c], [c]));
       runningVar.setStorage(k.binary('add', k.affine(runningVar.storage, 1 - m, 0), [c], k.affine(variance, m * unbias, 0), [c], [c]));
     }
-    return fromOp(y, x.shape, inputs, 'NativeBatchNorm', (g) => {
-      const r = K().batchNormBackward(x.storage, g.storage, gamma.storage, mean, variance, d);
+    return fromOp(y, x.shape, inputs, name, (g) => {
+      const r = K().batchNormBackward(x.storage, g.storage, gamma.storage, mean, variance, d, y);
       const gx = new Tensor(r.dx, x.shape);
       return weight && bias ? [gx, new Tensor(r.dgamma, weight.shape), new Tensor(r.dbeta, bias.shape)] : [gx];
     });
@@ -47,7 +51,9 @@ export function batchNorm(
   const rm = runningMean as Tensor;
   const rv = runningVar as Tensor;
   const y = k.batchNormInference(x.storage, gamma.storage, beta.storage, rm.storage, rv.storage, d);
-  return fromOp(y, x.shape, inputs, 'NativeBatchNorm', (g) => {
+  return fromOp(y, x.shape, inputs, name, (gOut) => {
+    const act = opts.activation;
+    const g = act ? new Tensor(K().activationBackward(act, y, y, gOut.storage), gOut.shape) : gOut;
     // With fixed statistics the op is a per-channel affine map.
     const bshape = [1, c, ...x.shape.slice(2).map(() => 1)];
     const invstd = rv.reshape(bshape).add(opts.eps).sqrt().reciprocal();

@@ -17,7 +17,8 @@ type UnaryName = UnaryOp | 'clone';
 
 export function unaryOp(op: UnaryName, x: Tensor): Tensor {
   const k = K();
-  const y = op === 'clone' ? x.storage.slice() : k.unary(op, x.storage);
+  // Unary ops are elementwise, so they run on a backend-layout buffer as it is (rawStorage).
+  const y = op === 'clone' ? x.storage.slice() : k.unary(op, x.rawStorage);
   const out = fromOp(y, x.shape, [x], capital(op), (g) => [unaryGrad(op, x, out, g)]);
   return out;
 }
@@ -37,7 +38,7 @@ function unaryGrad(op: UnaryName, x: Tensor, y: Tensor, g: Tensor): Tensor {
     case 'relu':
     case 'sigmoid':
     case 'tanh':
-      return new Tensor(k.activationBackward(op, x.storage, y.storage, g.storage), x.shape);
+      return new Tensor(k.activationBackward(op, x.rawStorage, y.rawStorage, g.rawStorage), x.shape);
   }
 }
 
@@ -46,7 +47,9 @@ export function binaryOp(op: BinaryOp, aIn: TensorLike, bIn: TensorLike): Tensor
   const b = asTensor(bIn);
   const outShape = sameShape(a.shape, b.shape) ? [...a.shape] : broadcastShapes(a.shape, b.shape, op);
   const rank = outShape.length;
-  const buf = K().binary(op, a.storage, padShape(a.shape, rank), b.storage, padShape(b.shape, rank), outShape);
+  // Same-shaped operands may stay in a backend's layout (elementwise); broadcasting needs row-major.
+  const same = sameShape(a.shape, b.shape);
+  const buf = K().binary(op, same ? a.rawStorage : a.storage, padShape(a.shape, rank), same ? b.rawStorage : b.storage, padShape(b.shape, rank), outShape);
   const comparison = op === 'eq' || op === 'ne' || op === 'lt' || op === 'le' || op === 'gt' || op === 'ge';
   if (comparison) return new Tensor(buf, outShape);
   const out = fromOp(buf, outShape, [a, b], capital(op), (g) => {

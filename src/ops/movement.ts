@@ -93,7 +93,7 @@ export function slice(x: Tensor, dim: number, start: number, end?: number): Tens
   const { outer, inner } = around(x.shape, d);
   const shape = [...x.shape];
   shape[d] = e - s;
-  const buf = K().slice(x.storage, outer, size, inner, s, e - s);
+  const buf = K().slice(x.rawStorage, outer, size, inner, s, e - s);
   if (x.dtype !== 'float32') return new Tensor(buf, shape, { dtype: x.dtype });
   return fromOp(buf, shape, [x], 'Slice', (g) => {
     // Pad the gradient back with zeros before and after the slice.
@@ -129,7 +129,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const { outer, inner } = around(first.shape, d);
   const shape = [...first.shape];
   shape[d] = dims.reduce((a, b) => a + b, 0);
-  const buf = K().concat(tensors.map((t) => t.storage), dims, outer, inner);
+  const buf = K().concat(tensors.map((t) => t.rawStorage), dims, outer, inner);
   if (first.dtype !== 'float32') return new Tensor(buf, shape, { dtype: first.dtype });
   return fromOp(buf, shape, tensors, 'Cat', (g) => {
     let offset = 0;

@@ -21,9 +21,9 @@ function poolDesc(kind: 'max' | 'avg', x: Tensor, kernel: Pair, stride: Pair | n
 }
 
 function pool(d: Pool2dDesc, x: Tensor): Tensor {
-  const y = K().pool2d(x.storage, d);
+  const y = K().pool2d(x.rawStorage, d);
   const out = fromOp(y, [d.n, d.c, d.oh, d.ow], [x], d.kind === 'max' ? 'MaxPool2DWithIndices' : 'AvgPool2D', (g) => [
-    new Tensor(K().pool2dBackward(x.storage, out.storage, g.storage, d), x.shape),
+    new Tensor(K().pool2dBackward(x.rawStorage, out.rawStorage, g.rawStorage, d), x.shape),
   ]);
   return out;
 }

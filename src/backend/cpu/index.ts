@@ -15,11 +15,13 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RAW_INPUT_KERNELS } from '../kernels.js';
 import type {
   ActivationOp, AdamDesc, Backend, BatchNormDesc, BinaryOp, Buf, Conv2dDesc, Kernels, MatmulDesc,
   Pool2dDesc, ReduceOp, SgdDesc, UnaryOp,
 } from '../kernels.js';
 import { referenceKernels as ref } from '../reference/index.js';
+import { layoutOf, markLayout, plainOf, sameLayout, type ForeignLayout } from '../layout.js';
 
 /** The addon's exports (see native/*.cc for the argument order). */
 export interface CpuNative {
@@ -47,12 +49,27 @@ export interface CpuNative {
     weightDecay: number, nesterov: boolean, maximize: boolean): void;
   adamStep(param: Buf, grad: Buf, m: Buf, v: Buf, lr: number, beta1: number, beta2: number, eps: number,
     weightDecay: number, decoupled: boolean, step: number): void;
+  /** xBlock: x's channel block (0 plain NCHW, 8, 16); returns the block y was written in (0 unless allowBlockedOut). */
   conv2dForward(x: Buf, w: Buf, bias: Buf | null, y: Buf, n: number, c: number, h: number, wd: number, oc: number,
-    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, act: number): void;
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, act: number,
+    xBlock?: number, allowBlockedOut?: boolean): number;
   conv2dBackwardData(dy: Buf, w: Buf, dx: Buf, n: number, c: number, h: number, wd: number, oc: number,
-    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number,
+    dyBlock?: number, allowBlockedOut?: boolean): number;
   conv2dBackwardWeight(x: Buf, dy: Buf, dw: Buf, db: Buf | null, n: number, c: number, h: number, wd: number,
-    oc: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+    oc: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number,
+    xBlock?: number, dyBlock?: number): void;
+  /** Copies an NCHW activation between channel-block layouts (0 plain, 8, 16). */
+  reorderActivation(src: Buf, srcBlock: number, dst: Buf, dstBlock: number, n: number, c: number, h: number, w: number): void;
+  /** Pooling on channel-blocked x and y; returns max pooling's workspace for the backward (else null). */
+  poolBlockedForward(x: Buf, y: Buf, kind: number, n: number, c: number, h: number, w: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, block: number): Uint8Array | null;
+  poolBlockedBackward(dy: Buf, dyBlock: number, ws: Uint8Array | null, dx: Buf, kind: number, n: number, c: number, h: number, w: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, block: number): void;
+  /** Max pooling of channel-blocked x into y with argmax indices (in-plane offsets), all in the block layout. */
+  maxPoolBlockedForward(x: Buf, y: Buf, idx: Int32Array, n: number, c: number, h: number, w: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, block: number): void;
+  maxPoolBlockedBackward(dy: Buf, idx: Int32Array, dx: Buf, planes: number, hw: number, ohw: number, block: number): void;
   pool2dForward(x: Buf, y: Buf, kind: number, n: number, c: number, h: number, w: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   maxPool2dForwardIndices(x: Buf, y: Buf, idx: Int32Array, kind: 0, n: number, c: number, h: number, w: number,
@@ -60,10 +77,12 @@ export interface CpuNative {
   maxPool2dBackwardIndices(dy: Buf, idx: Int32Array, dx: Buf, planes: number, hw: number, ohw: number): void;
   pool2dBackward(x: Buf, dy: Buf, dx: Buf, kind: number, n: number, c: number, h: number, w: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
-  batchNormTrain(x: Buf, gamma: Buf, beta: Buf, y: Buf, mean: Buf, variance: Buf, n: number, c: number, spatial: number, eps: number): void;
-  batchNormInference(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, y: Buf, n: number, c: number, spatial: number, eps: number): void;
+  /** act: 0 none, 1 relu, 2 sigmoid, 3 tanh, applied to y. */
+  batchNormTrain(x: Buf, gamma: Buf, beta: Buf, y: Buf, mean: Buf, variance: Buf, n: number, c: number, spatial: number, eps: number, act?: number): void;
+  batchNormInference(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, y: Buf, n: number, c: number, spatial: number, eps: number, act?: number): void;
+  /** With act, dy is the gradient of y = act(bn(x)) and y must be given. */
   batchNormBackward(x: Buf, dy: Buf, gamma: Buf, mean: Buf, variance: Buf, dx: Buf, dgamma: Buf, dbeta: Buf,
-    n: number, c: number, spatial: number, eps: number): void;
+    n: number, c: number, spatial: number, eps: number, act?: number, y?: Buf): void;
   softmaxForward(x: Buf, y: Buf, rows: number, cols: number, log: boolean): void;
   softmaxBackward(y: Buf, dy: Buf, dx: Buf, rows: number, cols: number, log: boolean): void;
   matmul(a: Buf, b: Buf, c: Buf, batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): void;
@@ -136,6 +155,34 @@ function sizeOf(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
+}
+
+/**
+ * Whether kernels may leave activations in oneDNN's channel-blocked layout for the next kernel
+ * (TORCHLET_BLOCKED_ACTIVATIONS=0 turns it off: every kernel then returns plain NCHW).
+ */
+const keepBlocked = process.env.TORCHLET_BLOCKED_ACTIVATIONS !== '0';
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Run an elementwise kernel on same-layout inputs as they are (the output takes their layout), or on row-major copies. */
+function elementwise(inputs: Buf[], run: (...xs: Buf[]) => Buf): Buf {
+  const l = layoutOf(inputs[0]);
+  if (l && inputs.every((b) => sameLayout(layoutOf(b), l))) {
+    const out = run(...inputs);
+    markLayout(out, l);
+    return out;
+  }
+  return run(...inputs.map(plainOf));
+}
+
+/** An activation input as [buffer, channel block]: blocked as it is when its layout has these dims, else row-major. */
+function activationIn(buf: Buf, dims: readonly number[]): [Buf, number] {
+  const l = layoutOf(buf);
+  if (l && sameDims(l.dims, dims)) return [buf, l.block];
+  return [plainOf(buf), 0];
 }
 
 const unaryCodes: Partial<Record<UnaryOp, [code: number, alpha: number, beta: number]>> = {
@@ -217,28 +264,42 @@ function mergeBroadcast(aShape: readonly number[], bShape: readonly number[], ou
 // ---------------------------------------------------------------- kernels
 
 function makeKernels(nat: CpuNative): Partial<Kernels> {
+  const bnAct = (d: BatchNormDesc): number => (d.activation ? activationCodes[d.activation] + 1 : 0);
   const poolKind = (d: Pool2dDesc): number => (d.kind === 'max' ? 0 : d.countIncludePad ? 1 : 2);
   // Zero-sized problems (which oneDNN rejects) take the reference path.
   const anyZero = (...dims: number[]): boolean => dims.some((v) => v <= 0);
   const emptyConv = (d: Conv2dDesc): boolean => anyZero(d.n, d.c, d.h, d.w, d.oc, d.oh, d.ow);
 
   const kernels: Partial<Kernels> = {
-    unary(op: UnaryOp, x: Buf): Buf {
-      const c = unaryCodes[op];
-      if (!c || x.length < SMALL) return ref.unary(op, x);
-      const y = alloc(x.length);
-      nat.eltwiseForward(x, y, c[0], c[1], c[2]);
-      return y;
+    unary(op: UnaryOp, xIn: Buf): Buf {
+      return elementwise([xIn], (x) => {
+        const c = unaryCodes[op];
+        if (!c || x.length < SMALL) return ref.unary(op, x);
+        const y = alloc(x.length);
+        nat.eltwiseForward(x, y, c[0], c[1], c[2]);
+        return y;
+      });
     },
 
-    activationBackward(op: ActivationOp, x: Buf, y: Buf, dy: Buf): Buf {
-      if (dy.length < SMALL) return ref.activationBackward(op, x, y, dy);
-      const dx = alloc(dy.length);
-      nat.eltwiseBackward(y, dy, dx, activationCodes[op]);
-      return dx;
+    activationBackward(op: ActivationOp, xIn: Buf, yIn: Buf, dyIn: Buf): Buf {
+      return elementwise([xIn, yIn, dyIn], (x, y, dy) => {
+        if (dy.length < SMALL) return ref.activationBackward(op, x, y, dy);
+        const dx = alloc(dy.length);
+        nat.eltwiseBackward(y, dy, dx, activationCodes[op]);
+        return dx;
+      });
     },
 
-    binary(op: BinaryOp, a: Buf, aShape: readonly number[], b: Buf, bShape: readonly number[], outShape: readonly number[]): Buf {
+    binary(op: BinaryOp, aIn: Buf, aShape: readonly number[], bIn: Buf, bShape: readonly number[], outShape: readonly number[]): Buf {
+      // Same shapes: elementwise, so operands in one blocked layout stay in it.
+      if (sameDims(aShape, bShape) && sameDims(aShape, outShape)) {
+        return elementwise([aIn, bIn], (a, b) => binaryRowMajor(op, a, aShape, b, bShape, outShape));
+      }
+      return binaryRowMajor(op, plainOf(aIn), aShape, plainOf(bIn), bShape, outShape);
+    },
+  };
+
+  function binaryRowMajor(op: BinaryOp, a: Buf, aShape: readonly number[], b: Buf, bShape: readonly number[], outShape: readonly number[]): Buf {
       const size = sizeOf(outShape);
       if (size < SMALL) return ref.binary(op, a, aShape, b, bShape, outShape);
       const m = mergeBroadcast(aShape, bShape, outShape);
@@ -252,8 +313,9 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
         nat.binaryLoop(a, m.a, b, m.b, out, m.out, binaryCodes[op]);
       }
       return out;
-    },
+  }
 
+  const more: Partial<Kernels> = {
     clamp(x: Buf, min: number, max: number): Buf {
       if (x.length < SMALL) return ref.clamp(x, min, max);
       const y = alloc(x.length);
@@ -286,31 +348,58 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
       return c;
     },
 
-    conv2d(x: Buf, w: Buf, bias: Buf | null, d: Conv2dDesc): Buf {
-      if (emptyConv(d)) return ref.conv2d(x, w, bias, d);
+    conv2d(xIn: Buf, w: Buf, bias: Buf | null, d: Conv2dDesc): Buf {
+      if (emptyConv(d)) return ref.conv2d(plainOf(xIn), w, bias, d);
+      const [x, xBlock] = activationIn(xIn, [d.n, d.c, d.h, d.w]);
       const y = alloc(d.n * d.oc * d.oh * d.ow);
       const act = d.activation ? activationCodes[d.activation] + 1 : 0;
-      nat.conv2dForward(x, w, bias, y, d.n, d.c, d.h, d.w, d.oc, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, act);
+      const block = nat.conv2dForward(x, w, bias, y, d.n, d.c, d.h, d.w, d.oc, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, act,
+        xBlock, keepBlocked);
+      if (block) markLayout(y, blockedLayout(nat, [d.n, d.oc, d.oh, d.ow], block));
       return y;
     },
 
-    conv2dBackwardData(dy: Buf, w: Buf, d: Conv2dDesc): Buf {
-      if (emptyConv(d)) return ref.conv2dBackwardData(dy, w, d);
+    conv2dBackwardData(dyIn: Buf, w: Buf, d: Conv2dDesc): Buf {
+      if (emptyConv(d)) return ref.conv2dBackwardData(plainOf(dyIn), w, d);
+      const [dy, dyBlock] = activationIn(dyIn, [d.n, d.oc, d.oh, d.ow]);
       const dx = alloc(d.n * d.c * d.h * d.w);
-      nat.conv2dBackwardData(dy, w, dx, d.n, d.c, d.h, d.w, d.oc, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
+      const block = nat.conv2dBackwardData(dy, w, dx, d.n, d.c, d.h, d.w, d.oc, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow,
+        dyBlock, keepBlocked);
+      if (block) markLayout(dx, blockedLayout(nat, [d.n, d.c, d.h, d.w], block));
       return dx;
     },
 
-    conv2dBackwardWeight(x: Buf, dy: Buf, d: Conv2dDesc, withBias: boolean): { dw: Buf; db: Buf | null } {
-      if (emptyConv(d)) return ref.conv2dBackwardWeight(x, dy, d, withBias);
+    conv2dBackwardWeight(xIn: Buf, dyIn: Buf, d: Conv2dDesc, withBias: boolean): { dw: Buf; db: Buf | null } {
+      if (emptyConv(d)) return ref.conv2dBackwardWeight(plainOf(xIn), plainOf(dyIn), d, withBias);
+      const [x, xBlock] = activationIn(xIn, [d.n, d.c, d.h, d.w]);
+      const [dy, dyBlock] = activationIn(dyIn, [d.n, d.oc, d.oh, d.ow]);
       const dw = alloc(d.oc * d.c * d.kh * d.kw);
       const db = withBias ? new Float32Array(d.oc) : null;
-      nat.conv2dBackwardWeight(x, dy, dw, db, d.n, d.c, d.h, d.w, d.oc, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
+      nat.conv2dBackwardWeight(x, dy, dw, db, d.n, d.c, d.h, d.w, d.oc, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, xBlock, dyBlock);
       return { dw, db };
     },
 
-    pool2d(x: Buf, d: Pool2dDesc): Buf {
-      if (anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow)) return ref.pool2d(x, d);
+    pool2d(xIn: Buf, d: Pool2dDesc): Buf {
+      if (anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow)) return ref.pool2d(plainOf(xIn), d);
+      const [xb, block] = activationIn(xIn, [d.n, d.c, d.h, d.w]);
+      if (block && d.kind === 'max') {
+        // Channel-blocked input: vectorized across the channels of a block; output and indices in that layout.
+        const y = alloc(d.n * d.c * d.oh * d.ow);
+        const idx = new Int32Array(y.length);
+        nat.maxPoolBlockedForward(xb, y, idx, d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, block);
+        markLayout(y, blockedLayout(nat, [d.n, d.c, d.oh, d.ow], block));
+        maxPoolIndices.set(y, { idx, key: poolKey(xb, d) });
+        return y;
+      }
+      if (block && blockedPoolOk(d)) {
+        // Average pooling of a blocked input: oneDNN's, output in the same layout.
+        const y = alloc(d.n * d.c * d.oh * d.ow);
+        const ws = nat.poolBlockedForward(xb, y, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, block);
+        markLayout(y, blockedLayout(nat, [d.n, d.c, d.oh, d.ow], block));
+        if (ws) blockedPoolWorkspaces.set(y, { ws, key: poolKey(xb, d) });
+        return y;
+      }
+      const x = plainOf(xIn);
       const y = alloc(d.n * d.c * d.oh * d.ow);
       if (d.kind === 'max') {
         // Keep where each maximum was (PyTorch's "indices"), so the backward only scatters.
@@ -323,16 +412,70 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
       return y;
     },
 
-    pool2dBackward(x: Buf, y: Buf, dy: Buf, d: Pool2dDesc): Buf {
-      if (anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow)) return ref.pool2dBackward(x, y, dy, d);
+    pool2dBackward(xIn: Buf, yIn: Buf, dyIn: Buf, d: Pool2dDesc): Buf {
+      if (anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow)) return ref.pool2dBackward(plainOf(xIn), plainOf(yIn), plainOf(dyIn), d);
+      const [xb, block] = activationIn(xIn, [d.n, d.c, d.h, d.w]);
+      const indices = d.kind === 'max' && block ? maxPoolIndices.get(yIn) : undefined;
+      if (indices && indices.key === poolKey(xb, d)) {
+        let [dy, dyBlock] = activationIn(dyIn, [d.n, d.c, d.oh, d.ow]);
+        if (dyBlock !== block) {
+          const t = alloc(dy.length);
+          nat.reorderActivation(dy, dyBlock, t, block, d.n, d.c, d.oh, d.ow);
+          dy = t;
+          dyBlock = block;
+        }
+        const dx = alloc(d.n * d.c * d.h * d.w);
+        nat.maxPoolBlockedBackward(dy, indices.idx, dx, d.n * (d.c / block), d.h * d.w, d.oh * d.ow, block);
+        markLayout(dx, blockedLayout(nat, [d.n, d.c, d.h, d.w], block));
+        return dx;
+      }
+      const saved = blockedPoolWorkspaces.get(yIn);
+      if (block && blockedPoolOk(d) && (d.kind !== 'max' || (saved && saved.key === poolKey(xb, d)))) {
+        const [dy, dyBlock] = activationIn(dyIn, [d.n, d.c, d.oh, d.ow]);
+        const dx = alloc(d.n * d.c * d.h * d.w);
+        nat.poolBlockedBackward(dy, dyBlock, saved?.ws ?? null, dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw,
+          d.oh, d.ow, block);
+        markLayout(dx, blockedLayout(nat, [d.n, d.c, d.h, d.w], block));
+        return dx;
+      }
+      const x = plainOf(xIn);
+      const y = plainOf(yIn);
+      const dy = plainOf(dyIn);
       const dx = alloc(d.n * d.c * d.h * d.w);
-      const saved = d.kind === 'max' ? maxPoolIndices.get(y) : undefined;
-      if (saved && saved.key === poolKey(x, d)) {
-        nat.maxPool2dBackwardIndices(dy, saved.idx, dx, d.n * d.c, d.h * d.w, d.oh * d.ow);
+      const idxSaved = d.kind === 'max' ? maxPoolIndices.get(y) : undefined;
+      if (idxSaved && idxSaved.key === poolKey(x, d)) {
+        nat.maxPool2dBackwardIndices(dy, idxSaved.idx, dx, d.n * d.c, d.h * d.w, d.oh * d.ow);
         return dx;
       }
       nat.pool2dBackward(x, dy, dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
       return dx;
+    },
+
+    concat(parts: readonly Buf[], dims: readonly number[], outer: number, inner: number): Buf {
+      // Along the channels of same-layout blocked activations, whole channel blocks: each image's
+      // part is one contiguous run, exactly as in NCHW, so the plain copy applies to the raw bytes.
+      const first = layoutOf(parts[0]);
+      const ok = first !== null && first.dims.length === 4 && first.dims[0] === outer && first.dims[2] * first.dims[3] === inner &&
+        parts.every((p, i) => {
+          const l = layoutOf(p);
+          return l !== null && l.block === first.block && l.dims[0] === outer && l.dims[1] === dims[i] &&
+            l.dims[2] === first.dims[2] && l.dims[3] === first.dims[3] && dims[i] % l.block === 0;
+        });
+      if (!ok) return ref.concat(parts.map(plainOf), dims, outer, inner);
+      const out = ref.concat(parts, dims, outer, inner);
+      const total = dims.reduce((a, b) => a + b, 0);
+      markLayout(out, blockedLayout(nat, [outer, total, first.dims[2], first.dims[3]], first.block));
+      return out;
+    },
+
+    slice(x: Buf, outer: number, dim: number, inner: number, start: number, len: number): Buf {
+      const l = layoutOf(x);
+      const ok = l !== null && l.dims.length === 4 && l.dims[0] === outer && l.dims[1] === dim && l.dims[2] * l.dims[3] === inner &&
+        start % l.block === 0 && len % l.block === 0 && len > 0;
+      if (!ok) return ref.slice(plainOf(x), outer, dim, inner, start, len);
+      const out = ref.slice(x, outer, dim, inner, start, len);
+      markLayout(out, blockedLayout(nat, [outer, len, l.dims[2], l.dims[3]], l.block));
+      return out;
     },
 
     batchNormTrain(x: Buf, gamma: Buf, beta: Buf, d: BatchNormDesc): { y: Buf; mean: Buf; variance: Buf } {
@@ -340,23 +483,24 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
       const y = alloc(x.length);
       const mean = new Float32Array(d.c);
       const variance = new Float32Array(d.c);
-      nat.batchNormTrain(x, gamma, beta, y, mean, variance, d.n, d.c, d.spatial, d.eps);
+      nat.batchNormTrain(x, gamma, beta, y, mean, variance, d.n, d.c, d.spatial, d.eps, bnAct(d));
       return { y, mean, variance };
     },
 
     batchNormInference(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, d: BatchNormDesc): Buf {
       if (anyZero(d.n, d.c, d.spatial)) return ref.batchNormInference(x, gamma, beta, mean, variance, d);
       const y = alloc(x.length);
-      nat.batchNormInference(x, gamma, beta, mean, variance, y, d.n, d.c, d.spatial, d.eps);
+      nat.batchNormInference(x, gamma, beta, mean, variance, y, d.n, d.c, d.spatial, d.eps, bnAct(d));
       return y;
     },
 
-    batchNormBackward(x: Buf, dy: Buf, gamma: Buf, mean: Buf, variance: Buf, d: BatchNormDesc): { dx: Buf; dgamma: Buf; dbeta: Buf } {
-      if (anyZero(d.n, d.c, d.spatial)) return ref.batchNormBackward(x, dy, gamma, mean, variance, d);
+    batchNormBackward(x: Buf, dy: Buf, gamma: Buf, mean: Buf, variance: Buf, d: BatchNormDesc, y?: Buf): { dx: Buf; dgamma: Buf; dbeta: Buf } {
+      if (anyZero(d.n, d.c, d.spatial)) return ref.batchNormBackward(x, dy, gamma, mean, variance, d, y);
+      if (d.activation && !y) throw new Error('batchNormBackward: a fused activation needs the output y');
       const dx = alloc(x.length);
       const dgamma = new Float32Array(d.c);
       const dbeta = new Float32Array(d.c);
-      nat.batchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta, d.n, d.c, d.spatial, d.eps);
+      nat.batchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta, d.n, d.c, d.spatial, d.eps, bnAct(d), y);
       return { dx, dgamma, dbeta };
     },
 
@@ -398,7 +542,7 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
       nat.adamStep(param, grad, m, v, d.lr, d.beta1, d.beta2, d.eps, d.weightDecay, d.decoupled, d.step);
     },
   };
-  return kernels;
+  return { ...kernels, ...more };
 }
 
 /**
@@ -407,6 +551,41 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
  * against a backward called with another input or geometry.
  */
 const maxPoolIndices = new WeakMap<Float32Array, { idx: Int32Array; key: string }>();
+/** oneDNN's max-pool workspace per blocked output, for the backward (same keying as maxPoolIndices). */
+const blockedPoolWorkspaces = new WeakMap<Float32Array, { ws: Uint8Array; key: string }>();
+
+/**
+ * Blocked pooling follows oneDNN's window rules, which match PyTorch's for max pooling and for
+ * average pooling without padding or windows overhanging the input; other average pools take
+ * the row-major kernels.
+ */
+function blockedPoolOk(d: Pool2dDesc): boolean {
+  if (d.kind === 'max') return true;
+  return d.ph === 0 && d.pw === 0 && (d.oh - 1) * d.sh + d.kh <= d.h && (d.ow - 1) * d.sw + d.kw <= d.w;
+}
+
+const layouts = new Map<string, ForeignLayout>();
+/** The (shared, immutable) layout record for a blocked activation of these dims. */
+function blockedLayout(nat: CpuNative, dims: readonly number[], block: number): ForeignLayout {
+  const key = `${block}:${dims.join(',')}`;
+  let l = layouts.get(key);
+  if (!l) {
+    const [n, c, h, w] = dims;
+    l = {
+      name: `nChw${block}c [${dims.join(',')}]`,
+      block,
+      dims: [...dims],
+      toPlain: (buf: Float32Array): Float32Array => {
+        const out = alloc(buf.length);
+        nat.reorderActivation(buf, block, out, 0, n, c, h, w);
+        return out;
+      },
+    };
+    if (layouts.size > 4096) layouts.clear();
+    layouts.set(key, l);
+  }
+  return l;
+}
 const inputIds = new WeakMap<Float32Array, number>();
 let nextInputId = 1;
 function poolKey(x: Float32Array, d: Pool2dDesc): string {
@@ -434,6 +613,7 @@ export function createCpuBackend(nat: CpuNative): Backend {
     },
     kernels: makeKernels(nat),
     setNumThreads: (n: number) => nat.setNumThreads(Math.max(1, Math.floor(n))),
+    layoutAware: RAW_INPUT_KERNELS,
   };
 }
 

@@ -2,6 +2,7 @@
  * Batch normalisation over x viewed as [n, c, spatial]; statistics per channel.
  * Accumulation is in float64 so the oracle does not drift on large batches.
  */
+import { elementwiseKernels } from './elementwise.js';
 import type { BatchNormDesc, Buf, Kernels } from '../kernels.js';
 
 function channelStats(x: Buf, d: BatchNormDesc): { mean: Float32Array; variance: Float32Array } {
@@ -44,21 +45,30 @@ function normalise(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, d: B
   return y;
 }
 
+/** The fused activation, if any, applied to the normalised output. */
+function activate(y: Buf, d: BatchNormDesc): Buf {
+  return d.activation ? elementwiseKernels.unary(d.activation, y) : y;
+}
+
 function batchNormTrain(x: Buf, gamma: Buf, beta: Buf, d: BatchNormDesc): { y: Buf; mean: Buf; variance: Buf } {
   const { mean, variance } = channelStats(x, d);
-  return { y: normalise(x, gamma, beta, mean, variance, d), mean, variance };
+  return { y: activate(normalise(x, gamma, beta, mean, variance, d), d), mean, variance };
 }
 
 function batchNormInference(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, d: BatchNormDesc): Buf {
-  return normalise(x, gamma, beta, mean, variance, d);
+  return activate(normalise(x, gamma, beta, mean, variance, d), d);
 }
 
 /**
  * dx = γ·invstd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)), the standard closed form for
  * batch statistics; dγ = Σ dy·x̂, dβ = Σ dy.
  */
-function batchNormBackward(x: Buf, dy: Buf, gamma: Buf, mean: Buf, variance: Buf, d: BatchNormDesc): { dx: Buf; dgamma: Buf; dbeta: Buf } {
+function batchNormBackward(x: Buf, dyOut: Buf, gamma: Buf, mean: Buf, variance: Buf, d: BatchNormDesc, y?: Buf): { dx: Buf; dgamma: Buf; dbeta: Buf } {
   const { n, c, spatial, eps } = d;
+  if (d.activation && !y) throw new Error('batchNormBackward: a fused activation needs the output y');
+  // Through the fused activation first: dy of the normalised values.
+  // (relu tests its input > 0, which its output y tells as well, as for the fused convolution)
+  const dy = d.activation ? elementwiseKernels.activationBackward(d.activation, y as Buf, y as Buf, dyOut) : dyOut;
   const m = n * spatial;
   const dx = new Float32Array(x.length);
   const dgamma = new Float32Array(c);

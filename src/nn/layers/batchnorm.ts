@@ -4,6 +4,7 @@ import { Parameter } from '../parameter.js';
 import { LayerError } from '../errors.js';
 import { batchNorm } from '../../ops/batchnorm.js';
 import { shapeStr } from '../../shape.js';
+import type { ActivationOp } from '../../backend/kernels.js';
 
 export interface BatchNormOptions {
   eps?: number;
@@ -16,7 +17,7 @@ export interface BatchNormOptions {
  * torch.nn.BatchNorm{1,2}d. Field names follow torch's state_dict keys
  * (running_mean, running_var, num_batches_tracked) so checkpoints match.
  */
-abstract class BatchNormBase extends Module {
+export abstract class BatchNormBase extends Module {
   readonly numFeatures: number;
   readonly eps: number;
   readonly momentum: number;
@@ -59,6 +60,11 @@ abstract class BatchNormBase extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.forwardWithActivation(x);
+  }
+
+  /** This batch norm followed by an activation in one kernel (Sequential fuses BatchNorm + ReLU/Sigmoid/Tanh this way). */
+  forwardWithActivation(x: Tensor, activation?: ActivationOp): Tensor {
     this.checkRank(x);
     if (x.shape[1] !== this.numFeatures) {
       throw new LayerError(this.describe(), `expected ${this.numFeatures} channels in dim 1, got ${x.shape[1]} (input ${shapeStr(x.shape)})`);
@@ -68,6 +74,7 @@ abstract class BatchNormBase extends Module {
       training: this.training,
       momentum: this.momentum,
       eps: this.eps,
+      ...(activation ? { activation } : {}),
     });
   }
 }

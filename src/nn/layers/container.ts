@@ -2,6 +2,7 @@
 import type { Tensor } from '../../tensor.js';
 import { Module, callChild, withLocation } from '../module.js';
 import { Conv2d } from './conv.js';
+import { BatchNorm1d, BatchNorm2d, type BatchNormBase } from './batchnorm.js';
 import { ReLU, Sigmoid, Tanh } from './activation.js';
 import type { ActivationOp } from '../../backend/kernels.js';
 
@@ -14,7 +15,7 @@ function fusableActivation(m: Module | undefined): ActivationOp | undefined {
 
 export class Sequential extends Module {
   /**
-   * Fuse Conv2d + ReLU/Sigmoid/Tanh pairs into one kernel in forward(). Results
+   * Fuse Conv2d or BatchNorm + ReLU/Sigmoid/Tanh pairs into one kernel in forward(). Results
    * match the unfused layers within float rounding; tests that trace individual
    * activation calls turn it off.
    */
@@ -55,8 +56,8 @@ export class Sequential extends Module {
   }
 
   /**
-   * Runs the layers in order. A Conv2d directly followed by ReLU, Sigmoid or
-   * Tanh runs as one fused kernel: same values and gradients, one pass over
+   * Runs the layers in order. A Conv2d or BatchNorm directly followed by ReLU,
+   * Sigmoid or Tanh runs as one fused kernel: same values and gradients, one pass over
    * memory fewer. Iterating the layers yourself (`for (const l of net)`) sees
    * every layer separately, as in PyTorch.
    */
@@ -65,10 +66,12 @@ export class Sequential extends Module {
     const layers = this.children();
     for (let i = 0; i < layers.length; i++) {
       const layer = layers[i];
-      const act = Sequential.fuseActivations && layer.constructor === Conv2d ? fusableActivation(layers[i + 1]) : undefined;
+      // Exact classes only: a subclass may override forward().
+      const fusable = layer.constructor === Conv2d || layer.constructor === BatchNorm1d || layer.constructor === BatchNorm2d;
+      const act = Sequential.fuseActivations && fusable ? fusableActivation(layers[i + 1]) : undefined;
       if (act) {
         const input = out;
-        out = withLocation(layer, `[${i}]`, () => (layer as Conv2d).forwardWithActivation(input, act));
+        out = withLocation(layer, `[${i}]`, () => (layer as Conv2d | BatchNormBase).forwardWithActivation(input, act));
         i++;
       } else out = callChild(layer, `[${i}]`, out);
     }
