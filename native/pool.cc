@@ -593,6 +593,43 @@ void maxPoolBlocked(const Geom &g, const float *x, float *y, int32_t *idx) {
     const float *src = x + p * in;
     for (int64_t oy = 0; oy < g.oh; oy++) {
       for (int64_t ox = 0; ox < g.ow; ox++) {
+#if defined(__AVX512F__)
+        if (B == 16) {  // one zmm holds the block: max, winner and NaN lanes stay in registers
+          __m512 mv = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+          __m512i wv = _mm512_set1_epi32(-1);
+          __mmask16 nanLanes = 0;
+          for (int64_t iy = ay.lo[oy]; iy < ay.hi[oy]; iy++) {
+            for (int64_t ix = ax.lo[ox]; ix < ax.hi[ox]; ix++) {
+              const int32_t off = static_cast<int32_t>(iy * g.w + ix);
+              const __m512 v = _mm512_loadu_ps(src + off * 16);
+              const __mmask16 gt = _mm512_cmp_ps_mask(v, mv, _CMP_GT_OQ);
+              mv = _mm512_mask_mov_ps(mv, gt, v);
+              wv = _mm512_mask_mov_epi32(wv, gt, _mm512_set1_epi32(off));
+              nanLanes |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            }
+          }
+          const int64_t o = p * out + (oy * g.ow + ox) * 16;
+          _mm512_storeu_ps(y + o, mv);
+          _mm512_storeu_si512(idx + o, wv);
+          if (!nanLanes) continue;
+          for (int l = 0; l < 16; l++) {
+            if (!((nanLanes >> l) & 1)) continue;
+            float mm = -std::numeric_limits<float>::infinity();
+            int32_t a = -1;
+            for (int64_t iy = ay.lo[oy]; iy < ay.hi[oy]; iy++)
+              for (int64_t ix = ax.lo[ox]; ix < ax.hi[ox]; ix++) {
+                const float v = src[(iy * g.w + ix) * 16 + l];
+                if (v > mm || (a < 0 && std::isnan(v))) {
+                  mm = v;
+                  a = static_cast<int32_t>(iy * g.w + ix);
+                }
+              }
+            y[o + l] = std::numeric_limits<float>::quiet_NaN();
+            idx[o + l] = a;
+          }
+          continue;
+        }
+#endif
         float m[B];
         int32_t at[B];
         unsigned nan[B];
