@@ -144,9 +144,10 @@ describe('cpu backend (oneDNN addon)', () => {
     });
   }
 
-  // Every case again with each plan forced, so the direct plan (offered for few channels) and the
-  // blocked one are both checked on every shape, strided and padded ones included.
-  for (const mode of ['direct', 'blocked'] as const) {
+  // Every case again with each plan forced, so the direct plan (offered for few channels), the
+  // blocked one and Winograd (3x3 stride 1; other shapes fall back to blocked) are all checked on
+  // every shape, strided and padded ones included.
+  for (const mode of ['direct', 'blocked', 'winograd'] as const) {
     check(`conv2d forward / backward with the ${mode} plan forced: all shapes`, () => {
       const prev = native!.setConvLayout(mode);
       try {
@@ -161,6 +162,9 @@ describe('cpu backend (oneDNN addon)', () => {
           const want = ref.conv2dBackwardWeight(x, dy, d, true);
           assertClose(got.dw, want.dw, `${name}: dw`);
           assertClose(got.db, want.db, `${name}: db`);
+          if (mode === 'winograd' && d.kh === 3 && d.sh === 1 && d.c >= 16 && d.oc >= 16) {
+            assert.match(native!.lastImpl(), /wino/, `${name}: ran oneDNN's Winograd kernels`);
+          }
         }
       } finally {
         native!.setConvLayout(prev as 'auto');

@@ -30,12 +30,16 @@ export interface CpuNative {
   setNumThreads(n: number): void;
   lastImpl(): string;
   /**
-   * Force how convolutions run ('blocked': oneDNN layouts + reorders; 'direct': im2col + packed
-   * product in NCHW, for few-channel shapes; 'plain': oneDNN on NCHW) or time blocked against
-   * direct per shape ('auto', the default); returns the previous mode.
+   * Force how convolutions run ('blocked': oneDNN's direct algorithm in its preferred layouts;
+   * 'direct': im2col + packed product in NCHW, for few-channel shapes; 'winograd': oneDNN's
+   * Winograd F(4x4,3x3) for 3x3 stride-1 kernels; 'plain': oneDNN on NCHW), or time the plans a
+   * shape is offered and keep the fastest ('auto', the default); returns the previous mode.
    */
-  setConvLayout(mode: 'auto' | 'plain' | 'blocked' | 'direct'): string;
-  convTuning(): Array<{ op: number; layout: 'plain' | 'blocked' | 'direct' | null; blockedMs: number | null; directMs: number | null; calls: number }>;
+  setConvLayout(mode: 'auto' | 'plain' | 'blocked' | 'direct' | 'winograd'): string;
+  convTuning(): Array<{
+    op: number; layout: 'plain' | 'blocked' | 'direct' | 'winograd' | null;
+    blockedMs: number | null; directMs: number | null; winogradMs: number | null; calls: number;
+  }>;
   /** Drop the cached primitives (they are rebuilt on demand). */
   clearCache(): void;
   cacheSize(): number;
