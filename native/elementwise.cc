@@ -377,7 +377,7 @@ Napi::Value AdamStep(const Napi::CallbackInfo &info) {
 
 void activateInPlace(float *y, int64_t n, int act) {
   using namespace dnnl;
-  Key k(40);
+  Key k(43);
   k << n << act;
   Plan &p = cachedSized(k, n, [&](Plan &p) {
     memory::desc md({n}, dt::f32, tag::a);

@@ -19,7 +19,7 @@ Napi::Value ReorderActivation(const Napi::CallbackInfo &info) {
   const int64_t total = n * c * h * w;
   float *src = f32(info, 0, total, "src");
   float *dst = f32(info, 2, total, "dst");
-  Key k(70);
+  Key k(90);
   k << n << c << h << w << sb << db;
   Plan &p = cachedSized(k, total, [&](Plan &p) {
     memory::desc s = actMd({n, c, h, w}, sb), d = actMd({n, c, h, w}, db);

@@ -465,114 +465,64 @@ Napi::Value MaxPoolBackwardIndices(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// ---- channel-blocked activations (nChw8c / nChw16c): oneDNN's pooling, vectorized across channels ----
+// ---- channel-blocked activations (nChw8c / nChw16c) ----
 
-dnnl::algorithm poolAlg(const Geom &g) {
-  using dnnl::algorithm;
-  return g.kind == 0 ? algorithm::pooling_max
-       : g.kind == 1 ? algorithm::pooling_avg_include_padding
-                     : algorithm::pooling_avg_exclude_padding;
-}
-
-pooling_forward::primitive_desc blockedPoolPd(const Geom &g, int block) {
+/** oneDNN's average pooling on a blocked layout (max pooling of blocked inputs is maxPoolBlocked below). */
+pooling_forward::primitive_desc blockedAvgPoolPd(const Geom &g, int block) {
   using namespace dnnl;
-  algorithm a = g.kind == 0 ? algorithm::pooling_max
-              : g.kind == 1 ? algorithm::pooling_avg_include_padding
-                            : algorithm::pooling_avg_exclude_padding;
+  const algorithm a = g.kind == 1 ? algorithm::pooling_avg_include_padding : algorithm::pooling_avg_exclude_padding;
   memory::desc src = actMd({g.n, g.c, g.h, g.w}, block), dst = actMd({g.n, g.c, g.oh, g.ow}, block);
   pooling_forward::desc d(prop_kind::forward_training, a, src, dst, {g.sh, g.sw}, {g.kh, g.kw}, {g.ph, g.pw},
                           {padRight(g.h, g.kh, g.sh, g.ph, g.oh), padRight(g.w, g.kw, g.sw, g.pw, g.ow)});
   return pooling_forward::primitive_desc(d, baseAttr(), engine());
 }
 
-// poolBlockedForward(x, y, kind, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, block)
-// -> the workspace (Uint8Array) max pooling's backward needs, or null. x and y are in the block layout.
-Napi::Value PoolBlockedForward(const Napi::CallbackInfo &info) {
-  Geom g = geomArg(info, 2);
-  const int block = blockArg(info, 15);
+void checkBlockedAvg(const Napi::CallbackInfo &info, const Geom &g, int block) {
+  if (g.kind == 0) throw Napi::RangeError::New(info.Env(), "torchlet cpu: avgPoolBlocked* is average pooling (kind 1 or 2)");
   if (!block || g.c % block) throw Napi::RangeError::New(info.Env(), "torchlet cpu: blocked pooling needs channels in whole blocks");
-  float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
-  float *y = f32(info, 1, g.n * g.c * g.oh * g.ow, "y");
-  auto pd = blockedPoolPd(g, block);
-  const size_t wsBytes = g.kind == 0 ? pd.workspace_desc().get_size() : 0;
-  Napi::Value ws = info.Env().Null();
-  void *wsPtr = nullptr;
-  if (wsBytes) {
-    Napi::Uint8Array arr = Napi::Uint8Array::New(info.Env(), wsBytes);
-    wsPtr = arr.Data();
-    ws = arr;
-  }
-  Key k(80);
-  k << g.kind << g.n << g.c << g.h << g.w << g.kh << g.kw << g.sh << g.sw << g.ph << g.pw << g.oh << g.ow << block;
-  Plan &p = cached(k, [&](Plan &p) {
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, p.user(0, pd.src_desc())}, {DNNL_ARG_DST, p.user(1, pd.dst_desc())}};
-    if (wsBytes) args[DNNL_ARG_WORKSPACE] = p.user(2, pd.workspace_desc());
-    p.add(pooling_forward(pd), std::move(args), pd);
-  });
-  void *ptrs[] = {x, y, wsPtr};
-  p.run(ptrs);
-  return ws;
 }
 
-// poolBlockedBackward(dy, dyBlock, ws|null, dx, kind, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, block)
+// avgPoolBlockedForward(x, y, kind, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, block): x and y in the block layout.
+Napi::Value AvgPoolBlockedForward(const Napi::CallbackInfo &info) {
+  Geom g = geomArg(info, 2);
+  const int block = blockArg(info, 15);
+  checkBlockedAvg(info, g, block);
+  float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
+  float *y = f32(info, 1, g.n * g.c * g.oh * g.ow, "y");
+  Key k(82);
+  k << g.kind << g.n << g.c << g.h << g.w << g.kh << g.kw << g.sh << g.sw << g.ph << g.pw << g.oh << g.ow << block;
+  Plan &p = cached(k, [&](Plan &p) {
+    auto pd = blockedAvgPoolPd(g, block);
+    p.add(pooling_forward(pd), {{DNNL_ARG_SRC, p.user(0, pd.src_desc())}, {DNNL_ARG_DST, p.user(1, pd.dst_desc())}}, pd);
+  });
+  void *ptrs[] = {x, y};
+  p.run(ptrs);
+  return info.Env().Undefined();
+}
+
+// avgPoolBlockedBackward(dy, dyBlock, dx, kind, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, block)
 // dx is written in the block layout; dy may be in another (it is reordered).
-Napi::Value PoolBlockedBackward(const Napi::CallbackInfo &info) {
-  Geom g = geomArg(info, 4);
-  const int dyBlock = blockArg(info, 1), block = blockArg(info, 17);
-  if (!block || g.c % block) throw Napi::RangeError::New(info.Env(), "torchlet cpu: blocked pooling needs channels in whole blocks");
+Napi::Value AvgPoolBlockedBackward(const Napi::CallbackInfo &info) {
+  Geom g = geomArg(info, 3);
+  const int dyBlock = blockArg(info, 1), block = blockArg(info, 16);
+  checkBlockedAvg(info, g, block);
   float *dy = f32(info, 0, g.n * g.c * g.oh * g.ow, "dy");
-  float *dx = f32(info, 3, g.n * g.c * g.h * g.w, "dx");
-  auto hint = blockedPoolPd(g, block);
-  const size_t wsBytes = g.kind == 0 ? hint.workspace_desc().get_size() : 0;
-  void *wsPtr = nullptr;
-  if (wsBytes) {
-    Napi::Value v = info[2];
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().ByteLength() != wsBytes) {
-      throw Napi::TypeError::New(info.Env(), "torchlet cpu: max pooling backward needs the forward's workspace");
-    }
-    wsPtr = v.As<Napi::Uint8Array>().Data();
-  }
-  // Max pooling with dy in the same layout: scatter each gradient to the input its workspace entry
-  // names (the argmax's offset within the window, u8, laid out like dst). oneDNN's own backward
-  // measured about 2x slower than this on GoogLeNet's overlapping 3x3 windows.
-  if (wsBytes && dyBlock == block &&
-      hint.workspace_desc() == memory::desc({g.n, g.c, g.oh, g.ow}, dt::u8, block == 16 ? tag::aBcd16b : tag::aBcd8b)) {
-    const uint8_t *ws = static_cast<const uint8_t *>(wsPtr);
-    const int64_t planes = g.n * (g.c / block), in = g.h * g.w * block, out = g.oh * g.ow * block;
-    ThreadScope scope(planes * in < kSerialWork ? 1 : 0);
-#pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < planes; p++) {
-      float *gx = dx + p * in;
-      std::fill(gx, gx + in, 0.f);
-      const float *gy = dy + p * out;
-      const uint8_t *wp = ws + p * out;
-      for (int64_t oy = 0; oy < g.oh; oy++) {
-        for (int64_t ox = 0; ox < g.ow; ox++) {
-          const int64_t o = (oy * g.ow + ox) * block;
-          for (int64_t l = 0; l < block; l++) {
-            const int64_t k = wp[o + l];
-            const int64_t iy = oy * g.sh - g.ph + k / g.kw, ix = ox * g.sw - g.pw + k % g.kw;
-            gx[(iy * g.w + ix) * block + l] += gy[o + l];
-          }
-        }
-      }
-    }
-    return info.Env().Undefined();
-  }
-  Key k(81);
+  float *dx = f32(info, 2, g.n * g.c * g.h * g.w, "dx");
+  Key k(83);
   k << g.kind << g.n << g.c << g.h << g.w << g.kh << g.kw << g.sh << g.sw << g.ph << g.pw << g.oh << g.ow << block << dyBlock;
   Plan &p = cached(k, [&](Plan &p) {
     using namespace dnnl;
-    pooling_backward::desc d(poolAlg(g), hint.src_desc(), hint.dst_desc(), {g.sh, g.sw}, {g.kh, g.kw},
-                             {g.ph, g.pw}, {padRight(g.h, g.kh, g.sh, g.ph, g.oh), padRight(g.w, g.kw, g.sw, g.pw, g.ow)});
+    auto hint = blockedAvgPoolPd(g, block);
+    pooling_backward::desc d(g.kind == 1 ? algorithm::pooling_avg_include_padding : algorithm::pooling_avg_exclude_padding,
+                             hint.src_desc(), hint.dst_desc(), {g.sh, g.sw}, {g.kh, g.kw}, {g.ph, g.pw},
+                             {padRight(g.h, g.kh, g.sh, g.ph, g.oh), padRight(g.w, g.kw, g.sw, g.pw, g.ow)});
     pooling_backward::primitive_desc pd(d, baseAttr(), engine(), hint);
     std::unordered_map<int, memory> args;
     args[DNNL_ARG_DIFF_DST] = p.in(0, actMd({g.n, g.c, g.oh, g.ow}, dyBlock), pd.diff_dst_desc());
-    if (wsBytes) args[DNNL_ARG_WORKSPACE] = p.user(1, hint.workspace_desc());
-    args[DNNL_ARG_DIFF_SRC] = p.out(2, pd.diff_src_desc(), pd.diff_src_desc());
+    args[DNNL_ARG_DIFF_SRC] = p.out(1, pd.diff_src_desc(), pd.diff_src_desc());
     p.add(pooling_backward(pd), std::move(args), pd);
   });
-  void *ptrs[] = {dy, wsPtr, dx};
+  void *ptrs[] = {dy, dx};
   p.run(ptrs);
   return info.Env().Undefined();
 }
@@ -723,8 +673,8 @@ void initPool(Napi::Env env, Napi::Object exports) {
   exports.Set("maxPool2dForwardIndices", Napi::Function::New(env, MaxPoolForwardIndices, "maxPool2dForwardIndices"));
   exports.Set("maxPoolBlockedForward", Napi::Function::New(env, MaxPoolBlockedForward, "maxPoolBlockedForward"));
   exports.Set("maxPoolBlockedBackward", Napi::Function::New(env, MaxPoolBlockedBackward, "maxPoolBlockedBackward"));
-  exports.Set("poolBlockedForward", Napi::Function::New(env, PoolBlockedForward, "poolBlockedForward"));
-  exports.Set("poolBlockedBackward", Napi::Function::New(env, PoolBlockedBackward, "poolBlockedBackward"));
+  exports.Set("avgPoolBlockedForward", Napi::Function::New(env, AvgPoolBlockedForward, "avgPoolBlockedForward"));
+  exports.Set("avgPoolBlockedBackward", Napi::Function::New(env, AvgPoolBlockedBackward, "avgPoolBlockedBackward"));
   exports.Set("maxPool2dBackwardIndices", Napi::Function::New(env, MaxPoolBackwardIndices, "maxPool2dBackwardIndices"));
 }
 

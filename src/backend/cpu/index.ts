@@ -65,10 +65,10 @@ export interface CpuNative {
     xBlock?: number, dyBlock?: number): void;
   /** Copies an NCHW activation between channel-block layouts (0 plain, 8, 16). */
   reorderActivation(src: Buf, srcBlock: number, dst: Buf, dstBlock: number, n: number, c: number, h: number, w: number): void;
-  /** Pooling on channel-blocked x and y; returns max pooling's workspace for the backward (else null). */
-  poolBlockedForward(x: Buf, y: Buf, kind: number, n: number, c: number, h: number, w: number,
-    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, block: number): Uint8Array | null;
-  poolBlockedBackward(dy: Buf, dyBlock: number, ws: Uint8Array | null, dx: Buf, kind: number, n: number, c: number, h: number, w: number,
+  /** Average pooling (kind 1 or 2) of channel-blocked x into y, same layout. */
+  avgPoolBlockedForward(x: Buf, y: Buf, kind: number, n: number, c: number, h: number, w: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, block: number): void;
+  avgPoolBlockedBackward(dy: Buf, dyBlock: number, dx: Buf, kind: number, n: number, c: number, h: number, w: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, block: number): void;
   /** Max pooling of channel-blocked x into y with argmax indices (in-plane offsets), all in the block layout. */
   maxPoolBlockedForward(x: Buf, y: Buf, idx: Int32Array, n: number, c: number, h: number, w: number,
@@ -395,12 +395,11 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
         maxPoolIndices.set(y, { idx, key: poolKey(xb, d) });
         return y;
       }
-      if (block && blockedPoolOk(d)) {
+      if (block && blockedAvgPoolOk(d)) {
         // Average pooling of a blocked input: oneDNN's, output in the same layout.
         const y = alloc(d.n * d.c * d.oh * d.ow);
-        const ws = nat.poolBlockedForward(xb, y, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, block);
+        nat.avgPoolBlockedForward(xb, y, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, block);
         markLayout(y, blockedLayout(nat, [d.n, d.c, d.oh, d.ow], block));
-        if (ws) blockedPoolWorkspaces.set(y, { ws, key: poolKey(xb, d) });
         return y;
       }
       const x = plainOf(xIn);
@@ -433,12 +432,10 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
         markLayout(dx, blockedLayout(nat, [d.n, d.c, d.h, d.w], block));
         return dx;
       }
-      const saved = blockedPoolWorkspaces.get(yIn);
-      if (block && blockedPoolOk(d) && (d.kind !== 'max' || (saved && saved.key === poolKey(xb, d)))) {
+      if (block && blockedAvgPoolOk(d)) {
         const [dy, dyBlock] = activationIn(dyIn, [d.n, d.c, d.oh, d.ow]);
         const dx = alloc(d.n * d.c * d.h * d.w);
-        nat.poolBlockedBackward(dy, dyBlock, saved?.ws ?? null, dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw,
-          d.oh, d.ow, block);
+        nat.avgPoolBlockedBackward(dy, dyBlock, dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, block);
         markLayout(dx, blockedLayout(nat, [d.n, d.c, d.h, d.w], block));
         return dx;
       }
@@ -555,17 +552,12 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
  * against a backward called with another input or geometry.
  */
 const maxPoolIndices = new WeakMap<Float32Array, { idx: Int32Array; key: string }>();
-/** oneDNN's max-pool workspace per blocked output, for the backward (same keying as maxPoolIndices). */
-const blockedPoolWorkspaces = new WeakMap<Float32Array, { ws: Uint8Array; key: string }>();
-
 /**
- * Blocked pooling follows oneDNN's window rules, which match PyTorch's for max pooling and for
- * average pooling without padding or windows overhanging the input; other average pools take
- * the row-major kernels.
+ * Average pooling of blocked inputs is oneDNN's, whose window rules match PyTorch's when there is
+ * no padding and no window overhangs the input; other average pools take the row-major kernels.
  */
-function blockedPoolOk(d: Pool2dDesc): boolean {
-  if (d.kind === 'max') return true;
-  return d.ph === 0 && d.pw === 0 && (d.oh - 1) * d.sh + d.kh <= d.h && (d.ow - 1) * d.sw + d.kw <= d.w;
+function blockedAvgPoolOk(d: Pool2dDesc): boolean {
+  return d.kind === 'avg' && d.ph === 0 && d.pw === 0 && (d.oh - 1) * d.sh + d.kh <= d.h && (d.ow - 1) * d.sw + d.kw <= d.w;
 }
 
 const layouts = new Map<string, ForeignLayout>();
