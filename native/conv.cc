@@ -262,8 +262,7 @@ Napi::Value ConvForward(const Napi::CallbackInfo &info) {
   const DirectConv dg = directGeom(g);
   std::function<void()> direct;
   if (directConvEligible(dg) && xBlock == 0) direct = [&] {
-    directConvForward(dg, x, w, b, y);
-    if (act != 0) activateInPlace(y, g.n * g.oc * g.oh * g.ow, act);
+    directConvForward(dg, x, w, b, y, act);
   };
   const int outBlock = runTuned(k, ptrs, [&](Plan &p, int layout) {
     Mds m = mds(g, layout, xBlock);

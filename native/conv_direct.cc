@@ -20,6 +20,8 @@
 #include <memory>
 #include <vector>
 
+#include "activation.h"
+#include "common.h"
 #include "conv_direct.h"
 
 namespace tl {
@@ -242,8 +244,10 @@ bool unitStride(const DirectConv &g) { return g.sh == 1 && g.sw == 1; }
 
 }  // namespace
 
-void directConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y) {
+void directConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act) {
   const Dims d(g);
+  // ReLU and sigmoid are applied per image while it is in cache; tanh by oneDNN afterwards.
+  const bool perImage = act != 0 && canActivateRun(act);
   const std::vector<float> wp = pack(g.oc, d.ckk, w, d.ckk, 1);
   const int64_t plane = g.oh * g.ow;
   if (unitStride(g)) {
@@ -263,8 +267,10 @@ void directConvForward(const DirectConv &g, const float *x, const float *w, cons
             float *t = yn + o * plane + oy * g.ow;
             for (int64_t ox = 0; ox < g.ow; ox++) t[ox] = s[ox];
           }
+        if (perImage) activateRun(yn, g.oc * plane, act);
       }
     }
+    if (act && !perImage) activateInPlace(y, g.n * g.oc * plane, act);
     return;
   }
   const std::vector<int64_t> rows = denseRows(d.ckk, d.pp);
@@ -277,8 +283,10 @@ void directConvForward(const DirectConv &g, const float *x, const float *w, cons
       gemmPacked(g.oc, d.pp, d.ckk, wp.data(), cols.p, rows.data(), bias, out.p, d.pp);
       float *yn = y + n * g.oc * plane;
       for (int64_t o = 0; o < g.oc; o++) std::copy(out.p + o * d.pp, out.p + o * d.pp + plane, yn + o * plane);
+      if (perImage) activateRun(yn, g.oc * plane, act);
     }
   }
+  if (act && !perImage) activateInPlace(y, g.n * g.oc * plane, act);
 }
 
 void directConvBackwardData(const DirectConv &g, const float *dy, const float *w, float *dx) {

@@ -11,8 +11,8 @@ struct DirectConv {
 
 /** Shapes the direct plan is offered for (the tuner still times it against oneDNN's). */
 bool directConvEligible(const DirectConv &g);
-/** y = conv(x, w) + bias (bias may be null); no activation. */
-void directConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y);
+/** y = act(conv(x, w) + bias) (bias may be null); act 0 none, 1 relu, 2 sigmoid, 3 tanh. */
+void directConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act);
 void directConvBackwardData(const DirectConv &g, const float *dy, const float *w, float *dx);
 /** dw (and db when not null) are overwritten. */
 void directConvBackwardWeight(const DirectConv &g, const float *x, const float *dy, float *dw, float *db);

@@ -3,6 +3,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "activation.h"
 #include "common.h"
 
 namespace tl {
@@ -179,9 +180,12 @@ Napi::Value BnTrain(const Napi::CallbackInfo &info) {
   const double count = static_cast<double>(N * S);
   const int act = info.Length() > 10 ? static_cast<int>(i64(info, 10)) : 0;
   if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad batchnorm activation code");
+  // ReLU and sigmoid are applied to each row as it is written (still in cache); tanh after.
+  const bool inRows = act != 0 && canActivateRun(act);
   if (S == 1) {
     bnTrainRows(x, gamma, beta, y, mean, var, N, C, g.eps);
-    if (act) activateInPlace(y, static_cast<int64_t>(total), act);
+    if (inRows) activateRun(y, static_cast<int64_t>(total), act);
+    else if (act) activateInPlace(y, static_cast<int64_t>(total), act);
     return info.Env().Undefined();
   }
   const bool parallel = static_cast<int64_t>(total) >= kSerialWork && C > 1;
@@ -217,9 +221,10 @@ Napi::Value BnTrain(const Napi::CallbackInfo &info) {
       const float *row = x + (i * C + ch) * S;
       float *out = y + (i * C + ch) * S;
       for (int64_t j = 0; j < S; j++) out[j] = row[j] * scale + shift;
+      if (inRows) activateRun(out, S, act);
     }
   }
-  if (act) activateInPlace(y, static_cast<int64_t>(total), act);
+  if (act && !inRows) activateInPlace(y, static_cast<int64_t>(total), act);
   return info.Env().Undefined();
 }
 

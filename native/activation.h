@@ -1,0 +1,48 @@
+// In-place ReLU / sigmoid over a run of floats, for kernels that apply a fused activation while
+// the run is still in cache (batch norm's output pass, the direct convolution's copy-out).
+// Sigmoid is 1 / (1 + exp(-x)) with glibc's vector expf (libmvec, 16 lanes on AVX-512).
+// Returns false for activations it does not handle here (tanh): callers then use oneDNN's.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__AVX512F__) && defined(__GLIBC__)
+#include <immintrin.h>
+extern "C" __m512 _ZGVeN16v_expf(__m512);
+#define TL_VECTOR_EXP 1
+#endif
+
+namespace tl {
+
+/** Whether activateRun handles act here. */
+inline bool canActivateRun(int act) {
+#if defined(TL_VECTOR_EXP)
+  return act == 1 || act == 2;
+#else
+  return act == 1;
+#endif
+}
+
+/** act: 1 relu, 2 sigmoid (the codes of the convolution post-ops). */
+inline bool activateRun(float *y, int64_t n, int act) {
+  if (act == 1) {
+    for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.f ? y[i] : (y[i] != y[i] ? y[i] : 0.f);
+    return true;
+  }
+#if defined(TL_VECTOR_EXP)
+  if (act == 2) {
+    const __m512 one = _mm512_set1_ps(1.f);
+    int64_t i = 0;
+    for (; i < n; i += 16) {
+      const __mmask16 m = i + 16 <= n ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+      const __m512 x = _mm512_maskz_loadu_ps(m, y + i);
+      const __m512 e = _ZGVeN16v_expf(_mm512_sub_ps(_mm512_setzero_ps(), x));
+      _mm512_mask_storeu_ps(y + i, m, _mm512_div_ps(one, _mm512_add_ps(one, e)));
+    }
+    return true;
+  }
+#endif
+  return false;
+}
+
+}  // namespace tl
