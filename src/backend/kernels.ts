@@ -114,8 +114,10 @@ export interface Kernels {
   /** Training mode: normalise with batch statistics; returns y, batch mean and biased batch variance. */
   batchNormTrain(x: Buf, gamma: Buf, beta: Buf, d: BatchNormDesc): { y: Buf; mean: Buf; variance: Buf };
   batchNormInference(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, d: BatchNormDesc): Buf;
-  /** Backward of batchNormTrain (batch statistics depend on x). */
-  /** With d.activation, dy is the gradient of the activated output y, which must be given. */
+  /**
+   * Backward of batchNormTrain (batch statistics depend on x). With d.activation, dy is the
+   * gradient of the activated output y, which must be given.
+   */
   batchNormBackward(x: Buf, dy: Buf, gamma: Buf, mean: Buf, variance: Buf, d: BatchNormDesc, y?: Buf): { dx: Buf; dgamma: Buf; dbeta: Buf };
 
   // ---- softmax / losses (ops/softmax.ts) ----

@@ -274,6 +274,22 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
   const anyZero = (...dims: number[]): boolean => dims.some((v) => v <= 0);
   const emptyConv = (d: Conv2dDesc): boolean => anyZero(d.n, d.c, d.h, d.w, d.oc, d.oh, d.ow);
 
+  function binaryRowMajor(op: BinaryOp, a: Buf, aShape: readonly number[], b: Buf, bShape: readonly number[], outShape: readonly number[]): Buf {
+    const size = sizeOf(outShape);
+    if (size < SMALL) return ref.binary(op, a, aShape, b, bShape, outShape);
+    const m = mergeBroadcast(aShape, bShape, outShape);
+    const out = alloc(size);
+    const mirror = viaOneDnn[op];
+    if (mirror !== undefined && a.length === size) {
+      nat.binaryForward(a, m.a, b, m.b, out, binaryCodes[op]);
+    } else if (mirror && b.length === size) {
+      nat.binaryForward(b, m.b, a, m.a, out, binaryCodes[mirror]);
+    } else {
+      nat.binaryLoop(a, m.a, b, m.b, out, m.out, binaryCodes[op]);
+    }
+    return out;
+  }
+
   const kernels: Partial<Kernels> = {
     unary(op: UnaryOp, xIn: Buf): Buf {
       return elementwise([xIn], (x) => {
@@ -301,25 +317,7 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
       }
       return binaryRowMajor(op, plainOf(aIn), aShape, plainOf(bIn), bShape, outShape);
     },
-  };
 
-  function binaryRowMajor(op: BinaryOp, a: Buf, aShape: readonly number[], b: Buf, bShape: readonly number[], outShape: readonly number[]): Buf {
-      const size = sizeOf(outShape);
-      if (size < SMALL) return ref.binary(op, a, aShape, b, bShape, outShape);
-      const m = mergeBroadcast(aShape, bShape, outShape);
-      const out = alloc(size);
-      const mirror = viaOneDnn[op];
-      if (mirror !== undefined && a.length === size) {
-        nat.binaryForward(a, m.a, b, m.b, out, binaryCodes[op]);
-      } else if (mirror && b.length === size) {
-        nat.binaryForward(b, m.b, a, m.a, out, binaryCodes[mirror]);
-      } else {
-        nat.binaryLoop(a, m.a, b, m.b, out, m.out, binaryCodes[op]);
-      }
-      return out;
-  }
-
-  const more: Partial<Kernels> = {
     clamp(x: Buf, min: number, max: number): Buf {
       if (x.length < SMALL) return ref.clamp(x, min, max);
       const y = alloc(x.length);
@@ -543,7 +541,7 @@ function makeKernels(nat: CpuNative): Partial<Kernels> {
       nat.adamStep(param, grad, m, v, d.lr, d.beta1, d.beta2, d.eps, d.weightDecay, d.decoupled, d.step);
     },
   };
-  return { ...kernels, ...more };
+  return kernels;
 }
 
 /**
