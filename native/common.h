@@ -36,7 +36,7 @@ void setNumThreads(int n);
 void *arena(int id, size_t bytes);
 constexpr int kScratchArena = 0;
 
-/** Cache key: an op code (unique per kernel across native/*.cc) followed by raw int64 fields. */
+/** Cache key: an op code (unique per kernel across the native sources) followed by raw int64 fields. */
 struct Key {
   std::string s;
   explicit Key(int op) { s.reserve(160); add(op); }

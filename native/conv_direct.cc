@@ -207,6 +207,15 @@ struct Wide {
         for (int64_t kx = 0; kx < kw; kx++) off.push_back(ci * hp * wp + ky * wp + kx);
     size = off.back() + n + kNr;  // the furthest read, plus slack
   }
+  /** Copies the wide result rows [planes][n] (h rows of wp columns each) to compact [planes][h][w], dropping columns >= w. */
+  void narrow(const float *wide, int64_t planes, int64_t h, int64_t w, float *out) const {
+    for (int64_t p = 0; p < planes; p++)
+      for (int64_t y = 0; y < h; y++) {
+        const float *s = wide + p * n + y * wp;
+        float *t = out + (p * h + y) * w;
+        for (int64_t x = 0; x < w; x++) t[x] = s[x];
+      }
+  }
   /** Copies planes [c][h][w] into the zero-initialized buffer at row top, column left (borders stay 0). */
   void fill(float *buf, const float *src, int64_t c, int64_t h, int64_t w, int64_t top, int64_t left) const {
     for (int64_t ci = 0; ci < c; ci++)
@@ -261,12 +270,7 @@ void directConvForward(const DirectConv &g, const float *x, const float *w, cons
         wd.fill(xp.p, x + n * g.c * g.h * g.w, g.c, g.h, g.w, g.ph, g.pw);
         gemmPacked(g.oc, wd.n, d.ckk, wp.data(), xp.p, wd.off.data(), bias, out.p, wd.n);
         float *yn = y + n * g.oc * plane;
-        for (int64_t o = 0; o < g.oc; o++)
-          for (int64_t oy = 0; oy < g.oh; oy++) {
-            const float *s = out.p + o * wd.n + oy * wd.wp;
-            float *t = yn + o * plane + oy * g.ow;
-            for (int64_t ox = 0; ox < g.ow; ox++) t[ox] = s[ox];
-          }
+        wd.narrow(out.p, g.oc, g.oh, g.ow, yn);
         if (perImage) activateRun(yn, g.oc * plane, act);
       }
     }
@@ -311,13 +315,7 @@ void directConvBackwardData(const DirectConv &g, const float *dy, const float *w
       for (int64_t n = 0; n < g.n; n++) {
         wd.fill(dyp.p, dy + n * g.oc * plane, g.oc, g.oh, g.ow, qh, qw);
         gemmPacked(g.c, wd.n, g.oc * kk, ap.data(), dyp.p, wd.off.data(), nullptr, out.p, wd.n);
-        float *dxn = dx + n * g.c * inPlane;
-        for (int64_t c = 0; c < g.c; c++)
-          for (int64_t iy = 0; iy < g.h; iy++) {
-            const float *s = out.p + c * wd.n + iy * wd.wp;
-            float *t = dxn + c * inPlane + iy * g.w;
-            for (int64_t ix = 0; ix < g.w; ix++) t[ix] = s[ix];
-          }
+        wd.narrow(out.p, g.c, g.h, g.w, dx + n * g.c * inPlane);
       }
     }
     return;
