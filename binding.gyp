@@ -20,7 +20,7 @@
       "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fexceptions", "-fopenmp", "-Wall", "-Wno-unused-parameter"],
       "ldflags": ["-fopenmp"],
       "libraries": ["-ldnnl", "-lgomp"],
-      "conditions": [["OS=='linux'", {"libraries": ["-lmvec"]}]],
+      "conditions": [["OS=='linux' and target_arch=='x64'", {"libraries": ["-lmvec"]}]],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-O3", "-Xpreprocessor", "-fopenmp"]
