@@ -55,13 +55,18 @@ struct Axis {
   }
 };
 
-/** Offset (in the plane) of the first maximum of a window, as the reference picks it; -1 if empty. */
-inline int64_t argmaxScan(const float *src, int64_t w, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+/**
+ * Offset (in the plane) of the first maximum of a window, as the reference picks it (a NaN wins
+ * only where nothing has yet); -1 if empty. Element (iy, ix) is at src[(iy * w + ix) * stride]:
+ * stride 1 for NCHW planes, the block size for one channel lane of a blocked plane.
+ */
+inline int64_t argmaxScan(const float *src, int64_t w, int64_t y0, int64_t y1, int64_t x0, int64_t x1,
+                          int64_t stride = 1) {
   float m = -std::numeric_limits<float>::infinity();
   int64_t at = -1;
   for (int64_t iy = y0; iy < y1; iy++) {
     for (int64_t ix = x0; ix < x1; ix++) {
-      const float v = src[iy * w + ix];
+      const float v = src[(iy * w + ix) * stride];
       if (v > m || (at < 0 && std::isnan(v))) {
         m = v;
         at = iy * w + ix;
@@ -564,18 +569,8 @@ void maxPoolBlocked(const Geom &g, const float *x, float *y, int32_t *idx) {
           if (!nanLanes) continue;
           for (int l = 0; l < 16; l++) {
             if (!((nanLanes >> l) & 1)) continue;
-            float mm = -std::numeric_limits<float>::infinity();
-            int32_t a = -1;
-            for (int64_t iy = ay.lo[oy]; iy < ay.hi[oy]; iy++)
-              for (int64_t ix = ax.lo[ox]; ix < ax.hi[ox]; ix++) {
-                const float v = src[(iy * g.w + ix) * 16 + l];
-                if (v > mm || (a < 0 && std::isnan(v))) {
-                  mm = v;
-                  a = static_cast<int32_t>(iy * g.w + ix);
-                }
-              }
             y[o + l] = std::numeric_limits<float>::quiet_NaN();
-            idx[o + l] = a;
+            idx[o + l] = static_cast<int32_t>(argmaxScan(src + l, g.w, ay.lo[oy], ay.hi[oy], ax.lo[ox], ax.hi[ox], 16));
           }
           continue;
         }
@@ -603,18 +598,8 @@ void maxPoolBlocked(const Geom &g, const float *x, float *y, int32_t *idx) {
         const int64_t o = p * out + (oy * g.ow + ox) * B;
         for (int l = 0; l < B; l++) {
           if (nan[l]) {  // rare: the reference's rule, scanning this lane's window again
-            float mm = -std::numeric_limits<float>::infinity();
-            int32_t a = -1;
-            for (int64_t iy = ay.lo[oy]; iy < ay.hi[oy]; iy++)
-              for (int64_t ix = ax.lo[ox]; ix < ax.hi[ox]; ix++) {
-                const float v = src[(iy * g.w + ix) * B + l];
-                if (v > mm || (a < 0 && std::isnan(v))) {
-                  mm = v;
-                  a = static_cast<int32_t>(iy * g.w + ix);
-                }
-              }
             m[l] = std::numeric_limits<float>::quiet_NaN();
-            at[l] = a;
+            at[l] = static_cast<int32_t>(argmaxScan(src + l, g.w, ay.lo[oy], ay.hi[oy], ax.lo[ox], ax.hi[ox], B));
           }
           y[o + l] = m[l];
           idx[o + l] = at[l];

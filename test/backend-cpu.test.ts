@@ -440,22 +440,27 @@ describe('cpu backend (oneDNN addon)', () => {
     });
   }
 
+  /** Random batch-norm inputs: x, affine parameters, an output gradient and running statistics. */
+  const bnProblem = (n: number, c: number, spatial: number): Record<'x' | 'gamma' | 'beta' | 'dy' | 'runMean' | 'runVar', Float32Array> => ({
+    x: rand(n * c * spatial, -2, 3),
+    gamma: rand(c, 0.5, 1.5),
+    beta: rand(c),
+    dy: rand(n * c * spatial),
+    runMean: rand(c),
+    runVar: rand(c, 0.5, 2),
+  });
+
   // The last two are large enough to run multi-threaded (small problems run on one thread).
   const bnCases: Array<[number, number, number]> = [[4, 3, 25], [8, 16, 49], [2, 5, 1], [16, 84, 1], [3, 7, 13], [16, 32, 100], [256, 200, 1]];
   for (const [n, c, spatial] of bnCases) {
     check(`batch norm train / inference / backward, [${n}, ${c}, ${spatial}]`, () => {
       const d = { n, c, spatial, eps: 1e-5 };
-      const x = rand(n * c * spatial, -2, 3);
-      const gamma = rand(c, 0.5, 1.5);
-      const beta = rand(c);
-      const dy = rand(n * c * spatial);
+      const { x, gamma, beta, dy, runMean, runVar } = bnProblem(n, c, spatial);
       const got = cpu.batchNormTrain(x, gamma, beta, d);
       const want = ref.batchNormTrain(x, gamma, beta, d);
       assertClose(got.y, want.y, 'bn y');
       assertClose(got.mean, want.mean, 'bn mean');
       assertClose(got.variance, want.variance, 'bn variance');
-      const runMean = rand(c);
-      const runVar = rand(c, 0.5, 2);
       assertClose(cpu.batchNormInference(x, gamma, beta, runMean, runVar, d), ref.batchNormInference(x, gamma, beta, runMean, runVar, d), 'bn inference');
       const gb = cpu.batchNormBackward(x, dy, gamma, want.mean, want.variance, d);
       const wb = ref.batchNormBackward(x, dy, gamma, want.mean, want.variance, d);
@@ -472,15 +477,10 @@ describe('cpu backend (oneDNN addon)', () => {
     for (const [n, c, spatial] of [[8, 6, 49], [32, 12, 1]] as const) {
       check(`batch norm with fused ${activation}, [${n}, ${c}, ${spatial}]: train, inference and backward match the reference`, () => {
         const d = { n, c, spatial, eps: 1e-5, activation };
-        const x = rand(n * c * spatial, -2, 3);
-        const gamma = rand(c, 0.5, 1.5);
-        const beta = rand(c);
-        const dy = rand(n * c * spatial);
+        const { x, gamma, beta, dy, runMean, runVar } = bnProblem(n, c, spatial);
         const got = cpu.batchNormTrain(x, gamma, beta, d);
         const want = ref.batchNormTrain(x, gamma, beta, d);
         assertClose(got.y, want.y, 'y');
-        const runMean = rand(c);
-        const runVar = rand(c, 0.5, 2);
         assertClose(cpu.batchNormInference(x, gamma, beta, runMean, runVar, d), ref.batchNormInference(x, gamma, beta, runMean, runVar, d), 'inference');
         const gb = cpu.batchNormBackward(x, dy, gamma, want.mean, want.variance, d, want.y);
         const wb = ref.batchNormBackward(x, dy, gamma, want.mean, want.variance, d, want.y);
