@@ -1,11 +1,14 @@
 /** Tensor factories (torch.tensor, zeros, ones, full, rand, randn, randint, arange). */
 import { Tensor, type DType } from './tensor.js';
+import type { DeviceLike } from './device.js';
 import { defaultGenerator, type Generator } from './random.js';
 import { numel, shapeStr } from './shape.js';
 
 export interface CreateOptions {
   dtype?: DType;
   requiresGrad?: boolean;
+  /** Where to create it (default cpu); values are made on the host and uploaded. */
+  device?: DeviceLike;
 }
 
 type Nested = number | readonly Nested[];
@@ -64,12 +67,12 @@ export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor
   return full(shape, 1, opts);
 }
 
-export function zerosLike(t: Tensor): Tensor {
-  return zeros(t.shape, { dtype: t.dtype });
+export function zerosLike(t: Tensor, opts: CreateOptions = {}): Tensor {
+  return zeros(t.shape, { dtype: t.dtype, device: t.device, ...opts });
 }
 
-export function onesLike(t: Tensor): Tensor {
-  return ones(t.shape, { dtype: t.dtype });
+export function onesLike(t: Tensor, opts: CreateOptions = {}): Tensor {
+  return ones(t.shape, { dtype: t.dtype, device: t.device, ...opts });
 }
 
 export interface RandomOptions extends CreateOptions {
@@ -98,7 +101,7 @@ export function randint(low: number, high: number, shape: readonly number[], opt
   const g = opts.generator ?? defaultGenerator;
   const buf = new Float32Array(numel(shapeArg(shape, 'randint')));
   for (let i = 0; i < buf.length; i++) buf[i] = g.int(low, high);
-  return new Tensor(buf, shape, { dtype: 'int32' });
+  return new Tensor(buf, shape, { dtype: 'int32', device: opts.device });
 }
 
 /** arange(end) or arange(start, end, step). */
@@ -110,5 +113,5 @@ export function arange(startOrEnd: number, end?: number, step = 1, opts: CreateO
   const buf = new Float32Array(n);
   for (let i = 0; i < n; i++) buf[i] = start + i * step;
   const allInt = [start, stop, step].every(Number.isInteger);
-  return new Tensor(buf, [n], { dtype: opts.dtype ?? (allInt ? 'int32' : 'float32'), requiresGrad: opts.requiresGrad });
+  return new Tensor(buf, [n], { dtype: opts.dtype ?? (allInt ? 'int32' : 'float32'), requiresGrad: opts.requiresGrad, device: opts.device });
 }

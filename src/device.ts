@@ -1,43 +1,52 @@
 /**
- * Devices as users name them (`--device cpu`) mapped to backends. `cpu` is the
- * fastest CPU backend present: the oneDNN addon when it is built, else the
- * reference kernels. TORCHLET_BACKEND overrides the choice everywhere.
+ * Devices: where a tensor's storage lives (torch.device). A device is a place,
+ * not an implementation: `cpu` is served by the oneDNN addon or the reference
+ * kernels, `gpu` by WebGPU. Which backend serves a device is the registry's
+ * business (backend/registry.ts).
  */
-import { activeBackend, defaultBackendName, getBackend, setBackend } from './backend/registry.js';
-import type { Backend } from './backend/kernels.js';
 
-export const DEVICES = ['cpu', 'reference'] as const;
+export type DeviceType = 'cpu' | 'gpu';
 
-let warnedFallback = false;
+export class Device {
+  private constructor(readonly type: DeviceType, readonly index: number) {}
 
-export function useDevice(device = 'cpu', opts: { threads?: number } = {}): Backend {
-  const forced = process.env.TORCHLET_BACKEND;
-  let name: string;
-  if (forced) name = forced;
-  else if (device === 'cpu') name = defaultBackendName();
-  else if (device === 'reference') name = 'reference';
-  else if (['gpu', 'cuda', 'webgpu'].includes(device)) {
-    throw new Error(`device '${device}': the WebGPU backend is not available in this build; use --device cpu`);
-  } else throw new Error(`unknown device '${device}'; choose one of: ${DEVICES.join(', ')}`);
-  if (device === 'cpu' && name === 'reference' && !forced && !warnedFallback && !getBackend('cpu')) {
-    warnedFallback = true;
-    process.stderr.write('torchlet: native cpu backend (oneDNN) not available; using the reference backend. Install it with: apt-get install libdnnl-dev && npm rebuild torchlet\n');
+  private static readonly known = new Map<string, Device>();
+
+  /** One object per place, so devices compare with ===. */
+  static of(type: DeviceType, index = 0): Device {
+    const key = `${type}:${index}`;
+    let d = Device.known.get(key);
+    if (!d) {
+      d = new Device(type, index);
+      Device.known.set(key, d);
+    }
+    return d;
   }
-  const backend = setBackend(name);
-  const threads = opts.threads ?? (process.env.TORCHLET_NUM_THREADS ? Number(process.env.TORCHLET_NUM_THREADS) : undefined);
-  if (threads !== undefined) {
-    if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer, got ${threads}`);
-    backend.setNumThreads?.(threads);
+
+  toString(): string {
+    return this.index === 0 ? this.type : `${this.type}:${this.index}`;
   }
-  return backend;
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `device(type='${this.type}'${this.index ? `, index=${this.index}` : ''})`;
+  }
 }
 
-/** The string printed after "examples/sec on". */
-export function deviceLabel(): string {
-  return activeBackend().describe();
+export type DeviceLike = Device | string;
+
+/** Names seed code uses for a GPU, all of which mean torchlet's WebGPU device. */
+const GPU_ALIASES = new Set(['gpu', 'cuda', 'webgpu', 'mps']);
+
+/** torch.device('cpu' | 'gpu' | 'gpu:0' | 'cuda:0'). */
+export function device(spec: DeviceLike): Device {
+  if (spec instanceof Device) return spec;
+  if (typeof spec !== 'string') throw new TypeError(`device: expected a device or a name like 'cpu' or 'gpu', got ${typeof spec}`);
+  const m = /^([a-z]+)(?::(\d+))?$/.exec(spec.trim().toLowerCase());
+  const type = m?.[1];
+  const index = m?.[2] === undefined ? 0 : Number(m[2]);
+  if (type === 'cpu') return Device.of('cpu', index);
+  if (type !== undefined && GPU_ALIASES.has(type)) return Device.of('gpu', index);
+  throw new Error(`device: unknown device '${spec}'; expected 'cpu' or 'gpu' (also 'gpu:N', 'cuda')`);
 }
 
-/** d2l's try_gpu(): the best device available here. */
-export function tryGpu(): string {
-  return 'cpu';
-}
+export const CPU = Device.of('cpu');

@@ -194,7 +194,12 @@ function addSuffixes(body: string, suffixes: string[], indent: number): string {
 }
 
 export function formatTensor(t: Tensor): string {
-  const data = t.storage;
+  if (t.isDisposed) return `tensor(<disposed>, size=(${t.shape.join(', ')}))`;
+  if (!t.storage.backend.readSync) {
+    // A GPU tensor cannot be read without waiting; say where it is rather than block.
+    return `tensor(<${t.numel()} values on ${t.device}; await t.data() to read>, size=(${t.shape.join(', ')}), device='${t.device}')`;
+  }
+  const data = t.hostView('printing');
   const shape = t.shape;
   const isInt = t.dtype === 'int32';
   const prefix = 'tensor(';

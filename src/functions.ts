@@ -2,11 +2,14 @@
 import type { Tensor, TensorLike } from './tensor.js';
 import { asTensor } from './ops/elementwise.js';
 
-export const add = (a: TensorLike, b: TensorLike): Tensor => asTensor(a).add(b);
-export const sub = (a: TensorLike, b: TensorLike): Tensor => asTensor(a).sub(b);
-export const mul = (a: TensorLike, b: TensorLike): Tensor => asTensor(a).mul(b);
-export const div = (a: TensorLike, b: TensorLike): Tensor => asTensor(a).div(b);
-export const pow = (a: TensorLike, b: TensorLike): Tensor => asTensor(a).pow(b);
+/** The left operand as a tensor; a number takes the device of the tensor on the right. */
+const lhs = (a: TensorLike, b: TensorLike): Tensor => asTensor(a, typeof b === 'number' ? undefined : b);
+
+export const add = (a: TensorLike, b: TensorLike): Tensor => lhs(a, b).add(b);
+export const sub = (a: TensorLike, b: TensorLike): Tensor => lhs(a, b).sub(b);
+export const mul = (a: TensorLike, b: TensorLike): Tensor => lhs(a, b).mul(b);
+export const div = (a: TensorLike, b: TensorLike): Tensor => lhs(a, b).div(b);
+export const pow = (a: TensorLike, b: TensorLike): Tensor => lhs(a, b).pow(b);
 export const exp = (x: Tensor): Tensor => x.exp();
 export const log = (x: Tensor): Tensor => x.log();
 export const sqrt = (x: Tensor): Tensor => x.sqrt();

@@ -1,23 +1,35 @@
 /**
- * Tensor: an n-d float32 array (contiguous, row-major) with reverse-mode
- * autograd. Every op returns a new tensor; reshape-like views share storage.
+ * Tensor: an n-d float32 array (row-major, NCHW for images) on a device, with
+ * reverse-mode autograd. Every op returns a new tensor; reshape-like views
+ * share storage.
  *
- * The methods here are thin: the math of each op, forward and gradient, lives
- * in src/ops/<family>.ts and the kernels in src/backend/<backend>/.
+ * A tensor holds a Storage record (backend/storage.ts) owned by the backend of
+ * its device. Values are read asynchronously (`await t.data()`), because a GPU
+ * reads back asynchronously; host tensors also offer `dataSync()`.
+ *
+ * The op methods (add, conv, reshape, …) are installed by tensor-methods.ts,
+ * so this file imports no op: the math of each op, forward and gradient,
+ * lives in src/ops/<family>.ts and the kernels in src/backend/<backend>/.
  */
 import { isGradEnabled, noGrad } from './autograd/grad-mode.js';
 import { runBackward, type GradFn } from './autograd/engine.js';
 import { formatTensor } from './format.js';
 import { numel, shapeStr, type Shape } from './shape.js';
-import { plainOf, rawOf } from './backend/layout.js';
-import * as ew from './ops/elementwise.js';
-import * as red from './ops/reduce.js';
-import * as mv from './ops/movement.js';
-import * as mm from './ops/matmul.js';
+import { Storage } from './backend/storage.js';
+import { backendFor, kernelsFor } from './backend/registry.js';
+import { CPU, device as toDevice, type Device, type DeviceLike } from './device.js';
+import { trackTensor } from './memory.js';
 
 export type DType = 'float32' | 'int32';
 export type Scalar = number;
 export type TensorLike = Tensor | number;
+
+export interface TensorOptions {
+  dtype?: DType;
+  requiresGrad?: boolean;
+  /** Where the values go; a Float32Array given for another device is uploaded there. */
+  device?: DeviceLike;
+}
 
 export class Tensor {
   readonly shape: readonly number[];
@@ -26,17 +38,26 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The op that produced this tensor, when it was recorded for autograd. */
   gradFn: GradFn | null = null;
-  /** Storage: float32 even for int32 tensors (class labels are exact below 2^24). */
-  private buf: Float32Array;
+  /** Values: float32 even for int32 tensors (class labels are exact below 2^24). */
+  /** @internal */
+  store: Storage;
+  private disposedFlag = false;
 
-  constructor(buf: Float32Array, shape: Shape, opts: { dtype?: DType; requiresGrad?: boolean } = {}) {
+  /**
+   * From a Storage (what ops do) or from host values. A Float32Array for the cpu
+   * device is used as it is, not copied; the tensor then shares it with the caller.
+   */
+  constructor(data: Float32Array | Storage, shape: Shape, opts: TensorOptions = {}) {
     const n = numel(shape);
-    if (buf.length !== n) throw new Error(`Tensor: data has ${buf.length} elements but shape ${shapeStr(shape)} needs ${n}`);
-    this.buf = buf;
+    const store = data instanceof Storage ? data : hostValues(data, opts.device);
+    if (store.numel !== n) throw new Error(`Tensor: data has ${store.numel} elements but shape ${shapeStr(shape)} needs ${n}`);
+    this.store = store;
+    store.retain();
     this.shape = Object.freeze([...shape]);
     this.dtype = opts.dtype ?? 'float32';
     this.requiresGrad = opts.requiresGrad ?? false;
     if (this.requiresGrad && this.dtype !== 'float32') throw new Error('Tensor: only float32 tensors can require gradients');
+    trackTensor(this);
   }
 
   /** A leaf is a tensor the user created (not produced by a recorded op). */
@@ -53,7 +74,7 @@ export class Tensor {
   }
 
   numel(): number {
-    return this.buf.length;
+    return this.store.numel;
   }
 
   size(dim?: number): number | readonly number[] {
@@ -61,54 +82,82 @@ export class Tensor {
     return this.shape[dim < 0 ? dim + this.shape.length : dim];
   }
 
-  // ---------- storage access (for kernels and trusted library code) ----------
+  /** The device the values live on (torch's tensor.device). */
+  get device(): Device {
+    return this.store.backend.device;
+  }
 
-  /**
-   * The backing buffer, row-major, without copying. Library-internal: mutate only through
-   * in-place ops. A buffer a backend left in its own layout (see backend/layout.ts) is
-   * converted here, once, and the tensor keeps the row-major copy.
-   */
-  get storage(): Float32Array {
-    const plain = plainOf(this.buf);
-    if (plain !== this.buf) this.buf = plain;
-    return this.buf;
+  // ---------- storage (for ops, kernels and trusted library code) ----------
+
+  /** The storage record: buffer, layout, owner. Library-internal: kernels read it, ops pass it on. */
+  get storage(): Storage {
+    if (this.disposedFlag) throw new Error(`tensor ${shapeStr(this.shape)}: used after dispose() (or after the tidy() scope that made it ended); keep() it or return it from the scope`);
+    return this.store;
   }
 
   /**
-   * The backing buffer as it is, possibly in a backend's own layout: only for ops whose
-   * kernels check `layoutOf` (convolution, pooling, activations, channel concat).
+   * Point this tensor at other values of the same size, on its device (module buffers such
+   * as BatchNorm's running statistics are updated this way). The storage is shared, not copied.
    */
-  get rawStorage(): Float32Array {
-    const raw = rawOf(this.buf);
-    if (raw !== this.buf) this.buf = raw;
-    return this.buf;
+  setStorage(s: Storage): void {
+    if (s.numel !== this.store.numel) throw new Error(`setStorage: expected ${this.store.numel} elements, got ${s.numel}`);
+    if (s.backend.device !== this.device) throw new Error(`setStorage: values are on ${s.backend.device}, tensor is on ${this.device}`);
+    if (s === this.store) return;
+    s.retain();
+    this.store.release();
+    this.store = s;
   }
 
-  /** Replace the backing buffer (used for module buffers like BatchNorm running stats and loadStateDict). */
-  setStorage(buf: Float32Array): void {
-    if (buf.length !== this.buf.length) throw new Error(`setStorage: expected ${this.buf.length} elements, got ${buf.length}`);
-    this.buf = buf;
+  // ---------- lifetime ----------
+
+  /** Release this tensor's hold on its values now (tfjs's dispose); views keep theirs. */
+  dispose(): void {
+    if (this.disposedFlag) return;
+    this.disposedFlag = true;
+    this.store.release();
+  }
+
+  get isDisposed(): boolean {
+    return this.disposedFlag;
   }
 
   // ---------- reading values ----------
 
-  /** A copy of the values. Async because GPU backends read back asynchronously. */
+  /** A copy of the values, row-major. Async because GPU backends read back asynchronously. */
   async data(): Promise<Float32Array> {
-    return this.dataSync();
+    const b = this.storage.backend;
+    b.flush?.();
+    return b.download(this.store);
   }
 
-  /** Synchronous copy of the values; valid on CPU backends. */
+  /** Synchronous copy of the values; only where the host can read the device's memory (cpu). */
   dataSync(): Float32Array {
-    return this.storage.slice();
+    return this.hostView('dataSync()').slice();
   }
 
   async item(): Promise<number> {
-    return this.itemSync();
+    this.checkOne('item()');
+    return (await this.data())[0];
   }
 
   itemSync(): number {
-    if (this.buf.length !== 1) throw new Error(`item(): tensor has ${this.buf.length} elements (shape ${shapeStr(this.shape)}); only one-element tensors can be converted to a number`);
-    return this.storage[0];
+    this.checkOne('item()');
+    return this.hostView('itemSync()')[0];
+  }
+
+  private checkOne(what: string): void {
+    if (this.numel() !== 1) throw new Error(`${what}: tensor has ${this.numel()} elements (shape ${shapeStr(this.shape)}); only one-element tensors can be converted to a number`);
+  }
+
+  /**
+   * The values without a copy, for library code that reads host tensors at once (formatting,
+   * metrics, saving). Throws on a device the host cannot read synchronously.
+   */
+  hostView(what = 'reading values synchronously'): Float32Array {
+    const s = this.storage;
+    const read = s.backend.readSync;
+    if (!read) throw new Error(`${what}: tensor is on ${this.device}, which is read asynchronously; use \`await t.data()\` or \`await t.item()\``);
+    return read.call(s.backend, s);
   }
 
   /** Nested arrays, like torch's tolist(). */
@@ -138,17 +187,17 @@ export class Tensor {
    */
   backward(gradient?: Tensor): void {
     if (!this.requiresGrad) throw new Error('backward(): this tensor does not require grad and has no grad_fn');
-    let seed = gradient;
-    if (!seed) {
-      if (this.numel() !== 1) throw new Error(`backward(): grad can be implicitly created only for scalar outputs; got shape ${shapeStr(this.shape)}`);
-      seed = new Tensor(new Float32Array([1]), this.shape);
+    if (gradient) {
+      runBackward(this, gradient);
+      return;
     }
-    runBackward(this, seed);
+    if (this.numel() !== 1) throw new Error(`backward(): grad can be implicitly created only for scalar outputs; got shape ${shapeStr(this.shape)}`);
+    runBackward(this, new Tensor(backendFor(this.device).upload(new Float32Array([1])), this.shape), true);
   }
 
   /** A tensor sharing storage but cut from the graph. */
   detach(): Tensor {
-    return new Tensor(this.buf, this.shape, { dtype: this.dtype });
+    return new Tensor(this.storage, this.shape, { dtype: this.dtype });
   }
 
   requiresGrad_(on = true): this {
@@ -157,100 +206,38 @@ export class Tensor {
     return this;
   }
 
-  clone(): Tensor {
-    return ew.unaryOp('clone', this);
-  }
-
   // ---------- in-place (no autograd) ----------
 
   zero_(): this {
-    this.storage.fill(0);
-    return this;
+    return this.fill_(0);
   }
 
   fill_(value: number): this {
-    this.storage.fill(value);
+    kernelsFor(this.device).fillInplace(this.storage, value);
     return this;
   }
 
+  /** Copy src's values in (from any device; same number of elements). */
   copy_(src: Tensor): this {
     if (src.numel() !== this.numel()) throw new Error(`copy_(): source has shape ${shapeStr(src.shape)}, destination ${shapeStr(this.shape)}`);
-    this.storage.set(src.storage);
+    const from = src.device === this.device ? src : noGrad(() => src.to(this.device));
+    kernelsFor(this.device).copyInplace(this.storage, from.storage);
+    if (from !== src) from.dispose();
     return this;
   }
 
-  // ---------- elementwise ----------
-  add(other: TensorLike): Tensor { return ew.binaryOp('add', this, other); }
-  sub(other: TensorLike): Tensor { return ew.binaryOp('sub', this, other); }
-  mul(other: TensorLike): Tensor { return ew.binaryOp('mul', this, other); }
-  div(other: TensorLike): Tensor { return ew.binaryOp('div', this, other); }
-  pow(exponent: TensorLike): Tensor { return ew.binaryOp('pow', this, exponent); }
-  maximum(other: TensorLike): Tensor { return ew.binaryOp('maximum', this, other); }
-  minimum(other: TensorLike): Tensor { return ew.binaryOp('minimum', this, other); }
-  eq(other: TensorLike): Tensor { return ew.binaryOp('eq', this, other); }
-  ne(other: TensorLike): Tensor { return ew.binaryOp('ne', this, other); }
-  lt(other: TensorLike): Tensor { return ew.binaryOp('lt', this, other); }
-  le(other: TensorLike): Tensor { return ew.binaryOp('le', this, other); }
-  gt(other: TensorLike): Tensor { return ew.binaryOp('gt', this, other); }
-  ge(other: TensorLike): Tensor { return ew.binaryOp('ge', this, other); }
-  neg(): Tensor { return ew.unaryOp('neg', this); }
-  exp(): Tensor { return ew.unaryOp('exp', this); }
-  log(): Tensor { return ew.unaryOp('log', this); }
-  sqrt(): Tensor { return ew.unaryOp('sqrt', this); }
-  abs(): Tensor { return ew.unaryOp('abs', this); }
-  sigmoid(): Tensor { return ew.unaryOp('sigmoid', this); }
-  relu(): Tensor { return ew.unaryOp('relu', this); }
-  tanh(): Tensor { return ew.unaryOp('tanh', this); }
-  square(): Tensor { return ew.unaryOp('square', this); }
-  reciprocal(): Tensor { return ew.unaryOp('reciprocal', this); }
-  sign(): Tensor { return ew.unaryOp('sign', this); }
-  clamp(min: number | null, max: number | null = null): Tensor { return ew.clamp(this, min ?? -Infinity, max ?? Infinity); }
-
-  // ---------- reductions ----------
-  sum(dim?: number | readonly number[], keepdim = false): Tensor { return red.sum(this, dim, keepdim); }
-  mean(dim?: number | readonly number[], keepdim = false): Tensor { return red.mean(this, dim, keepdim); }
-  max(dim?: number, keepdim = false): Tensor { return red.amax(this, dim, keepdim); }
-  min(dim?: number, keepdim = false): Tensor { return red.amin(this, dim, keepdim); }
-  argmax(dim?: number, keepdim = false): Tensor { return red.argmax(this, dim, keepdim); }
-  var(dim?: number | readonly number[], opts: { correction?: number; unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
-    return red.variance(this, dim, opts);
-  }
-
-  // ---------- linear algebra ----------
-  matmul(other: Tensor): Tensor { return mm.matmul(this, other); }
-
-  // ---------- shape ----------
-  reshape(...shape: number[] | [readonly number[]]): Tensor { return mv.reshape(this, flatArgs(shape)); }
-  view(...shape: number[] | [readonly number[]]): Tensor { return mv.reshape(this, flatArgs(shape)); }
-  flatten(startDim = 0, endDim = -1): Tensor { return mv.flatten(this, startDim, endDim); }
-  transpose(dim0: number, dim1: number): Tensor { return mv.transpose(this, dim0, dim1); }
-  get T(): Tensor { return mv.permute(this, [...this.shape.keys()].reverse()); }
-  permute(...dims: number[] | [readonly number[]]): Tensor { return mv.permute(this, flatArgs(dims)); }
-  squeeze(dim?: number): Tensor { return mv.squeeze(this, dim); }
-  unsqueeze(dim: number): Tensor { return mv.unsqueeze(this, dim); }
-  expand(...shape: number[] | [readonly number[]]): Tensor { return mv.expand(this, flatArgs(shape)); }
-  /** Elements [start, end) along dim (Python's x[:, start:end] for dim 1). */
-  slice(dim: number, start: number, end?: number): Tensor { return mv.slice(this, dim, start, end); }
-  narrow(dim: number, start: number, length: number): Tensor { return mv.slice(this, dim, start, start + length); }
-  /** Element i along dim 0, dropping that dim (x[i]). */
-  index(i: number): Tensor { return mv.select(this, 0, i); }
-  select(dim: number, i: number): Tensor { return mv.select(this, dim, i); }
-
-  // ---------- dtype ----------
-  float(): Tensor { return this.dtype === 'float32' ? this : new Tensor(this.buf, this.shape); }
-  int(): Tensor {
-    return noGrad(() => new Tensor(Float32Array.from(this.storage, Math.trunc), this.shape, { dtype: 'int32' }));
-  }
-  /** Device moves are no-ops for CPU backends; kept so code reads like PyTorch. */
-  to(_device: string): Tensor { return this; }
 }
 
-function flatArgs(args: number[] | [readonly number[]]): number[] {
-  return args.length === 1 && Array.isArray(args[0]) ? [...(args[0] as readonly number[])] : (args as number[]);
+/** The storage for host values given to the constructor: borrowed as is on cpu, uploaded elsewhere. */
+function hostValues(values: Float32Array, where: DeviceLike | undefined): Storage {
+  if (!(values instanceof Float32Array)) throw new TypeError('Tensor: data must be a Float32Array or a Storage');
+  const b = backendFor(where === undefined ? CPU : toDevice(where));
+  if (!b.hostMemory) return b.upload(values);
+  return new Storage(b, values as never, values.length, null, { pooled: false });
 }
 
 /** Build the result tensor of an op and, when recording, attach its gradient function. */
-export function fromOp(buf: Float32Array, shape: Shape, inputs: readonly Tensor[], name: string, backward: (grad: Tensor) => ReadonlyArray<Tensor | null>): Tensor {
+export function fromOp(buf: Storage, shape: Shape, inputs: readonly Tensor[], name: string, backward: (grad: Tensor) => ReadonlyArray<Tensor | null>): Tensor {
   const needsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   const out = new Tensor(buf, shape, { requiresGrad: needsGrad });
   if (needsGrad) out.gradFn = { name, inputs, backward };

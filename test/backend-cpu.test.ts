@@ -7,7 +7,7 @@
  * output's magnitude, for entries that cancel to ~0). Without the addon every
  * test is skipped with the reason.
  */
-import { layoutOf, plainOf } from '../src/backend/layout.js';
+import { layoutOf, onArrays, plainOf } from './helpers/host-arrays.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type {
@@ -15,12 +15,15 @@ import type {
 } from '../src/backend/kernels.js';
 import { referenceKernels as ref } from '../src/backend/reference/index.js';
 import { SMALL, loadCpuBackend, loadNative, nativeLoadError } from '../src/backend/cpu/index.js';
-import { K, getBackend, withBackend } from '../src/backend/registry.js';
+import { getBackend, kernelsFor, withBackend } from '../src/backend/registry.js';
+import { CPU } from '../src/device.js';
+import * as torch from '../src/index.js';
+import { hostStorage, rowMajor as valuesOf } from '../src/backend/host.js';
 
 const native = loadNative();
 const backend = native ? loadCpuBackend() : null;
 const skip: string | false = native && backend ? false : `native cpu addon not available: ${nativeLoadError() ?? 'unknown reason'}`;
-const cpu = (backend?.kernels ?? {}) as Kernels;
+const cpu = backend ? onArrays(backend, backend.kernels) : ({} as ReturnType<typeof onArrays>);
 
 // ---------------------------------------------------------------- helpers
 
@@ -211,7 +214,7 @@ describe('cpu backend (oneDNN addon)', () => {
     const rowMajor = (b: Float32Array): Float32Array => {
       const l = layoutOf(b);
       assert.ok(l, 'buffer is in a blocked layout');
-      return l.toPlain(b); // a copy, leaving b blocked for the kernels under test
+      return l.toRowMajor(b) as Float32Array; // a copy, leaving b blocked for the kernels under test
     };
     const cases: Array<[string, Pool2dDesc]> = [
       ['max 3x3 s1 p1', poolDesc('max', 2, 32, 12, 12, 3, 3, 1, 1, 1, 1)],
@@ -257,17 +260,52 @@ describe('cpu backend (oneDNN addon)', () => {
     assertClose(odd, ref.slice(ref.concat([ar, br], [32, 32], 2, 144), 2, 64, 144, 3, 5), 'odd slice');
   });
 
-  check('is registered with the registry, and K() under it uses the native kernels', () => {
+  check('is registered with the registry, and the cpu device\'s kernels under it are the native ones', () => {
     assert.equal(getBackend('cpu'), backend);
     const d = convDesc(2, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1);
     const x = rand(d.n * d.c * d.h * d.w);
     const w = rand(d.oc * d.c * d.kh * d.kw);
+    const reference = getBackend('reference')!;
     const viaRegistry = withBackend('cpu', () => {
-      assert.equal(K().conv2d, cpu.conv2d);
-      assert.equal(K().argmax, ref.argmax, 'kernels the backend lacks fall back to the reference');
-      return K().conv2d(x, w, null, d);
+      const k = kernelsFor(CPU);
+      assert.equal(k.conv2d, backend!.kernels.conv2d);
+      assert.equal(k.argmax, reference.kernels.argmax, 'kernels the backend lacks fall back to the reference');
+      return valuesOf(k.conv2d(hostStorage(backend!, x), hostStorage(backend!, w), null, d) as never);
     });
     assertClose(viaRegistry, ref.conv2d(x, w, null, d), 'conv2d via registry');
+  });
+
+  check('max-pool backward uses the saved indices after Flatten turns the blocked output row-major', () => {
+    const run = (): { gw: Float32Array; calls: Record<string, number> } => {
+      const calls: Record<string, number> = { maxPoolBlockedBackward: 0, maxPool2dBackwardIndices: 0, pool2dBackward: 0 };
+      const nat = native as unknown as Record<string, (...a: unknown[]) => unknown>;
+      const originals = Object.fromEntries(Object.keys(calls).map((k) => [k, nat[k]]));
+      for (const k of Object.keys(calls)) nat[k] = (...a: unknown[]) => { calls[k]++; return originals[k](...a); };
+      const prev = native!.setConvLayout('blocked');
+      try {
+        torch.manualSeed(4);
+        const x = torch.randn([2, 3, 12, 12]);
+        const w = torch.randn([32, 3, 3, 3]).mul(0.2).requiresGrad_();
+        const y = torch.nn.functional.conv2d(x, w, null, 1, 1);
+        const p = torch.nn.functional.maxPool2d(y, 2);
+        const blocked = p.storage.layout !== null;
+        const f = new torch.nn.Flatten().forward(p);
+        const coef = torch.randn([2, 32 * 36]);
+        f.mul(coef).sum().backward();
+        if (getBackend('cpu') === torch.activeBackend()) {
+          assert.ok(blocked, 'the pooled output was channel-blocked');
+          assert.equal(p.storage.layout, null, 'Flatten and the product read it row-major');
+        }
+        return { gw: w.grad!.dataSync(), calls };
+      } finally {
+        native!.setConvLayout(prev as 'auto');
+        for (const k of Object.keys(calls)) nat[k] = originals[k];
+      }
+    };
+    const got = withBackend('cpu', run);
+    assert.deepEqual(got.calls, { maxPoolBlockedBackward: 1, maxPool2dBackwardIndices: 0, pool2dBackward: 0 }, 'scattered through the saved indices, no recompute');
+    const want = withBackend('reference', run);
+    assertClose(got.gw, want.gw, 'conv weight gradient through blocked max pooling and Flatten');
   });
 
   check('zero-sized problems fall back instead of failing', () => {

@@ -30,14 +30,14 @@ function sampleIds(ds: ArrayImageDataset, batches: Batch[]): number[] {
   const index = new Map<string, number>();
   for (let i = 0; i < ds.length; i++) index.set(key(ds.images, i * plane, 1), i);
   const ids: number[] = [];
-  for (const [X] of batches) for (let b = 0; b < X.shape[0]; b++) ids.push(index.get(key(X.storage, b * plane, 255)) ?? -1);
+  for (const [X] of batches) for (let b = 0; b < X.shape[0]; b++) ids.push(index.get(key(X.hostView(), b * plane, 255)) ?? -1);
   return ids;
 }
 
 test('toBatch is the single conversion point: X [B,C,H,W] float32, y [B] int32', () => {
   const [X, y] = toBatch(new Float32Array(2 * 3 * 4), [2, 1, 3, 4], new Int32Array([5, 6]));
   assert.deepEqual(X.shape, [2, 1, 3, 4]);
-  assert.ok(X.storage instanceof Float32Array);
+  assert.ok(X.hostView() instanceof Float32Array);
   assert.deepEqual(y.shape, [2]);
   assert.ok(y.dtype === "int32");
 });
@@ -54,10 +54,10 @@ test('batch counts, shapes, labels and drop_last', async () => {
 
   const kb = await collect(keep);
   assert.deepEqual(kb.map(([X]) => X.shape), [[3, 1, 28, 28], [3, 1, 28, 28], [3, 1, 28, 28], [1, 1, 28, 28]]);
-  assert.deepEqual(kb.flatMap(([, y]) => [...y.storage]), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(kb.flatMap(([, y]) => [...y.hostView()]), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   assert.deepEqual(sampleIds(ds, kb), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   // values are ToTensor of the uint8 pixels
-  assert.equal(kb[1][0].storage[784 + 10], Math.fround(ds.images[4 * 784 + 10] / 255));
+  assert.equal(kb[1][0].hostView()[784 + 10], Math.fround(ds.images[4 * 784 + 10] / 255));
   const db = await collect(drop);
   assert.equal(db.length, 3);
   assert.ok(db.every(([X, y]) => X.shape[0] === 3 && y.shape[0] === 3));
@@ -86,7 +86,7 @@ test('seeded shuffle: deterministic per (seed, epoch), reshuffled every epoch, a
   // labels follow the samples
   for (const [X, y] of await collect(a.iterEpoch(0))) {
     const ids = sampleIds(ds, [[X, y]]);
-    assert.deepEqual([...y.storage], ids.map((i) => i % 10));
+    assert.deepEqual([...y.hostView()], ids.map((i) => i % 10));
   }
   // the generator itself
   assert.deepEqual(permutation(10, 3, 1), permutation(10, 3, 1));
@@ -110,8 +110,8 @@ test('workers produce exactly the main-thread batches (resize 96 + normalize, sh
       for (let i = 0; i < m.length; i++) {
         assert.deepEqual(p[i][0].shape, m[i][0].shape);
         assert.deepEqual(p[i][0].shape.slice(1), [1, 96, 96]);
-        assert.deepEqual(p[i][0].storage, m[i][0].storage);
-        assert.deepEqual(p[i][1].storage, m[i][1].storage);
+        assert.deepEqual(p[i][0].hostView(), m[i][0].hostView());
+        assert.deepEqual(p[i][1].hostView(), m[i][1].hostView());
       }
     }
     // and both equal the per-image pipeline
@@ -120,8 +120,8 @@ test('workers produce exactly the main-thread batches (resize 96 + normalize, sh
     const one = new Float32Array(96 * 96);
     const first = permutation(14, 3, 5)[0];
     f(ds.images.subarray(first * 784, (first + 1) * 784), one, 0);
-    assert.deepEqual(X.storage.subarray(0, 96 * 96), one);
-    assert.equal(y.storage[0], first % 10);
+    assert.deepEqual(X.hostView().subarray(0, 96 * 96), one);
+    assert.equal(y.hostView()[0], first % 10);
   } finally {
     await pooled.close();
   }
@@ -138,7 +138,7 @@ test('workers: breaking out early and iterating again works; keeps prefetch batc
   }
   const all = await collect(loader);
   assert.equal(all.length, 10);
-  assert.deepEqual(all.flatMap(([, y]) => [...y.storage]), Array.from({ length: 40 }, (_, i) => i % 10));
+  assert.deepEqual(all.flatMap(([, y]) => [...y.hostView()]), Array.from({ length: 40 }, (_, i) => i % 10));
   // Deliberately not closed: idle workers are unref'd and must not keep the process alive.
 });
 
@@ -162,11 +162,11 @@ test('loadDataFashionMNIST: d2l-style [trainIter, testIter] from a data dir', as
       const tr = await collect(trainIter);
       assert.deepEqual(tr.map(([X]) => X.shape), [[4, 1, 32, 32], [4, 1, 32, 32], [3, 1, 32, 32]]);
       const te = await collect(testIter);
-      assert.deepEqual(te.flatMap(([, y]) => [...y.storage]), [0, 1, 2, 3, 4, 5]);
+      assert.deepEqual(te.flatMap(([, y]) => [...y.hostView()]), [0, 1, 2, 3, 4, 5]);
       // same seed -> same first epoch, default workers/no resize -> main thread, 28x28
       const [again] = await loadDataFashionMNIST(4, { ...iso, dataDir: root, resize: 32, workers: 0, seed: 1 });
       const tr2 = await collect(again);
-      for (let i = 0; i < tr.length; i++) assert.deepEqual(tr2[i][0].storage, tr[i][0].storage);
+      for (let i = 0; i < tr.length; i++) assert.deepEqual(tr2[i][0].hostView(), tr[i][0].hostView());
       const [plain] = await loadDataFashionMNIST(5, { ...iso, dataDir: root });
       assert.equal(plain.workers, 0);
       assert.deepEqual((await collect(plain))[0][0].shape, [5, 1, 28, 28]);

@@ -197,8 +197,8 @@ for (const b of backends) {
 
 /** y = x³ with a backward we control. */
 function cube(x: Tensor, grad: (x: Tensor, g: Tensor) => Tensor): Tensor {
-  const buf = x.storage.map((v) => v * v * v);
-  return fromOp(buf, x.shape, [x], 'Cube', (g) => [grad(x, g)]);
+  const buf = x.hostView().map((v) => v * v * v);
+  return fromOp(new Tensor(buf, x.shape).storage, x.shape, [x], 'Cube', (g) => [grad(x, g)]);
 }
 
 const trueCubeGrad = (x: Tensor, g: Tensor): Tensor => g.mul(x.square().mul(3));
@@ -233,13 +233,13 @@ describe('gradcheck helper', () => {
     assert.equal(checkGradients((x) => cube(x, (x2, g) => trueCubeGrad(x2, g).neg()), [X([4])]).ok, false);
     assert.equal(checkGradients((x) => cube(x, (x2) => x2.mul(0)), [X([4])]).ok, false);
     // a·b with the two input gradients swapped: wrong for both inputs.
-    const badMul = (a: Tensor, b: Tensor): Tensor => fromOp(a.storage.map((v, i) => v * b.storage[i]), a.shape, [a, b], 'BadMul', (g) => [g.mul(a), g.mul(b)]);
+    const badMul = (a: Tensor, b: Tensor): Tensor => fromOp(new Tensor(a.hostView().map((v, i) => v * b.hostView()[i]), a.shape).storage, a.shape, [a, b], 'BadMul', (g) => [g.mul(a), g.mul(b)]);
     const r = checkGradients(badMul, [X([4]), X([4], [1, 1.3, 0.5])]);
     assert.equal(r.ok, false);
   });
 
   test('fails a relu whose gradient ignores the mask', () => {
-    const leaky = (x: Tensor): Tensor => fromOp(x.storage.map((v) => Math.max(v, 0)), x.shape, [x], 'BadRelu', (g) => [g]);
+    const leaky = (x: Tensor): Tensor => fromOp(new Tensor(x.hostView().map((v) => Math.max(v, 0)), x.shape).storage, x.shape, [x], 'BadRelu', (g) => [g]);
     assert.equal(checkGradients(leaky, [awayFrom([3, 4], [1, 0.1, 0], [0], 0.05, G)]).ok, false);
   });
 

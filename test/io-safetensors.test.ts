@@ -54,9 +54,9 @@ test('round trip in memory: shapes, values, dtypes, order by data offset', () =>
     const b = back.get(k) as Tensor;
     assert.deepEqual([...b.shape], [...v.shape], k);
     assert.equal(b.dtype, v.dtype, k);
-    assert.deepEqual([...b.storage], [...v.storage], k);
+    assert.deepEqual([...b.hostView()], [...v.hostView()], k);
   }
-  assert.ok(Object.is(back.get('w')?.storage[5], -0), 'negative zero survives');
+  assert.ok(Object.is(back.get('w')?.hostView()[5], -0), 'negative zero survives');
   // The reference layout: widest dtype first (I64 before F32), then names in byte order.
   assert.deepEqual([...back.keys()], ['bn.num_batches_tracked', 'empty', 'scalar', 'w']);
 });
@@ -123,18 +123,18 @@ test('reading F64, F16, BF16 as float32 and I64, I32, U8 as int32 tensors', () =
   }
   const { tensors } = deserialize(craft(header, Buffer.concat(chunks)));
   const get = (k: string) => tensors.get(k) as Tensor;
-  assert.deepEqual([...get('f64').storage], [Math.fround(0.1), -2.5]);
+  assert.deepEqual([...get('f64').hostView()], [Math.fround(0.1), -2.5]);
   assert.equal(get('f64').dtype, 'float32');
-  const h = [...get('f16').storage];
+  const h = [...get('f16').hostView()];
   assert.deepEqual(h.slice(0, 2), [1, -2]);
   assert.ok(Math.abs(h[2] - 0.333251953125) < 1e-9);
   assert.equal(h[3], 2 ** -24);
   assert.deepEqual(h.slice(4, 6), [Infinity, -Infinity]);
   assert.ok(Number.isNaN(h[6]));
-  assert.deepEqual([...get('bf16').storage], [1, -5]);
+  assert.deepEqual([...get('bf16').hostView()], [1, -5]);
   for (const [k, v] of [['i64', [-3, 1 << 20]], ['i32', [-7, 9]], ['u8', [0, 255, 1]]] as const) {
     assert.equal(get(k).dtype, 'int32', k);
-    assert.deepEqual([...get(k).storage], v, k);
+    assert.deepEqual([...get(k).hostView()], v, k);
   }
 });
 
@@ -158,7 +158,7 @@ test('files without header padding (other writers) still load', () => {
   const data = new Float32Array([1, 2, 3]);
   const bytes = craft({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 12] } }, new Uint8Array(data.buffer), false);
   assert.notEqual((bytes.length - 12) % 4, 0, 'data deliberately misaligned');
-  assert.deepEqual([...(deserialize(bytes).tensors.get('x') as Tensor).storage], [1, 2, 3]);
+  assert.deepEqual([...(deserialize(bytes).tensors.get('x') as Tensor).hostView()], [1, 2, 3]);
 });
 
 test('corrupt and truncated files fail with the file name and the problem', () => {
@@ -205,7 +205,7 @@ test('saveSafetensors / loadSafetensors / readSafetensorsHeader on disk', () => 
     assert.deepEqual(readFileSync(file), Buffer.from(serialize(new Map([['w', w], ['n', t([2], [], 'int32')]]), { epoch: '3' })), 'same bytes as serialize');
     const { tensors, metadata } = loadSafetensors(file);
     assert.deepEqual(metadata, { epoch: '3' });
-    assert.deepEqual([...(tensors.get('w') as Tensor).storage], [...w.storage]);
+    assert.deepEqual([...(tensors.get('w') as Tensor).hostView()], [...w.hostView()]);
     const head = readSafetensorsHeader(file);
     assert.deepEqual([...head.tensors.keys()], ['n', 'w']);
     assert.deepEqual(head.tensors.get('w'), { dtype: 'F32', shape: [3, 5], dataOffsets: [8, 68] });
@@ -215,7 +215,7 @@ test('saveSafetensors / loadSafetensors / readSafetensorsHeader on disk', () => 
 
 /** A tensor whose data cannot be read: writing it fails half-way through the file. */
 class Unreadable extends Tensor {
-  override get storage(): Float32Array {
+  override hostView(): Float32Array {
     throw new Error('simulated I/O failure');
   }
 }
@@ -264,15 +264,15 @@ test('saveModel / loadModel: a BatchNorm network round-trips, running stats and 
     for (const [k, v] of a.stateDict()) {
       const w = b.stateDict().get(k) as Tensor;
       assert.equal(w.dtype, v.dtype, k);
-      assert.deepEqual([...w.storage], [...v.storage], k);
+      assert.deepEqual([...w.hostView()], [...v.hostView()], k);
     }
     assert.equal(b.stateDict().get('1.num_batches_tracked')?.itemSync(), 2);
     const x = rand([2, 1, 28, 28]);
     a.eval();
     b.eval();
     // Same function (not bit-equal: the native backend may round a first call differently).
-    const ya = noGrad(() => a.forward(x)).storage;
-    const yb = noGrad(() => b.forward(x)).storage;
+    const ya = noGrad(() => a.forward(x)).hostView();
+    const yb = noGrad(() => b.forward(x)).hostView();
     ya.forEach((v, i) => assert.ok(Math.abs(v - yb[i]) <= 1e-6 * (1 + Math.abs(v)), `logit ${i}: ${yb[i]} vs ${v}`));
   });
 });

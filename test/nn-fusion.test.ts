@@ -15,7 +15,7 @@ function run(net: torch.nn.Sequential, x: torch.Tensor, fused: boolean): Float32
     const xi = x.detach().requiresGrad_();
     const y = net.forward(xi);
     y.mul(torch.arange(0, y.numel()).reshape([...y.shape]).mul(0.01)).sum().backward();
-    return [y.storage.slice(), (xi.grad as torch.Tensor).storage.slice(), ...net.parameters().map((p) => (p.grad as torch.Tensor).storage.slice())];
+    return [y.hostView().slice(), (xi.grad as torch.Tensor).hostView().slice(), ...net.parameters().map((p) => (p.grad as torch.Tensor).hostView().slice())];
   } finally {
     Sequential.fuseActivations = true;
   }

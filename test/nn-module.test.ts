@@ -160,7 +160,7 @@ test('loadStateDict: round trip copies values (no aliasing) and reproduces outpu
   // Close, not bitwise: native kernels may sum in an order that depends on buffer alignment.
   assertClose(noGrad(() => b.forward(x)), ya, { rtol: 1e-6 });
   // b owns its copies: changing a afterwards does not change b.
-  (a.head[0] as nn.Linear).weight.storage.fill(0);
+  (a.head[0] as nn.Linear).weight.hostView().fill(0);
   assertClose(noGrad(() => b.forward(x)), ya, { rtol: 1e-6 });
   // A plain object works too.
   const obj = Object.fromEntries(b.stateDict());

@@ -43,15 +43,16 @@ test('noGrad: nothing is recorded inside, and the mode is restored', () => {
   assert.equal(x.add(1).requiresGrad, true);
 });
 
-test('noGrad: an async function keeps recording off until it settles', async () => {
+test('noGrad: an async function runs without recording across its awaits, and other work keeps recording', async () => {
   const x = leaf([1]);
   const p = noGrad(async () => {
     await new Promise((r) => setTimeout(r, 1));
     return x.mul(2);
   });
-  assert.equal(isGradEnabled(), false);
+  assert.equal(isGradEnabled(), true, 'the caller, while the function waits, records as usual');
+  assert.equal(x.mul(3).requiresGrad, true);
   const y = await p;
-  assert.equal(y.requiresGrad, false);
+  assert.equal(y.requiresGrad, false, 'the function itself did not record after its await');
   assert.equal(isGradEnabled(), true);
 });
 

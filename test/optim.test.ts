@@ -107,7 +107,7 @@ test('optimisers: loadStateDict rejects mismatched state', () => {
   const p = new Parameter(fill([4], [1, 0.1, 0]));
   const o = new SGD([p], { lr: 0.1, momentum: 0.9 });
   assert.throws(() => o.loadStateDict({ state: [null, null], hyper: {} }), /2 parameters, optimizer has 1/);
-  assert.throws(() => o.loadStateDict({ state: [{ momentum_buffer: new Float32Array(3) }], hyper: {} }), /3 values, parameter has 4/);
+  assert.throws(() => o.loadStateDict({ state: [{ momentum_buffer: new Tensor(new Float32Array(3), [3]) }], hyper: {} }), /3 values, parameter has 4/);
 });
 
 test('optimisers: argument validation', () => {

@@ -23,7 +23,7 @@ function filledNet(): Net {
   for (const [k, spec] of Object.entries(fx.fills)) {
     const t = sd.get(k);
     assert.ok(t, `model has no state_dict key ${k}`);
-    t.storage.set(fillValues(t.numel(), spec));
+    t.hostView().set(fillValues(t.numel(), spec));
   }
   return net;
 }

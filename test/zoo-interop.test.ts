@@ -62,7 +62,7 @@ function removeFiles(name: string): void {
 
 function assertLogitsClose(label: string, actual: Tensor, expected: Tensor): string {
   assert.deepEqual([...actual.shape], [...expected.shape], `${label}: logits shape`);
-  const s = closeStats(`${label} logits`, actual.storage, expected.storage, RTOL);
+  const s = closeStats(`${label} logits`, actual.hostView(), expected.hostView(), RTOL);
   assert.ok(s.worstRatio <= 1, describeStats(s));
   return `max err/max|expected| ${s.relErr.toExponential(2)} (${s.worstRatio.toFixed(3)}× tolerance)`;
 }
@@ -91,7 +91,7 @@ MODEL_NAMES.forEach((name, idx) => {
       model.train();
       model.forward(rand([4, ...shape]));
       const stats = [...model.stateDict()].filter(([k]) => /(running|moving)_mean$/.test(k));
-      assert.ok(stats.every(([, v]) => v.storage.some((e) => e !== 0)), 'a training forward should move every running mean');
+      assert.ok(stats.every(([, v]) => v.hostView().some((e) => e !== 0)), 'a training forward should move every running mean');
     }
     model.eval();
     const x = rand([2, ...shape]);

@@ -195,7 +195,7 @@ CASES.forEach((c) => {
         assert.ok(expected, `${c.name}: PyTorch result lacks ${key}`);
         assert.ok(actual, `${c.name} [${backend}]: torchlet has no ${name}`);
         assert.deepEqual([...actual.shape], [...expected.shape], `${c.name} [${backend}]: shape of ${name}`);
-        stats.push(closeStats(name, actual.storage, expected.storage, RTOL));
+        stats.push(closeStats(name, actual.hostView(), expected.hostView(), RTOL));
       };
       check('output', run.output, 'output');
       check('input.grad', run.inputGrad, 'input.grad');
@@ -208,8 +208,8 @@ CASES.forEach((c) => {
           continue;
         }
         // Exactly zero in exact arithmetic: both sides must be ~0 on the scale of the layer's weight gradient.
-        const scale = maxAbs((ref.get(`grad/${weightKey}`) as Tensor).storage);
-        const noise = Math.max(maxAbs((p.grad as Tensor).storage), maxAbs((ref.get(`grad/${k}`) as Tensor).storage));
+        const scale = maxAbs((ref.get(`grad/${weightKey}`) as Tensor).hostView());
+        const noise = Math.max(maxAbs((p.grad as Tensor).hostView()), maxAbs((ref.get(`grad/${k}`) as Tensor).hostView()));
         zeroChecked++;
         assert.ok(noise <= RTOL * scale, `${c.name} [${backend}]: grad ${k} should be ~0 (its layer feeds a training-mode BatchNorm) but reaches ${noise}, against ${RTOL} × ${scale} for grad ${weightKey}`);
         zeroWorst = Math.max(zeroWorst, noise / (RTOL * scale));

@@ -1,9 +1,16 @@
 /**
  * Reverse-mode autodiff over the graph recorded by ops (micrograd's algorithm:
  * topological order, then each node hands its output gradient to its inputs).
+ *
+ * Gradients made during the pass are freed as soon as they are consumed, so a
+ * backward holds only the gradients still waiting for their node: a node's
+ * temporaries go when its backward returns, and a node's incoming gradient
+ * once its input gradients are made. Leaves get their .grad; nothing else the
+ * pass made survives it.
  */
 import type { Tensor } from '../tensor.js';
 import { noGrad } from './grad-mode.js';
+import { collectCreated, keep } from '../memory.js';
 
 export interface GradFn {
   /** Op name, shown as grad_fn=<NameBackward0> when printing. */
@@ -35,9 +42,54 @@ function topoOrder(root: Tensor): Tensor[] {
   return order;
 }
 
-export function runBackward(root: Tensor, seed: Tensor): void {
+/** Gradients in flight: how many slots hold each, and which ones this pass made (and may free). */
+class Pending {
+  private readonly holds = new Map<Tensor, number>();
+  private readonly made = new Set<Tensor>();
+
+  own(ts: Iterable<unknown>): void {
+    for (const t of ts) this.made.add(t as Tensor);
+  }
+
+  hold(t: Tensor): void {
+    this.holds.set(t, (this.holds.get(t) ?? 0) + 1);
+  }
+
+  /** One slot lets go of t; a gradient this pass made and nobody holds is freed. */
+  drop(t: Tensor): void {
+    const n = (this.holds.get(t) ?? 0) - 1;
+    if (n > 0) {
+      this.holds.set(t, n);
+      return;
+    }
+    this.holds.delete(t);
+    if (this.made.has(t)) {
+      this.made.delete(t);
+      t.dispose();
+    }
+  }
+}
+
+/** seedIsOwned: the seed was made by backward() itself (an implicit 1), so the pass may free it. */
+export function runBackward(root: Tensor, seed: Tensor, seedIsOwned = false): void {
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  const pending = new Pending();
+  if (seedIsOwned) pending.own([seed]);
+  pending.hold(seed);
+  const accumulate = (input: Tensor, ig: Tensor): void => {
+    const prev = grads.get(input);
+    if (!prev) {
+      grads.set(input, ig);
+      pending.hold(ig);
+      return;
+    }
+    const { result: sum, created } = collectCreated(() => prev.add(ig));
+    pending.own(created);
+    grads.set(input, sum);
+    pending.hold(sum);
+    pending.drop(prev);
+  };
   noGrad(() => {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
@@ -46,19 +98,33 @@ export function runBackward(root: Tensor, seed: Tensor): void {
       if (!g) continue;
       const fn = t.gradFn;
       if (!fn) {
-        t.grad = t.grad ? t.grad.add(g) : g;
+        // Accumulate into .grad in place (the object a caller may hold sees the sum, as in PyTorch);
+        // a first gradient becomes a tensor object of its own that outlives the pass and any scope.
+        if (t.grad) {
+          const sum = t.grad.add(g);
+          t.grad.setStorage(sum.storage);
+          sum.dispose();
+        } else t.grad = keep(g.detach());
+        pending.drop(g);
         continue;
       }
       if (fn.released) {
         throw new Error(`backward(): trying to backward through the graph a second time (at ${fn.name}); the saved tensors were freed after the first backward`);
       }
-      const inputGrads = fn.backward(g);
+      const { result: inputGrads, created } = collectCreated(() => fn.backward(g));
+      const returned = new Set<Tensor>();
       fn.inputs.forEach((input, k) => {
         const ig = inputGrads[k];
-        if (!ig || !input.requiresGrad) return;
-        const prev = grads.get(input);
-        grads.set(input, prev ? prev.add(ig) : ig);
+        if (ig && input.requiresGrad) returned.add(ig);
       });
+      // The node's temporaries: made in its backward and not handed on.
+      for (const c of created) if (!returned.has(c as Tensor)) (c as Tensor).dispose();
+      pending.own([...created].filter((c) => returned.has(c as Tensor)));
+      fn.inputs.forEach((input, k) => {
+        const ig = inputGrads[k];
+        if (ig && input.requiresGrad) accumulate(input, ig);
+      });
+      pending.drop(g);
       // Free saved activations now, as PyTorch does without retain_graph.
       t.gradFn = { name: fn.name, inputs: [], backward: () => [], released: true };
     }

@@ -1,25 +1,31 @@
 /**
  * The kernel contract every backend implements.
  *
- * Kernels are pure compute: they take plain descriptors and flat, contiguous,
- * row-major float32 buffers (NCHW for images) and return new buffers. They know
- * nothing about autograd, broadcasting rules or tensors — the op layer in
- * `src/ops/` owns those, so a gradient is written once for every backend.
+ * Kernels are pure compute: they take plain descriptors and storages and return
+ * new storages. They know nothing about autograd, broadcasting rules or
+ * tensors — the op layer in `src/ops/` owns those, so a gradient is written
+ * once for every backend. Inputs are never mutated unless the kernel name ends
+ * in `Inplace`.
  *
- * A backend may implement any subset; missing kernels fall back to
- * `reference` (see registry.ts), which is why CPU backends share one storage
- * type. Inputs are never mutated unless the kernel name ends in `Inplace`.
+ * `Kernels<S>` is generic over what a buffer is. The reference kernels are
+ * written on plain row-major `Float32Array`s (`RowMajorKernels`); a backend's
+ * table takes `Storage` records, which carry the buffer and its layout, so a
+ * backend may keep values in its own layout between its kernels (the cpu
+ * backend's channel-blocked activations) and convert only where it must.
  *
- * One exception to "row-major": the kernels in RAW_INPUT_KERNELS may be handed a
- * buffer a backend left in its own layout (backend/layout.ts). A backend lists
- * the ones it handles in `layoutAware`; for every other implementation the
- * registry converts such inputs to row-major first.
+ * A backend whose memory is host memory may leave kernels out: the registry
+ * fills them from `reference`. A device backend (GPU) must implement every one.
  */
+import type { Device } from '../device.js';
+import type { DeviceMemory } from './memory.js';
+import type { Storage } from './storage.js';
+
+/** A row-major host buffer, what the reference kernels work on. */
 export type Buf = Float32Array;
 
 export type UnaryOp =
   | 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sigmoid' | 'relu' | 'tanh'
-  | 'sign' | 'reciprocal' | 'square';
+  | 'sign' | 'reciprocal' | 'square' | 'trunc';
 
 /** Activations whose backward oneDNN (and we) compute from the forward output or input. */
 export type ActivationOp = 'relu' | 'sigmoid' | 'tanh';
@@ -69,87 +75,120 @@ export interface MatmulDesc {
 export interface SgdDesc { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize?: boolean }
 export interface AdamDesc { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean; step: number }
 
-export interface Kernels {
+export interface Kernels<S> {
   // ---- elementwise (ops/elementwise.ts) ----
-  unary(op: UnaryOp, x: Buf): Buf;
+  unary(op: UnaryOp, x: S): S;
   /** dx for an activation, given its input x, its output y and the incoming gradient dy. */
-  activationBackward(op: ActivationOp, x: Buf, y: Buf, dy: Buf): Buf;
+  activationBackward(op: ActivationOp, x: S, y: S, dy: S): S;
   /** out = a ∘ b with numpy broadcasting; shapes already padded to the same rank. */
-  binary(op: BinaryOp, a: Buf, aShape: readonly number[], b: Buf, bShape: readonly number[], outShape: readonly number[]): Buf;
+  binary(op: BinaryOp, a: S, aShape: readonly number[], b: S, bShape: readonly number[], outShape: readonly number[]): S;
   /** out = cond != 0 ? a : b, all three already broadcast to outShape's size. */
-  where(cond: Buf, a: Buf, b: Buf): Buf;
-  clamp(x: Buf, min: number, max: number): Buf;
+  where(cond: S, a: S, b: S): S;
+  clamp(x: S, min: number, max: number): S;
   /** y = x * scale + shift (scalar affine; used for lr-scaled updates and normalisation). */
-  affine(x: Buf, scale: number, shift: number): Buf;
+  affine(x: S, scale: number, shift: number): S;
 
   // ---- reductions (ops/reduce.ts) ----
   /** Reduce x (shape `shape`) over `axes`; the output keeps reduced dims as size 1. */
-  reduce(op: ReduceOp, x: Buf, shape: readonly number[], axes: readonly number[]): Buf;
+  reduce(op: ReduceOp, x: S, shape: readonly number[], axes: readonly number[]): S;
   /** Index of the max along `axis` (first on ties); output keeps the axis as size 1. */
-  argmax(x: Buf, shape: readonly number[], axis: number): Buf;
+  argmax(x: S, shape: readonly number[], axis: number): S;
 
   // ---- data movement (ops/movement.ts) ----
-  permute(x: Buf, shape: readonly number[], perm: readonly number[]): Buf;
+  permute(x: S, shape: readonly number[], perm: readonly number[]): S;
   /** Concatenate along an axis; the tensors are viewed as [outer, dim_i, inner]. */
-  concat(parts: readonly Buf[], dims: readonly number[], outer: number, inner: number): Buf;
+  concat(parts: readonly S[], dims: readonly number[], outer: number, inner: number): S;
   /** Take [start, start+len) along an axis of x viewed as [outer, dim, inner]. */
-  slice(x: Buf, outer: number, dim: number, inner: number, start: number, len: number): Buf;
+  slice(x: S, outer: number, dim: number, inner: number, start: number, len: number): S;
   /** Repeat x (viewed as [outer, 1 or dim, inner]) to the broadcast shape outShape. */
-  expand(x: Buf, shape: readonly number[], outShape: readonly number[]): Buf;
+  expand(x: S, shape: readonly number[], outShape: readonly number[]): S;
 
   // ---- linear algebra (ops/matmul.ts) ----
-  matmul(a: Buf, b: Buf, desc: MatmulDesc): Buf;
+  matmul(a: S, b: S, desc: MatmulDesc): S;
 
   // ---- convolution (ops/conv.ts) ----
-  conv2d(x: Buf, w: Buf, bias: Buf | null, d: Conv2dDesc): Buf;
-  conv2dBackwardData(dy: Buf, w: Buf, d: Conv2dDesc): Buf;
+  conv2d(x: S, w: S, bias: S | null, d: Conv2dDesc): S;
+  conv2dBackwardData(dy: S, w: S, d: Conv2dDesc): S;
   /** Returns dW and, when withBias, db. */
-  conv2dBackwardWeight(x: Buf, dy: Buf, d: Conv2dDesc, withBias: boolean): { dw: Buf; db: Buf | null };
+  conv2dBackwardWeight(x: S, dy: S, d: Conv2dDesc, withBias: boolean): { dw: S; db: S | null };
 
   // ---- pooling (ops/pool.ts) ----
-  pool2d(x: Buf, d: Pool2dDesc): Buf;
-  pool2dBackward(x: Buf, y: Buf, dy: Buf, d: Pool2dDesc): Buf;
+  pool2d(x: S, d: Pool2dDesc): S;
+  pool2dBackward(x: S, y: S, dy: S, d: Pool2dDesc): S;
 
   // ---- normalisation (ops/batchnorm.ts) ----
   /** Training mode: normalise with batch statistics; returns y, batch mean and biased batch variance. */
-  batchNormTrain(x: Buf, gamma: Buf, beta: Buf, d: BatchNormDesc): { y: Buf; mean: Buf; variance: Buf };
-  batchNormInference(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, d: BatchNormDesc): Buf;
+  batchNormTrain(x: S, gamma: S, beta: S, d: BatchNormDesc): { y: S; mean: S; variance: S };
+  batchNormInference(x: S, gamma: S, beta: S, mean: S, variance: S, d: BatchNormDesc): S;
   /**
    * Backward of batchNormTrain (batch statistics depend on x). With d.activation, dy is the
    * gradient of the activated output y, which must be given.
    */
-  batchNormBackward(x: Buf, dy: Buf, gamma: Buf, mean: Buf, variance: Buf, d: BatchNormDesc, y?: Buf): { dx: Buf; dgamma: Buf; dbeta: Buf };
+  batchNormBackward(x: S, dy: S, gamma: S, mean: S, variance: S, d: BatchNormDesc, y?: S): { dx: S; dgamma: S; dbeta: S };
 
   // ---- softmax / losses (ops/softmax.ts) ----
   /** log-softmax over the last axis of x viewed as [rows, cols]. */
-  logSoftmax(x: Buf, rows: number, cols: number): Buf;
-  logSoftmaxBackward(y: Buf, dy: Buf, rows: number, cols: number): Buf;
-  softmax(x: Buf, rows: number, cols: number): Buf;
-  softmaxBackward(y: Buf, dy: Buf, rows: number, cols: number): Buf;
+  logSoftmax(x: S, rows: number, cols: number): S;
+  logSoftmaxBackward(y: S, dy: S, rows: number, cols: number): S;
+  softmax(x: S, rows: number, cols: number): S;
+  softmaxBackward(y: S, dy: S, rows: number, cols: number): S;
   /** Per-row -logp[row, target[row]]; targets are class indices stored as floats. */
-  nllLoss(logp: Buf, target: Buf, rows: number, cols: number): Buf;
-  nllLossBackward(dloss: Buf, target: Buf, rows: number, cols: number): Buf;
+  nllLoss(logp: S, target: S, rows: number, cols: number): S;
+  nllLossBackward(dloss: S, target: S, rows: number, cols: number): S;
 
   // ---- optimisers (optim/) — update param (and state) in place ----
-  sgdStepInplace(param: Buf, grad: Buf, momentumBuf: Buf | null, d: SgdDesc): void;
-  adamStepInplace(param: Buf, grad: Buf, m: Buf, v: Buf, d: AdamDesc): void;
+  sgdStepInplace(param: S, grad: S, momentumBuf: S | null, d: SgdDesc): void;
+  adamStepInplace(param: S, grad: S, m: S, v: S, d: AdamDesc): void;
+
+  // ---- values (tensor creation, init, loadStateDict, optimiser state) ----
+  /** Copy src's values into dst (same numel), in place. */
+  copyInplace(dst: S, src: S): void;
+  /** Set every value of dst, in place. */
+  fillInplace(dst: S, value: number): void;
+  /**
+   * A dropout mask of n values: 1/(1-p) where a counter-based uniform draw for (seed, i) is ≥ p,
+   * else 0. Counter-based so every backend draws the same mask for the same seed.
+   */
+  dropoutMask(n: number, p: number, seed: number): S;
 }
 
-export type KernelName = keyof Kernels;
+export type KernelName = keyof Kernels<unknown>;
 
-/** Kernels whose buffer inputs may arrive in a backend's own layout (ops pass Tensor.rawStorage). */
-export const RAW_INPUT_KERNELS: ReadonlySet<KernelName> = new Set<KernelName>([
-  'unary', 'activationBackward', 'binary', 'conv2d', 'conv2dBackwardData', 'conv2dBackwardWeight',
-  'pool2d', 'pool2dBackward', 'concat', 'slice',
-]);
+export const KERNEL_NAMES: readonly KernelName[] = [
+  'unary', 'activationBackward', 'binary', 'where', 'clamp', 'affine', 'reduce', 'argmax', 'permute', 'concat', 'slice',
+  'expand', 'matmul', 'conv2d', 'conv2dBackwardData', 'conv2dBackwardWeight', 'pool2d', 'pool2dBackward', 'batchNormTrain',
+  'batchNormInference', 'batchNormBackward', 'logSoftmax', 'logSoftmaxBackward', 'softmax', 'softmaxBackward', 'nllLoss',
+  'nllLossBackward', 'sgdStepInplace', 'adamStepInplace', 'copyInplace', 'fillInplace', 'dropoutMask',
+] satisfies readonly KernelName[];
 
-export interface Backend {
+/** The reference kernels' form: plain row-major Float32Arrays in and out. */
+export type RowMajorKernels = Kernels<Float32Array>;
+
+/**
+ * A backend: kernels plus the memory they work in. `B` is its buffer type.
+ */
+export interface Backend<B = unknown> {
   readonly name: string;
-  /** Human-readable device description, e.g. "cpu (oneDNN 2.6, 2 threads)". */
+  /** The device whose tensors this backend computes on. */
+  readonly device: Device;
+  /** Human-readable description, e.g. "cpu (oneDNN 2.6, 2 threads)". */
   describe(): string;
-  readonly kernels: Partial<Kernels>;
+  /**
+   * True when buffers are host Float32Arrays: such a backend may borrow reference
+   * kernels for what it lacks. A device backend must implement every kernel.
+   */
+  readonly hostMemory: boolean;
+  /** The device's pool and counters; backends on one device share it. */
+  readonly memory: DeviceMemory<B>;
+  readonly kernels: Partial<Kernels<Storage<B>>>;
+  /** A new storage holding a copy of these row-major values. */
+  upload(values: Float32Array): Storage<B>;
+  /** The values, row-major, in a new array. Async: a GPU reads back asynchronously. */
+  download(s: Storage<B>): Promise<Float32Array>;
+  /** The values, row-major, without waiting; only where the host can read the memory synchronously. */
+  readSync?(s: Storage<B>): Float32Array;
+  /** Submit queued work (a GPU backend batches commands). */
+  flush?(): void;
   /** Set the number of compute threads, where the backend is multi-threaded. */
   setNumThreads?(n: number): void;
-  /** The RAW_INPUT_KERNELS this backend's own kernels accept in its own layouts. */
-  readonly layoutAware?: ReadonlySet<KernelName>;
 }

@@ -1,39 +1,74 @@
 /**
- * Kernel registry: which backend runs each kernel.
+ * Kernel registry: which backend computes on each device.
  *
- * Backends register themselves by name. The active backend's kernel is used
- * when it has one; otherwise the `reference` kernel runs on the same buffers.
- * That fallback is what lets a fast backend start small and grow op by op.
+ * Backends register by name (or by a loader, so that one nobody asks for, like
+ * the oneDNN addon or Dawn, is never loaded). Each device type is served by one
+ * backend at a time: the one set with setBackend, else the first that loads
+ * from the device's preference list. A host-memory backend's missing kernels
+ * are filled from `reference`; a device backend must bring every kernel, and
+ * one that does not is refused when it registers.
  */
-import { RAW_INPUT_KERNELS, type Backend, type Kernels, type KernelName } from './kernels.js';
-import { plainOf } from './layout.js';
+import { KERNEL_NAMES, type Backend, type Kernels, type KernelName } from './kernels.js';
+import type { Storage } from './storage.js';
 import { referenceBackend } from './reference/index.js';
-import { loadCpuBackend } from './cpu/index.js';
-import { profileKernels, profilingEnabled } from './profile.js';
+import { CPU, Device, type DeviceType } from '../device.js';
 
-const backends = new Map<string, Backend>([[referenceBackend.name, referenceBackend]]);
-/** Lazily-loaded backends (e.g. the native addon), tried on first request. */
-const loaders = new Map<string, () => Backend | null>([['cpu', loadCpuBackend]]);
+export type AnyKernels = Kernels<Storage>;
+type AnyBackend = Backend<unknown>;
 
-let active: Backend | null = null;
-let resolved: Kernels | null = null;
+const backends = new Map<string, AnyBackend>([[referenceBackend.name, referenceBackend as AnyBackend]]);
+const loaders = new Map<string, () => AnyBackend | null>();
+/** Backends tried in order for a device type when none was chosen. */
+const preference: Record<DeviceType, string[]> = { cpu: ['cpu', 'reference'], gpu: ['webgpu'] };
+const chosen = new Map<DeviceType, AnyBackend>();
+const tables = new Map<AnyBackend, AnyKernels>();
+let wrapTable: ((k: AnyKernels) => AnyKernels) | null = null;
 
-export function registerBackend(backend: Backend): void {
-  backends.set(backend.name, backend);
+export class KernelMissingError extends Error {
+  constructor(backend: string, missing: readonly string[]) {
+    super(`backend '${backend}' is missing kernels: ${missing.join(', ')}; a device backend must implement every kernel (only host-memory backends may fall back to reference)`);
+    this.name = 'KernelMissingError';
+  }
 }
 
-export function registerBackendLoader(name: string, load: () => Backend | null): void {
-  loaders.set(name, load);
+/** Refuse a device backend whose kernel table is incomplete. */
+function checkComplete(b: AnyBackend): void {
+  if (b.hostMemory) return;
+  const missing = KERNEL_NAMES.filter((n) => typeof b.kernels[n] !== 'function');
+  if (missing.length > 0) throw new KernelMissingError(b.name, missing);
 }
 
-export function getBackend(name: string): Backend | null {
+export function registerBackend<B>(backend: Backend<B>): void {
+  const b = backend as AnyBackend;
+  checkComplete(b);
+  backends.set(b.name, b);
+  tables.delete(b);
+}
+
+export function registerBackendLoader<B>(name: string, load: () => Backend<B> | null): void {
+  loaders.set(name, load as () => AnyBackend | null);
+}
+
+/** The preference list for a device type (the Node entry puts TORCHLET_BACKEND first). */
+export function setBackendPreference(type: DeviceType, names: readonly string[]): void {
+  preference[type] = [...names];
+  chosen.delete(type);
+}
+
+/** Wrap every kernel table (the Node entry's kernel profiler). */
+export function setKernelTableWrapper(wrap: ((k: AnyKernels) => AnyKernels) | null): void {
+  wrapTable = wrap;
+  tables.clear();
+}
+
+export function getBackend(name: string): AnyBackend | null {
   const known = backends.get(name);
   if (known) return known;
   const load = loaders.get(name);
   if (!load) return null;
-  const loaded = load();
-  if (loaded) backends.set(name, loaded);
   loaders.delete(name);
+  const loaded = load();
+  if (loaded) registerBackend(loaded);
   return loaded;
 }
 
@@ -41,72 +76,77 @@ export function listBackends(): string[] {
   return [...new Set([...backends.keys(), ...loaders.keys()])];
 }
 
-/** Row-major copies of any backend-layout buffers among a kernel's arguments (arrays of buffers included). */
-function plainArgs(args: unknown[]): unknown[] {
-  return args.map((a) => (a instanceof Float32Array ? plainOf(a) : Array.isArray(a) ? a.map((b) => (b instanceof Float32Array ? plainOf(b) : b)) : a));
-}
-
-/**
- * Merge a backend's kernels over the reference ones. Implementations that do not read the
- * backend's own layouts get RAW_INPUT_KERNELS' inputs converted to row-major first.
- */
-function resolveKernels(backend: Backend): Kernels {
-  const ref = referenceBackend.kernels as Kernels;
-  const merged = { ...ref } as Record<KernelName, unknown>;
-  for (const [name, fn] of Object.entries(backend.kernels)) {
-    if (fn) merged[name as KernelName] = fn;
+/** The backend computing on this device (loading it on first use). */
+export function backendFor(device: Device): AnyBackend {
+  const have = chosen.get(device.type);
+  if (have) return have;
+  for (const name of preference[device.type]) {
+    const b = getBackend(name);
+    if (b && b.device.type === device.type) {
+      chosen.set(device.type, b);
+      return b;
+    }
   }
-  for (const name of RAW_INPUT_KERNELS) {
-    const own = backend.kernels[name] !== undefined && backend.layoutAware?.has(name);
-    if (own) continue;
-    const fn = merged[name] as (...a: unknown[]) => unknown;
-    merged[name] = (...args: unknown[]): unknown => fn(...plainArgs(args));
+  const hint = device.type === 'gpu' ? '; use torch.tryGpu() to fall back to cpu when there is none' : '';
+  throw new Error(`device '${device}': no backend available (tried ${preference[device.type].join(', ') || 'none'})${hint}`);
+}
+
+/** Whether some backend can serve this device type here. */
+export function hasDevice(type: DeviceType): boolean {
+  try {
+    backendFor(Device.of(type));
+    return true;
+  } catch {
+    return false;
   }
-  return profilingEnabled() ? profileKernels(merged as Kernels) : (merged as Kernels);
 }
 
-export function setBackend(name: string): Backend {
-  const backend = getBackend(name);
-  if (!backend) {
-    throw new Error(`unknown backend '${name}'; available: ${listBackends().join(', ')}`);
+/** A backend's kernels, with reference filling the gaps of a host-memory backend. */
+function tableOf(b: AnyBackend): AnyKernels {
+  let t = tables.get(b);
+  if (!t) {
+    const base = b.hostMemory ? { ...(referenceBackend.kernels as AnyKernels), ...stripUndefined(b.kernels) } : (b.kernels as AnyKernels);
+    t = wrapTable ? wrapTable(base) : base;
+    tables.set(b, t);
   }
-  active = backend;
-  resolved = resolveKernels(backend);
-  return backend;
+  return t;
 }
 
-/**
- * The backend in use. On first use it honours TORCHLET_BACKEND, else picks the
- * fastest CPU backend present ('cpu' if the native addon loads, else 'reference').
- */
-export function activeBackend(): Backend {
-  if (!active) setBackend(defaultBackendName());
-  return active as Backend;
+function stripUndefined(k: Partial<AnyKernels>): Partial<AnyKernels> {
+  return Object.fromEntries(Object.entries(k).filter(([, f]) => f !== undefined)) as Partial<AnyKernels>;
 }
 
-export function defaultBackendName(): string {
-  const forced = process.env.TORCHLET_BACKEND;
-  if (forced) return forced;
-  return getBackend('cpu') ? 'cpu' : 'reference';
+/** The kernel table for tensors on this device. */
+export function kernelsFor(device: Device): AnyKernels {
+  return tableOf(backendFor(device));
 }
 
-/** The kernel table of the active backend (with reference fallbacks). */
-export function K(): Kernels {
-  if (!resolved) activeBackend();
-  return resolved as Kernels;
+/** Make `name` serve its device type from now on. */
+export function setBackend(name: string): AnyBackend {
+  const b = getBackend(name);
+  if (!b) throw new Error(`unknown backend '${name}'; available: ${listBackends().join(', ')}`);
+  chosen.set(b.device.type, b);
+  return b;
 }
 
-/** Run fn with another backend active, restoring the previous one afterwards (tests compare backends this way). */
+/** The cpu device's backend (what `torchlet bench` and the CLI report). */
+export function activeBackend(): AnyBackend {
+  return backendFor(CPU);
+}
+
+/** Run fn with another backend serving its device, restoring the previous one afterwards (tests compare backends this way). */
 export function withBackend<T>(name: string, fn: () => T): T {
-  const prev = active?.name ?? null;
-  setBackend(name);
+  const b = getBackend(name);
+  if (!b) throw new Error(`unknown backend '${name}'; available: ${listBackends().join(', ')}`);
+  const type = b.device.type;
+  const prev = chosen.get(type);
+  chosen.set(type, b);
   try {
     return fn();
   } finally {
-    if (prev) setBackend(prev);
-    else {
-      active = null;
-      resolved = null;
-    }
+    if (prev) chosen.set(type, prev);
+    else chosen.delete(type);
   }
 }
+
+export type { KernelName };

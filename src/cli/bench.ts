@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { getModelSpec } from '../models/index.js';
 import { benchTrainSteps } from '../train/bench.js';
-import { useDevice, deviceLabel } from '../device.js';
+import { useDevice, deviceLabel } from '../node/use-device.js';
 import { manualSeed } from '../random.js';
-import { positiveInt } from './main.js';
+import { positiveInt } from './args.js';
 
 export function registerBenchCommand(program: Command): void {
   program

@@ -2,9 +2,9 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { getModelSpec } from '../models/index.js';
-import { useDevice, deviceLabel } from '../device.js';
+import { useDevice, deviceLabel } from '../node/use-device.js';
 import { loadDataFashionMNIST } from '../data/dataloader.js';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
+import { loadSafetensors, saveSafetensors } from '../io/safetensors-file.js';
 import { evaluate } from '../train/evaluate.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { cat } from '../ops/movement.js';
@@ -12,7 +12,7 @@ import type { Tensor } from '../tensor.js';
 import type { Module } from '../nn/module.js';
 import { encodeGrayPng } from '../train/report.js';
 import { sampleTestImages } from './samples.js';
-import { positiveInt } from './main.js';
+import { positiveInt } from './args.js';
 
 interface EvalFlags {
   weights: string;
@@ -56,14 +56,14 @@ export function registerEvalCommands(program: Command): void {
     .option('--logits <out.safetensors>', 'write the [N,10] logits of the evaluated images')
     .action(async (modelName: string, flags: EvalFlags) => {
       const spec = getModelSpec(modelName);
-      useDevice(flags.device, { threads: flags.threads });
-      const net = loadNet(modelName, flags.weights);
+      const dev = useDevice(flags.device, { threads: flags.threads });
+      const net = loadNet(modelName, flags.weights).to(dev);
       const resize = flags.resize ?? spec.train.resize;
       const [trainIter, testIter] = await loadDataFashionMNIST(flags.batchSize, { resize, dataDir: flags.dataDir, workers: 0 });
       await trainIter.close();
       try {
         const r = await evaluate(net, testIter, { limit: flags.limit });
-        console.log(`test acc ${r.accuracy.toFixed(4)} (${r.count} images, ${spec.name}, ${deviceLabel()})`);
+        console.log(`test acc ${r.accuracy.toFixed(4)} (${r.count} images, ${spec.name}, ${deviceLabel(dev)})`);
         if (flags.logits) {
           const parts: Tensor[] = [];
           let n = 0;

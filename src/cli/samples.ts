@@ -20,7 +20,7 @@ export async function sampleTestImages(net: Module, testIter: DataLoader, n: num
   net.eval();
   try {
     for await (const [X, y] of testIter.iterEpoch(0)) {
-      const pred = noGrad(() => net.forward(X)).argmax(1).storage;
+      const pred = noGrad(() => net.forward(X)).argmax(1).hostView();
       for (let i = 0; i < pred.length && out.length < n; i++) {
         const idx = out.length;
         const plane = ds.height * ds.width * ds.channels;
@@ -28,7 +28,7 @@ export async function sampleTestImages(net: Module, testIter: DataLoader, n: num
           pixels: ds.images.subarray(idx * plane, (idx + 1) * plane),
           width: ds.width,
           height: ds.height,
-          trueLabel: FASHION_MNIST_LABELS[y.storage[i]],
+          trueLabel: FASHION_MNIST_LABELS[y.hostView()[i]],
           predLabel: FASHION_MNIST_LABELS[pred[i]],
         });
       }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { getModelSpec } from '../models/index.js';
 import { summarize, formatSummary } from '../models/summary.js';
-import { useDevice } from '../device.js';
+import { useDevice } from '../node/use-device.js';
 
 /** Parse "CxHxW" (or "HxW" for one channel, or "H" for a square single-channel image). */
 export function parseInputShape(text: string): [number, number, number] {

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { getModelSpec } from '../models/index.js';
-import { useDevice, deviceLabel } from '../device.js';
+import { useDevice, deviceLabel } from '../node/use-device.js';
 import { manualSeed } from '../random.js';
 import { SGD } from '../optim/sgd.js';
 import { loadDataFashionMNIST } from '../data/dataloader.js';
@@ -17,7 +17,7 @@ import { writeReport } from '../train/report.js';
 import { createProgress } from '../train/progress.js';
 import type { RunHistory } from '../train/history.js';
 import { sampleTestImages } from './samples.js';
-import { positiveInt, positiveNumber } from './main.js';
+import { positiveInt, positiveNumber } from './args.js';
 
 interface TrainFlags {
   epochs?: number;
@@ -42,7 +42,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--lr <lr>', 'learning rate (default: the seed\'s for this model)', positiveNumber)
     .option('--batch-size <n>', 'batch size (default: the seed\'s)', positiveInt)
     .option('--resize <px>', 'resize images to px×px (default: the seed\'s input size)', positiveInt)
-    .option('--device <d>', 'cpu (fastest available) or reference', 'cpu')
+    .option('--device <d>', 'cpu (fastest available), gpu, or reference', 'cpu')
     .option('--seed <n>', 'random seed for init, shuffling and dropout', (v) => Number.parseInt(v, 10), 0)
     .option('--threads <n>', 'compute threads (default: all cores)', positiveInt)
     .option('--out <dir>', 'run directory (default: runs/<model>-<timestamp>)')
@@ -80,7 +80,7 @@ export async function trainCommand(modelName: string, flags: TrainFlags): Promis
   const run = new RunDir(flags.resume ?? flags.out ?? defaultRunDir(getModelSpec(modelName).name));
   const cfg = resolveConfig(modelName, flags, flags.resume ? run : null);
   const spec = getModelSpec(cfg.model);
-  useDevice(cfg.device, { threads: cfg.threads ?? undefined });
+  const dev = useDevice(cfg.device, { threads: cfg.threads ?? undefined });
   manualSeed(cfg.seed);
   const net = spec.create();
   const optimizer = new SGD(net.parameters(), { lr: cfg.lr });
@@ -95,7 +95,7 @@ export async function trainCommand(modelName: string, flags: TrainFlags): Promis
   });
   const numBatches = trainIter.length;
   if (resume) run.truncateMetricsAfter(resume.epoch * numBatches + resume.batch);
-  const device = deviceLabel();
+  const device = deviceLabel(dev);
   console.log(`training on ${device}`);
   console.log(`run directory: ${run.dir}`);
 
@@ -143,6 +143,7 @@ export async function trainCommand(modelName: string, flags: TrainFlags): Promis
 
   try {
     const result = await fit(net, trainIter, testIter, {
+      device: dev,
       epochs: cfg.epochs, lr: cfg.lr, optimizer, resume, onEvent,
       onCheckpoint: (state, opt) => run.saveCheckpoint(net, opt, state),
       shouldStop: () => stopRequested,

@@ -11,6 +11,7 @@
  * (seed, epoch): each `for await` over the loader is a new epoch.
  */
 import { Tensor } from '../tensor.js';
+import { markTransient } from '../memory.js';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { makeBatchFiller, type BatchSource, type WorkerRequest, type WorkerResponse } from './batch.js';
@@ -34,7 +35,8 @@ export type Batch = [BatchX, BatchY];
 
 /** Convert raw batch buffers into the yielded `[X, y]` tensors (labels are exact in float32 storage). */
 export function toBatch(x: Float32Array, xShape: number[], y: Int32Array): Batch {
-  return [new Tensor(x, xShape), new Tensor(Float32Array.from(y), [y.length], { dtype: 'int32' })];
+  // Fresh tensors per batch, so fit() and evaluate() may release them when done.
+  return [markTransient(new Tensor(x, xShape)), markTransient(new Tensor(Float32Array.from(y), [y.length], { dtype: 'int32' }))];
 }
 
 // ---------------------------------------------------------------------------

@@ -21,11 +21,7 @@
  * I32, U8 (int32 tensors; torchlet stores them in float32, exact below 2^24).
  * The tensors come back in file order (by data offset).
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { endianness } from 'node:os';
-import { atomicWriteFileSync } from '../util/atomic-write.js';
 import { Tensor, type DType } from '../tensor.js';
-import type { Module } from '../nn/module.js';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8';
 export type Metadata = Record<string, string>;
@@ -64,13 +60,14 @@ export class SafetensorsError extends Error {
   }
 }
 
-function checkHost(): void {
-  if (endianness() !== 'LE') throw new SafetensorsError('safetensors: only little-endian hosts are supported');
+/** Tensor bytes are written as the host lays them out, so the host must be little-endian as the format is. */
+export function checkHost(): void {
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new SafetensorsError('safetensors: only little-endian hosts are supported');
 }
 
 // ---------------------------------------------------------------- writing
 
-interface PlannedTensor {
+export interface PlannedTensor {
   name: string;
   tensor: Tensor;
   dtype: 'F32' | 'I64';
@@ -78,7 +75,7 @@ interface PlannedTensor {
   end: number;
 }
 
-function plan(tensors: ReadonlyMap<string, Tensor>, metadata: Metadata | undefined, where: string): { header: Uint8Array; entries: PlannedTensor[]; dataSize: number } {
+export function plan(tensors: ReadonlyMap<string, Tensor>, metadata: Metadata | undefined, where: string): { header: Uint8Array; entries: PlannedTensor[]; dataSize: number } {
   const entries: PlannedTensor[] = [];
   for (const [name, tensor] of tensors) {
     if (typeof name !== 'string' || name.length === 0) throw new SafetensorsError(`${where}: tensor names must be non-empty strings`);
@@ -103,16 +100,16 @@ function plan(tensors: ReadonlyMap<string, Tensor>, metadata: Metadata | undefin
     offset = e.end;
     header[e.name] = { dtype: e.dtype, shape: [...e.tensor.shape], data_offsets: [e.begin, e.end] };
   }
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = new TextEncoder().encode(JSON.stringify(header));
   // Pad with spaces so the data starts 8-byte aligned, as the reference does.
-  const padded = Buffer.alloc(json.length + ((8 - (json.length % 8)) % 8), 0x20);
-  json.copy(padded);
+  const padded = new Uint8Array(json.length + ((8 - (json.length % 8)) % 8)).fill(0x20);
+  padded.set(json);
   return { header: padded, entries, dataSize: offset };
 }
 
 /** The bytes of one tensor as stored (F32 shares the tensor's memory; I64 is converted). */
-function tensorBytes(e: PlannedTensor, where: string): Uint8Array {
-  const src = e.tensor.storage;
+export function tensorBytes(e: PlannedTensor, where: string): Uint8Array {
+  const src = e.tensor.hostView(`saving ${e.name}`);
   if (e.dtype === 'F32') return new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
   const out = new BigInt64Array(src.length);
   for (let i = 0; i < src.length; i++) {
@@ -123,7 +120,7 @@ function tensorBytes(e: PlannedTensor, where: string): Uint8Array {
   return new Uint8Array(out.buffer);
 }
 
-function lengthPrefix(n: number): Uint8Array {
+export function lengthPrefix(n: number): Uint8Array {
   const b = new Uint8Array(8);
   new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
   return b;
@@ -142,61 +139,14 @@ export function serialize(tensors: ReadonlyMap<string, Tensor>, metadata?: Metad
   return out;
 }
 
-/** An error from the operating system (it carries an errno code such as EACCES). */
-function isSystemError(err: unknown): boolean {
-  return typeof (err as { code?: unknown } | undefined)?.code === 'string';
-}
-
-/**
- * Write a safetensors file atomically (atomicWriteFileSync: temp file, fsync,
- * rename): readers see either the old file or the complete new one, never a
- * partial write; on any error `file` is left as it was. Tensor bytes are
- * produced one at a time while writing, so a checkpoint is never held twice.
- */
-export function saveSafetensors(file: string, tensors: ReadonlyMap<string, Tensor>, metadata?: Metadata): void {
-  checkHost();
-  const where = `safetensors: ${file}`;
-  const { header, entries } = plan(tensors, metadata, where);
-  function* chunks(): Generator<Uint8Array> {
-    yield lengthPrefix(header.length);
-    yield header;
-    for (const e of entries) yield tensorBytes(e, where);
-  }
-  try {
-    // A missing directory is the caller's mistake to hear about, not something to create.
-    atomicWriteFileSync(file, chunks(), { createDir: false });
-  } catch (err) {
-    // File-system failures get the file named; errors from the tensors themselves pass through.
-    if (isSystemError(err) || isSystemError((err as Error).cause)) throw new SafetensorsError(`${where}: ${(err as Error).message}`);
-    throw err;
-  }
-}
-
 // ---------------------------------------------------------------- reading
 
 /** Something bytes can be read from: a file or an in-memory buffer. */
-interface Source {
+export interface Source {
   label: string;
   size: number;
   /** Fill `into` with bytes [pos, pos + into.length). */
   read(pos: number, into: Uint8Array): void;
-}
-
-function fileSource(file: string, fd: number): Source {
-  const size = fstatSync(fd).size;
-  return {
-    label: `safetensors: ${file}`,
-    size,
-    read(pos, into) {
-      const CHUNK = 1 << 30;
-      let done = 0;
-      while (done < into.length) {
-        const n = readSync(fd, into, done, Math.min(CHUNK, into.length - done), pos + done);
-        if (n === 0) throw new SafetensorsError(`safetensors: ${file}: truncated: unexpected end of file at byte ${pos + done}`);
-        done += n;
-      }
-    },
-  };
 }
 
 function memorySource(bytes: Uint8Array, label: string): Source {
@@ -209,14 +159,14 @@ function memorySource(bytes: Uint8Array, label: string): Source {
   };
 }
 
-interface ParsedHeader {
+export interface ParsedHeader {
   metadata: Metadata;
   /** Sorted by begin offset. */
   infos: Array<[string, TensorInfo]>;
   dataStart: number;
 }
 
-function parseHeader(src: Source): ParsedHeader {
+export function parseHeader(src: Source): ParsedHeader {
   const where = src.label;
   const fail = (msg: string): never => {
     throw new SafetensorsError(`${where}: ${msg}`);
@@ -348,7 +298,7 @@ function decode(name: string, info: TensorInfo, raw: Uint8Array, where: string):
   return new Tensor(data, info.shape, { dtype });
 }
 
-function readAll(src: Source): SafetensorsContent {
+export function readAll(src: Source): SafetensorsContent {
   checkHost();
   const { metadata, infos, dataStart } = parseHeader(src);
   const tensors = new Map<string, Tensor>();
@@ -367,54 +317,3 @@ export function deserialize(bytes: Uint8Array, label = 'safetensors.deserialize'
   return readAll(memorySource(bytes, label));
 }
 
-/** Read a safetensors file. Errors name the file and what is wrong with it. */
-export function loadSafetensors(file: string): SafetensorsContent {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    throw new SafetensorsError(`safetensors: cannot open ${file}: ${(err as Error).message}`);
-  }
-  try {
-    return readAll(fileSource(file, fd));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Only the header: names, dtypes, shapes and offsets, in file order, plus metadata. */
-export function readSafetensorsHeader(file: string): { tensors: Map<string, TensorInfo>; metadata: Metadata } {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    throw new SafetensorsError(`safetensors: cannot open ${file}: ${(err as Error).message}`);
-  }
-  try {
-    const { metadata, infos } = parseHeader(fileSource(file, fd));
-    return { tensors: new Map(infos), metadata };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-// ---------------------------------------------------------------- modules
-
-/** Save module.stateDict() (PyTorch key names) to a safetensors file, atomically. */
-export function saveModel(module: Module, file: string, metadata?: Metadata): void {
-  saveSafetensors(file, module.stateDict(), metadata);
-}
-
-/**
- * Load a safetensors checkpoint into module with loadStateDict. With strict
- * (the default) missing or unexpected keys and shape mismatches are errors
- * naming the file.
- */
-export function loadModel(module: Module, file: string, strict = true): { missingKeys: string[]; unexpectedKeys: string[]; metadata: Metadata } {
-  const { tensors, metadata } = loadSafetensors(file);
-  try {
-    return { ...module.loadStateDict(tensors, strict), metadata };
-  } catch (err) {
-    throw new Error(`loadModel(${file}): ${(err as Error).message}`);
-  }
-}

@@ -1,6 +1,7 @@
 /** torch.nn.functional: the stateless forms of the layers. */
 import { Tensor } from '../tensor.js';
 import { defaultGenerator } from '../random.js';
+import { kernelsOn } from '../ops/dispatch.js';
 
 export { conv2d } from '../ops/conv.js';
 export { linear } from '../ops/matmul.js';
@@ -24,8 +25,9 @@ export function tanh(x: Tensor): Tensor {
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!training || p === 0) return x;
   if (p === 1) return x.mul(0);
-  const keep = 1 / (1 - p);
-  const mask = new Float32Array(x.numel());
-  for (let i = 0; i < mask.length; i++) mask[i] = defaultGenerator.uniform() >= p ? keep : 0;
-  return x.mul(new Tensor(mask, x.shape));
+  // One draw from the seeded generator picks the mask's seed; the mask itself is drawn on x's device.
+  const seed = defaultGenerator.int(0, 2 ** 31);
+  const mask = new Tensor(kernelsOn('dropout', x).dropoutMask(x.numel(), p, seed), x.shape);
+  const y = x.mul(mask);
+  return y;
 }

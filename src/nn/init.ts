@@ -1,6 +1,16 @@
 /** Weight initialisers (torch.nn.init), filling tensors in place from the seeded generator. */
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { defaultGenerator } from '../random.js';
+
+/** Fill t in place with values drawn on the host (init runs once, so the upload is no cost), on any device. */
+function fillFrom(t: Tensor, draw: () => number): Tensor {
+  const values = new Float32Array(t.numel());
+  for (let i = 0; i < values.length; i++) values[i] = draw();
+  const host = new Tensor(values, t.shape);
+  t.copy_(host);
+  host.dispose();
+  return t;
+}
 
 export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu';
 
@@ -29,20 +39,15 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
 }
 
 export function uniform_(t: Tensor, a = 0, b = 1): Tensor {
-  const buf = t.storage;
-  for (let i = 0; i < buf.length; i++) buf[i] = a + (b - a) * defaultGenerator.uniform();
-  return t;
+  return fillFrom(t, () => a + (b - a) * defaultGenerator.uniform());
 }
 
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
-  const buf = t.storage;
-  for (let i = 0; i < buf.length; i++) buf[i] = mean + std * defaultGenerator.normal();
-  return t;
+  return fillFrom(t, () => mean + std * defaultGenerator.normal());
 }
 
 export function constant_(t: Tensor, value: number): Tensor {
-  t.storage.fill(value);
-  return t;
+  return t.fill_(value);
 }
 
 export function zeros_(t: Tensor): Tensor {

@@ -10,8 +10,10 @@
  */
 import { Tensor } from '../tensor.js';
 import { Parameter } from './parameter.js';
+import { keep } from '../memory.js';
 import { LayerError } from './errors.js';
 import { shapeStr } from '../shape.js';
+import { CPU, device as toDevice, type Device, type DeviceLike } from '../device.js';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -36,7 +38,7 @@ export abstract class Module {
 
   protected registerBuffer(name: string, value: Tensor | null): void {
     this.bufferNames.add(name);
-    (this as unknown as Record<string, unknown>)[name] = value;
+    (this as unknown as Record<string, unknown>)[name] = value ? keep(value) : value;
   }
 
   private fields(): Array<[string, unknown]> {
@@ -115,13 +117,31 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /** Clear gradients (set to null); the old gradient tensors are disposed, as Optimizer.zeroGrad does. */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
   }
 
-  /** Device moves are no-ops on CPU backends; kept so code reads like PyTorch. */
-  to(_device: string): this {
+  /**
+   * Move every parameter and buffer to a device in place (torch's module.to): the Parameter
+   * objects stay the same, so an optimiser built before the move keeps working.
+   */
+  to(where: DeviceLike): this {
+    const dev = toDevice(where);
+    for (const p of this.parameters()) {
+      p.moveTo_(dev);
+      p.grad?.moveTo_(dev);
+    }
+    for (const [, b] of this.namedBuffers()) b.moveTo_(dev);
     return this;
+  }
+
+  /** The device of the first parameter (cpu for a module without any). */
+  get device(): Device {
+    return this.parameters()[0]?.device ?? CPU;
   }
 
   // ---------- state dict (PyTorch key names) ----------
@@ -160,7 +180,7 @@ export abstract class Module {
       if (src.numel() !== target.numel() || src.ndim !== target.ndim || src.shape.some((d, i) => d !== target.shape[i])) {
         throw new Error(`loadStateDict: size mismatch for ${k}: checkpoint has ${shapeStr(src.shape)}, model has ${shapeStr(target.shape)}`);
       }
-      target.setStorage(src.storage.slice());
+      target.copy_(src);
     }
     return { missingKeys, unexpectedKeys };
   }

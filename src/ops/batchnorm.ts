@@ -1,7 +1,9 @@
 /** Batch normalisation (torch.nn.functional.batch_norm) over dim 1 of [N,C,*]. */
-import { K } from '../backend/registry.js';
+import { kernelsOn } from './dispatch.js';
+import { fullOn } from './creation-on.js';
 import type { ActivationOp, BatchNormDesc } from '../backend/kernels.js';
 import { Tensor, fromOp } from '../tensor.js';
+import type { Storage } from '../backend/storage.js';
 import { numel, shapeStr } from '../shape.js';
 
 export interface BatchNormOptions {
@@ -21,12 +23,12 @@ export function batchNorm(
   const d: BatchNormDesc = { n, c, spatial: numel(x.shape.slice(2)), eps: opts.eps };
   if (opts.activation) d.activation = opts.activation;
   const name = opts.activation ? `NativeBatchNorm${opts.activation.charAt(0).toUpperCase()}${opts.activation.slice(1)}` : 'NativeBatchNorm';
-  const gamma = weight ?? new Tensor(new Float32Array(c).fill(1), [c]);
-  const beta = bias ?? new Tensor(new Float32Array(c), [c]);
+  const gamma = weight ?? fullOn([c], 1, x);
+  const beta = bias ?? fullOn([c], 0, x);
   for (const [name, t] of [['weight', gamma], ['bias', beta], ['running_mean', runningMean], ['running_var', runningVar]] as const) {
     if (t && t.numel() !== c) throw new Error(`batch_norm: ${name} has ${t.numel()} elements but the input has ${c} channels (input ${shapeStr(x.shape)})`);
   }
-  const k = K();
+  const k = kernelsOn('batch_norm', x, weight, bias, runningMean, runningVar);
   const inputs = weight && bias ? [x, weight, bias] : [x];
   const useBatchStats = opts.training || !runningMean || !runningVar;
   if (useBatchStats) {
@@ -39,11 +41,19 @@ export function batchNorm(
       const m = opts.momentum;
       const count = n * d.spatial;
       const unbias = count / Math.max(count - 1, 1);
-      runningMean.setStorage(k.binary('add', k.affine(runningMean.storage, 1 - m, 0), [c], k.affine(mean, m, 0), [c], [c]));
-      runningVar.setStorage(k.binary('add', k.affine(runningVar.storage, 1 - m, 0), [c], k.affine(variance, m * unbias, 0), [c], [c]));
+      const blend = (old: Storage, batch: Storage, scale: number): Storage => {
+        const a = k.affine(old, 1 - m, 0);
+        const b = k.affine(batch, scale, 0);
+        const out = k.binary('add', a, [c], b, [c], [c]);
+        a.discard();
+        b.discard();
+        return out;
+      };
+      runningMean.setStorage(blend(runningMean.storage, mean, m));
+      runningVar.setStorage(blend(runningVar.storage, variance, m * unbias));
     }
     return fromOp(y, x.shape, inputs, name, (g) => {
-      const r = K().batchNormBackward(x.storage, g.storage, gamma.storage, mean, variance, d, y);
+      const r = k.batchNormBackward(x.storage, g.storage, gamma.storage, mean, variance, d, y);
       const gx = new Tensor(r.dx, x.shape);
       return weight && bias ? [gx, new Tensor(r.dgamma, weight.shape), new Tensor(r.dbeta, bias.shape)] : [gx];
     });
@@ -53,7 +63,7 @@ export function batchNorm(
   const y = k.batchNormInference(x.storage, gamma.storage, beta.storage, rm.storage, rv.storage, d);
   return fromOp(y, x.shape, inputs, name, (gOut) => {
     const act = opts.activation;
-    const g = act ? new Tensor(K().activationBackward(act, y, y, gOut.storage), gOut.shape) : gOut;
+    const g = act ? new Tensor(k.activationBackward(act, y, y, gOut.storage), gOut.shape) : gOut;
     // With fixed statistics the op is a per-channel affine map.
     const bshape = [1, c, ...x.shape.slice(2).map(() => 1)];
     const invstd = rv.reshape(bshape).add(opts.eps).sqrt().reciprocal();

@@ -1,5 +1,5 @@
 /** 2-D convolution (torch.nn.functional.conv2d, groups = dilation = 1). */
-import { K } from '../backend/registry.js';
+import { kernelsOn } from './dispatch.js';
 import type { ActivationOp, Conv2dDesc } from '../backend/kernels.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { shapeStr } from '../shape.js';
@@ -41,17 +41,17 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, stride: Pair =
   const d = conv2dDesc(x, w, stride, padding);
   countMacs(d.n * d.oc * d.oh * d.ow * d.c * d.kh * d.kw);
   const fd: Conv2dDesc = activation ? { ...d, activation } : d;
-  const buf = K().conv2d(x.rawStorage, w.storage, bias ? bias.storage : null, fd);
+  const k = kernelsOn('conv2d', x, w, bias);
+  const buf = k.conv2d(x.storage, w.storage, bias ? bias.storage : null, fd);
   const inputs = bias ? [x, w, bias] : [x, w];
   const name = activation ? `Convolution${activation.charAt(0).toUpperCase()}${activation.slice(1)}` : 'Convolution';
   const out: Tensor = fromOp(buf, [d.n, d.oc, d.oh, d.ow], inputs, name, (gOut) => {
-    const k = K();
-    const g = activation ? new Tensor(k.activationBackward(activation, out.rawStorage, out.rawStorage, gOut.rawStorage), gOut.shape) : gOut;
-    const gx = x.requiresGrad ? new Tensor(k.conv2dBackwardData(g.rawStorage, w.storage, d), x.shape) : null;
+    const g = activation ? new Tensor(k.activationBackward(activation, out.storage, out.storage, gOut.storage), gOut.shape) : gOut;
+    const gx = x.requiresGrad ? new Tensor(k.conv2dBackwardData(g.storage, w.storage, d), x.shape) : null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (w.requiresGrad || bias?.requiresGrad) {
-      const { dw, db } = k.conv2dBackwardWeight(x.rawStorage, g.rawStorage, d, bias !== null);
+      const { dw, db } = k.conv2dBackwardWeight(x.storage, g.storage, d, bias !== null);
       gw = new Tensor(dw, w.shape);
       gb = db && bias ? new Tensor(db, bias.shape) : null;
     }

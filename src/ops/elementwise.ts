@@ -1,30 +1,34 @@
 /** Elementwise ops: forward via kernels, gradient written once here. */
-import { K } from '../backend/registry.js';
+import { backendFor } from '../backend/registry.js';
+import { CPU, type Device } from '../device.js';
+import { kernelsOn } from './dispatch.js';
 import type { BinaryOp, UnaryOp } from '../backend/kernels.js';
 import { Tensor, fromOp, type TensorLike } from '../tensor.js';
+import type { Storage } from '../backend/storage.js';
 import { broadcastShapes, padShape, sameShape } from '../shape.js';
 import { sumTo } from './reduce.js';
 
-export function scalarTensor(v: number): Tensor {
-  return new Tensor(new Float32Array([v]), []);
+/** A 0-d tensor on a device (host values are borrowed on cpu, uploaded elsewhere). */
+export function scalarTensor(v: number, device: Device = CPU): Tensor {
+  if (device === CPU) return new Tensor(new Float32Array([v]), []);
+  return new Tensor(backendFor(device).upload(new Float32Array([v])), []);
 }
 
-export function asTensor(x: TensorLike): Tensor {
-  return typeof x === 'number' ? scalarTensor(x) : x;
+/** A tensor for an op argument: a plain number follows the tensor it is combined with. */
+export function asTensor(x: TensorLike, like?: Tensor): Tensor {
+  return typeof x === 'number' ? scalarTensor(x, like?.device ?? CPU) : x;
 }
 
 type UnaryName = UnaryOp | 'clone';
 
 export function unaryOp(op: UnaryName, x: Tensor): Tensor {
-  const k = K();
-  // Unary ops are elementwise, so they run on a backend-layout buffer as it is (rawStorage).
-  const y = op === 'clone' ? x.storage.slice() : k.unary(op, x.rawStorage);
+  const k = kernelsOn(op, x);
+  const y = op === 'clone' ? k.affine(x.storage, 1, 0) : k.unary(op, x.storage);
   const out = fromOp(y, x.shape, [x], capital(op), (g) => [unaryGrad(op, x, out, g)]);
   return out;
 }
 
 function unaryGrad(op: UnaryName, x: Tensor, y: Tensor, g: Tensor): Tensor {
-  const k = K();
   switch (op) {
     case 'clone': return g;
     case 'neg': return g.neg();
@@ -34,22 +38,22 @@ function unaryGrad(op: UnaryName, x: Tensor, y: Tensor, g: Tensor): Tensor {
     case 'abs': return g.mul(unaryOp('sign', x));
     case 'square': return g.mul(x).mul(2);
     case 'reciprocal': return g.mul(y).mul(y).neg();
-    case 'sign': return g.mul(0);
+    case 'sign':
+    case 'trunc':
+      return g.mul(0);
     case 'relu':
     case 'sigmoid':
     case 'tanh':
-      return new Tensor(k.activationBackward(op, x.rawStorage, y.rawStorage, g.rawStorage), x.shape);
+      return new Tensor(kernelsOn(op, x, y, g).activationBackward(op, x.storage, y.storage, g.storage), x.shape);
   }
 }
 
 export function binaryOp(op: BinaryOp, aIn: TensorLike, bIn: TensorLike): Tensor {
-  const a = asTensor(aIn);
-  const b = asTensor(bIn);
+  const [a, b] = operands(aIn, bIn);
+  const k = kernelsOn(op, a, b);
   const outShape = sameShape(a.shape, b.shape) ? [...a.shape] : broadcastShapes(a.shape, b.shape, op);
   const rank = outShape.length;
-  // Same-shaped operands may stay in a backend's layout (elementwise); broadcasting needs row-major.
-  const same = sameShape(a.shape, b.shape);
-  const buf = K().binary(op, same ? a.rawStorage : a.storage, padShape(a.shape, rank), same ? b.rawStorage : b.storage, padShape(b.shape, rank), outShape);
+  const buf = k.binary(op, a.storage, padShape(a.shape, rank), b.storage, padShape(b.shape, rank), outShape);
   const comparison = op === 'eq' || op === 'ne' || op === 'lt' || op === 'le' || op === 'gt' || op === 'ge';
   if (comparison) return new Tensor(buf, outShape);
   const out = fromOp(buf, outShape, [a, b], capital(op), (g) => {
@@ -85,23 +89,33 @@ function binaryGrad(op: BinaryOp, a: Tensor, b: Tensor, y: Tensor, g: Tensor): [
 }
 
 export function where(cond: Tensor, aIn: TensorLike, bIn: TensorLike): Tensor {
-  const a = asTensor(aIn);
-  const b = asTensor(bIn);
+  const a = asTensor(aIn, cond);
+  const b = asTensor(bIn, cond);
+  const k = kernelsOn('where', cond, a, b);
   const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, 'where'), b.shape, 'where');
-  const ex = (t: Tensor): Float32Array => (sameShape(t.shape, shape) ? t.storage : K().expand(t.storage, padShape(t.shape, shape.length), shape));
-  const buf = K().where(ex(cond), ex(a), ex(b));
-  return fromOp(buf, shape, [a, b], 'Where', (g) => {
-    const zero = scalarTensor(0);
+  const ex = (t: Tensor): Storage => (sameShape(t.shape, shape) ? t.storage : k.expand(t.storage, padShape(t.shape, shape.length), shape));
+  const buf = k.where(ex(cond), ex(a), ex(b));
+  // cond is read again by the backward, so the graph holds it as an input (it gets no gradient).
+  return fromOp(buf, shape, [a, b, cond], 'Where', (g) => {
+    const zero = scalarTensor(0, g.device);
     return [
       a.requiresGrad ? sumTo(where(cond, g, zero), a.shape) : null,
       b.requiresGrad ? sumTo(where(cond, zero, g), b.shape) : null,
+      null,
     ];
   });
 }
 
 export function clamp(x: Tensor, min: number, max: number): Tensor {
-  const buf = K().clamp(x.storage, min, max);
+  const buf = kernelsOn('clamp', x).clamp(x.storage, min, max);
   return fromOp(buf, x.shape, [x], 'Clamp', (g) => [g.mul(x.ge(min).mul(x.le(max)))]);
+}
+
+/** Both operands as tensors; a number takes the device of the tensor beside it. */
+function operands(aIn: TensorLike, bIn: TensorLike): [Tensor, Tensor] {
+  if (typeof aIn === 'number' && typeof bIn === 'number') return [scalarTensor(aIn), scalarTensor(bIn)];
+  const like = typeof aIn === 'number' ? (bIn as Tensor) : aIn;
+  return [asTensor(aIn, like), asTensor(bIn, like)];
 }
 
 function capital(s: string): string {

@@ -3,7 +3,7 @@
  * that no transposed copy of the weight is ever made: the kernel's transpose
  * flags express x·Wᵀ, dy·W and dyᵀ·x directly.
  */
-import { K } from '../backend/registry.js';
+import { kernelsOn } from './dispatch.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { broadcastShapes, numel, shapeStr } from '../shape.js';
 import { sumTo } from './reduce.js';
@@ -24,7 +24,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const be = expand(b, [...batchShape, k, n]);
   const batch = numel(batchShape);
   countMacs(batch * m * k * n);
-  const buf = K().matmul(ae.storage, be.storage, { batch, m, k, n, transA: false, transB: false });
+  const buf = kernelsOn('matmul', ae, be).matmul(ae.storage, be.storage, { batch, m, k, n, transA: false, transB: false });
   return fromOp(buf, [...batchShape, m, n], [a, b], 'Mm', (g) => [
     a.requiresGrad ? sumTo(matmul(g, transpose(be, -1, -2)), a.shape) : null,
     b.requiresGrad ? sumTo(matmul(transpose(ae, -1, -2), g), b.shape) : null,
@@ -40,23 +40,18 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null): Tensor {
   }
   const rows = x.numel() / inF;
   countMacs(rows * inF * outF);
-  const k = K();
-  const y = k.matmul(x.storage, w.storage, { batch: 1, m: rows, k: inF, n: outF, transA: false, transB: true });
-  if (bias) {
-    for (let r = 0; r < rows; r++) {
-      const o = r * outF;
-      for (let j = 0; j < outF; j++) y[o + j] += bias.storage[j];
-    }
-  }
+  const k = kernelsOn('linear', x, w, bias);
+  const xw = k.matmul(x.storage, w.storage, { batch: 1, m: rows, k: inF, n: outF, transA: false, transB: true });
+  const y = bias ? k.binary('add', xw, [rows, outF], bias.storage, [1, outF], [rows, outF]) : xw;
+  if (bias) xw.discard(); // the product without bias is a temporary no tensor holds
   const outShape = [...x.shape.slice(0, -1), outF];
   const inputs = bias ? [x, w, bias] : [x, w];
   return fromOp(y, outShape, inputs, 'Addmm', (g) => {
-    const kk = K();
     const gx = x.requiresGrad
-      ? new Tensor(kk.matmul(g.storage, w.storage, { batch: 1, m: rows, k: outF, n: inF, transA: false, transB: false }), x.shape)
+      ? new Tensor(k.matmul(g.storage, w.storage, { batch: 1, m: rows, k: outF, n: inF, transA: false, transB: false }), x.shape)
       : null;
     const gw = w.requiresGrad
-      ? new Tensor(kk.matmul(g.storage, x.storage, { batch: 1, m: outF, k: rows, n: inF, transA: true, transB: false }), w.shape)
+      ? new Tensor(k.matmul(g.storage, x.storage, { batch: 1, m: outF, k: rows, n: inF, transA: true, transB: false }), w.shape)
       : null;
     const gb = bias?.requiresGrad ? reshape(g, [rows, outF]).sum(0) : null;
     return bias ? [gx, gw, gb] : [gx, gw];

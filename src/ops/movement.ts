@@ -1,5 +1,6 @@
 /** Shape and data-movement ops. Reshapes share storage; the rest copy. */
-import { K } from '../backend/registry.js';
+import { kernelsOn } from './dispatch.js';
+import { fullOn } from './creation-on.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { normDim, numel, padShape, sameShape, shapeStr, type Shape } from '../shape.js';
 import { sumTo } from './reduce.js';
@@ -43,7 +44,7 @@ export function permute(x: Tensor, permIn: readonly number[]): Tensor {
   const shape = perm.map((p) => x.shape[p]);
   const inverse = new Array<number>(perm.length);
   perm.forEach((p, i) => (inverse[p] = i));
-  return fromOp(K().permute(x.storage, x.shape, perm), shape, [x], 'Permute', (g) => [permute(g, inverse)]);
+  return fromOp(kernelsOn('permute', x).permute(x.storage, x.shape, perm), shape, [x], 'Permute', (g) => [permute(g, inverse)]);
 }
 
 export function transpose(x: Tensor, d0: number, d1: number): Tensor {
@@ -76,7 +77,7 @@ export function expand(x: Tensor, shapeIn: readonly number[]): Tensor {
     if (padded[i] !== 1 && padded[i] !== d) throw new Error(`expand: cannot expand ${shapeStr(x.shape)} to ${shapeStr(shapeIn)} (dim ${i})`);
   });
   if (sameShape(shape, x.shape)) return x;
-  return fromOp(K().expand(x.storage, padded, shape), shape, [x], 'Expand', (g) => [sumTo(g, x.shape)]);
+  return fromOp(kernelsOn('expand', x).expand(x.storage, padded, shape), shape, [x], 'Expand', (g) => [sumTo(g, x.shape)]);
 }
 
 /** View x as [outer, dim, inner] around axis d. */
@@ -93,7 +94,7 @@ export function slice(x: Tensor, dim: number, start: number, end?: number): Tens
   const { outer, inner } = around(x.shape, d);
   const shape = [...x.shape];
   shape[d] = e - s;
-  const buf = K().slice(x.rawStorage, outer, size, inner, s, e - s);
+  const buf = kernelsOn('slice', x).slice(x.storage, outer, size, inner, s, e - s);
   if (x.dtype !== 'float32') return new Tensor(buf, shape, { dtype: x.dtype });
   return fromOp(buf, shape, [x], 'Slice', (g) => {
     // Pad the gradient back with zeros before and after the slice.
@@ -101,7 +102,7 @@ export function slice(x: Tensor, dim: number, start: number, end?: number): Tens
     const zerosAlong = (n: number): Tensor => {
       const zs = [...x.shape];
       zs[d] = n;
-      return new Tensor(new Float32Array(numel(zs)), zs);
+      return fullOn(zs, 0, x);
     };
     if (s > 0) parts.push(zerosAlong(s));
     parts.push(g);
@@ -129,7 +130,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const { outer, inner } = around(first.shape, d);
   const shape = [...first.shape];
   shape[d] = dims.reduce((a, b) => a + b, 0);
-  const buf = K().concat(tensors.map((t) => t.rawStorage), dims, outer, inner);
+  const buf = kernelsOn('cat', ...tensors).concat(tensors.map((t) => t.storage), dims, outer, inner);
   if (first.dtype !== 'float32') return new Tensor(buf, shape, { dtype: first.dtype });
   return fromOp(buf, shape, tensors, 'Cat', (g) => {
     let offset = 0;

@@ -1,5 +1,5 @@
 /** Max, average and adaptive-average pooling over NCHW tensors. */
-import { K } from '../backend/registry.js';
+import { kernelsOn } from './dispatch.js';
 import type { Pool2dDesc } from '../backend/kernels.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { shapeStr } from '../shape.js';
@@ -21,9 +21,10 @@ function poolDesc(kind: 'max' | 'avg', x: Tensor, kernel: Pair, stride: Pair | n
 }
 
 function pool(d: Pool2dDesc, x: Tensor): Tensor {
-  const y = K().pool2d(x.rawStorage, d);
+  const k = kernelsOn(d.kind === 'max' ? 'max_pool2d' : 'avg_pool2d', x);
+  const y = k.pool2d(x.storage, d);
   const out = fromOp(y, [d.n, d.c, d.oh, d.ow], [x], d.kind === 'max' ? 'MaxPool2DWithIndices' : 'AvgPool2D', (g) => [
-    new Tensor(K().pool2dBackward(x.rawStorage, out.rawStorage, g.rawStorage, d), x.shape),
+    new Tensor(k.pool2dBackward(x.storage, out.storage, g.storage, d), x.shape),
   ]);
   return out;
 }

@@ -1,5 +1,5 @@
 /** Reductions and their gradients (broadcast the output gradient back). */
-import { K } from '../backend/registry.js';
+import { kernelsOn } from './dispatch.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { normDim, normDims, numel, padShape, sameShape, type Shape } from '../shape.js';
 
@@ -29,7 +29,8 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
 
 export function sum(x: Tensor, dim: number | readonly number[] | undefined, keepdim: boolean): Tensor {
   const axes = normDims(dim, x.ndim, 'sum');
-  const buf = axes.length === 0 || x.ndim === 0 ? x.storage.slice() : K().reduce('sum', x.storage, x.shape, axes);
+  const k = kernelsOn('sum', x);
+  const buf = axes.length === 0 || x.ndim === 0 ? k.affine(x.storage, 1, 0) : k.reduce('sum', x.storage, x.shape, axes);
   const shape = keepdim ? keptShape(x.shape, axes) : dropAxes(x.shape, axes);
   return fromOp(buf, shape, [x], 'Sum', (g) => [expandBack(g, x.shape, axes)]);
 }
@@ -45,7 +46,8 @@ export function mean(x: Tensor, dim: number | readonly number[] | undefined, kee
 function extreme(op: 'max' | 'min', x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
   if (x.numel() === 0) throw new Error(`${op}: empty tensor has no ${op}`);
   const axes = dim === undefined ? normDims(undefined, x.ndim, op) : [normDim(dim, x.ndim, op)];
-  const buf = axes.length === 0 ? x.storage.slice() : K().reduce(op, x.storage, x.shape, axes);
+  const k = kernelsOn(op, x);
+  const buf = axes.length === 0 ? k.affine(x.storage, 1, 0) : k.reduce(op, x.storage, x.shape, axes);
   const shape = keepdim ? keptShape(x.shape, axes) : dropAxes(x.shape, axes);
   const out = fromOp(buf, shape, [x], op === 'max' ? 'Amax' : 'Amin', (g) => {
     const kept = keptShape(x.shape, axes);
@@ -66,11 +68,11 @@ export function amin(x: Tensor, dim: number | undefined, keepdim: boolean): Tens
 
 export function argmax(x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
   if (dim === undefined) {
-    const flat = new Tensor(x.storage, [x.numel()]);
+    const flat = new Tensor(x.storage, [x.numel()], { dtype: x.dtype });
     return argmax(flat, 0, false);
   }
   const d = normDim(dim, x.ndim, 'argmax');
-  const buf = K().argmax(x.storage, x.shape, d);
+  const buf = kernelsOn('argmax', x).argmax(x.storage, x.shape, d);
   const shape = keepdim ? keptShape(x.shape, [d]) : dropAxes(x.shape, [d]);
   return new Tensor(buf, shape, { dtype: 'int32' });
 }

@@ -1,5 +1,5 @@
 /** Softmax family and the classification losses built on it. */
-import { K } from '../backend/registry.js';
+import { kernelsOn } from './dispatch.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { normDim, shapeStr } from '../shape.js';
 import { transpose } from './movement.js';
@@ -13,13 +13,12 @@ function alongDim(kind: RowKernel, x: Tensor, dim: number): Tensor {
   if (d !== last) return transpose(alongDim(kind, transpose(x, d, last), last), d, last);
   const cols = x.shape[last] ?? 1;
   const rows = x.numel() / cols;
-  const k = K();
+  const k = kernelsOn(kind, x);
   const y = kind === 'softmax' ? k.softmax(x.storage, rows, cols) : k.logSoftmax(x.storage, rows, cols);
   const out = fromOp(y, x.shape, [x], kind === 'softmax' ? 'Softmax' : 'LogSoftmax', (g) => {
-    const kk = K();
     const dx = kind === 'softmax'
-      ? kk.softmaxBackward(out.storage, g.storage, rows, cols)
-      : kk.logSoftmaxBackward(out.storage, g.storage, rows, cols);
+      ? k.softmaxBackward(out.storage, g.storage, rows, cols)
+      : k.logSoftmaxBackward(out.storage, g.storage, rows, cols);
     return [new Tensor(dx, x.shape)];
   });
   return out;
@@ -42,14 +41,10 @@ export function nllLoss(logp: Tensor, target: Tensor, reduction: Reduction = 'me
   if (target.ndim !== 1 || target.shape[0] !== rows) {
     throw new Error(`cross_entropy/nll_loss: expected target of shape [${rows}] (one class index per row), got ${shapeStr(target.shape)}`);
   }
-  const t = target.storage;
-  for (let i = 0; i < rows; i++) {
-    if (!Number.isInteger(t[i]) || t[i] < 0 || t[i] >= cols) {
-      throw new Error(`cross_entropy/nll_loss: target[${i}] = ${t[i]} is not a class index in [0, ${cols})`);
-    }
-  }
-  const perRow = fromOp(K().nllLoss(logp.storage, t, rows, cols), [rows], [logp], 'NllLoss', (g) => [
-    new Tensor(K().nllLossBackward(g.storage, t, rows, cols), logp.shape),
+  // The kernel checks every target is a class index (host backends throw naming the first bad one).
+  const k = kernelsOn('nll_loss', logp, target);
+  const perRow = fromOp(k.nllLoss(logp.storage, target.storage, rows, cols), [rows], [logp], 'NllLoss', (g) => [
+    new Tensor(k.nllLossBackward(g.storage, target.storage, rows, cols), logp.shape),
   ]);
   if (reduction === 'none') return perRow;
   return reduction === 'sum' ? perRow.sum() : perRow.mean();

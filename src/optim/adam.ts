@@ -1,4 +1,4 @@
-import { K } from '../backend/registry.js';
+import { kernelsOn } from '../ops/dispatch.js';
 import type { Parameter } from '../nn/parameter.js';
 import { Optimizer } from './optimizer.js';
 
@@ -34,17 +34,16 @@ export class Adam extends Optimizer {
   }
 
   step(): void {
-    const k = K();
     this.params.forEach((p, i) => {
       const g = this.gradOf(p, i);
       if (!g) return;
       let st = this.state[i];
       if (!st) {
-        st = { step: 0, exp_avg: new Float32Array(p.numel()), exp_avg_sq: new Float32Array(p.numel()) };
+        st = { step: 0, exp_avg: this.stateTensor(p, 0), exp_avg_sq: this.stateTensor(p, 0) };
         this.state[i] = st;
       }
       st.step = (st.step as number) + 1;
-      k.adamStepInplace(p.storage, g, st.exp_avg as Float32Array, st.exp_avg_sq as Float32Array, {
+      kernelsOn('adam', p).adamStepInplace(p.storage, g, this.stateOn(p, st, 'exp_avg'), this.stateOn(p, st, 'exp_avg_sq'), {
         lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps,
         weightDecay: this.weightDecay, decoupled: this.decoupled, step: st.step,
       });

@@ -1,4 +1,5 @@
-import { K } from '../backend/registry.js';
+import { kernelsOn } from '../ops/dispatch.js';
+import type { Storage } from '../backend/storage.js';
 import type { Parameter } from '../nn/parameter.js';
 import { Optimizer } from './optimizer.js';
 
@@ -37,22 +38,22 @@ export class SGD extends Optimizer {
   }
 
   step(): void {
-    const k = K();
     this.params.forEach((p, i) => {
       const g = this.gradOf(p, i);
       if (!g) return;
-      let buf: Float32Array | null = null;
+      let buf: Storage | null = null;
       let dampening = this.dampening;
       if (this.momentum !== 0) {
-        const st = this.state[i];
+        let st = this.state[i];
         if (!st) {
           // First step: torch sets the buffer to the gradient itself (no dampening).
-          buf = new Float32Array(p.numel());
-          this.state[i] = { momentum_buffer: buf };
+          st = { momentum_buffer: this.stateTensor(p, 0) };
+          this.state[i] = st;
           dampening = 0;
-        } else buf = st.momentum_buffer as Float32Array;
+        }
+        buf = this.stateOn(p, st, 'momentum_buffer');
       }
-      k.sgdStepInplace(p.storage, g, buf, {
+      kernelsOn('sgd', p).sgdStepInplace(p.storage, g, buf, {
         lr: this.lr, momentum: this.momentum, dampening, weightDecay: this.weightDecay, nesterov: this.nesterov, maximize: this.maximize,
       });
     });

@@ -1,5 +1,8 @@
 /** Adapts whatever a data iterator yields into [X, y] tensors. */
 import { Tensor } from '../tensor.js';
+import { markTransient } from '../memory.js';
+
+export { releaseTransient as releaseBatchTensor } from '../memory.js';
 
 export interface RawBatchPart {
   data: Float32Array | Int32Array | Uint8Array;
@@ -13,7 +16,7 @@ export type BatchIterable = AsyncIterable<BatchLike> | Iterable<BatchLike>;
 function toTensor(part: Tensor | RawBatchPart, dtype: 'float32' | 'int32'): Tensor {
   if (part instanceof Tensor) return part;
   const buf = part.data instanceof Float32Array ? part.data : Float32Array.from(part.data);
-  return new Tensor(buf, part.shape, { dtype });
+  return markTransient(new Tensor(buf, part.shape, { dtype }));
 }
 
 export function toTensorBatch(b: BatchLike): [Tensor, Tensor] {

@@ -6,7 +6,7 @@ import type { Module } from '../nn/module.js';
 import { rand, randint } from '../creation.js';
 import { crossEntropy } from '../ops/softmax.js';
 import { SGD } from '../optim/sgd.js';
-import { resetKernelProfile } from '../backend/profile.js';
+import { resetKernelProfile } from '../node/profile.js';
 
 export interface BenchOptions {
   batch: number;

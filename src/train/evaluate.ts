@@ -1,8 +1,9 @@
 /** Test-set accuracy (d2l's evaluate_accuracy_gpu), optionally with a confusion matrix. */
 import type { Module } from '../nn/module.js';
 import { noGrad } from '../autograd/grad-mode.js';
-import { Accumulator, accuracy } from './metrics.js';
-import { batchesOf, type BatchIterable } from './batches.js';
+import { Accumulator, correctCount } from './metrics.js';
+import { tidy } from '../memory.js';
+import { batchesOf, releaseBatchTensor, type BatchIterable } from './batches.js';
 
 export interface EvaluateResult {
   accuracy: number;
@@ -29,13 +30,23 @@ export async function evaluate(net: Module, dataIter: BatchIterable, opts: { num
           y = y.slice(0, 0, left);
         }
       }
-      const yHat = noGrad(() => net.forward(X));
-      metric.add(accuracy(yHat, y), y.numel());
-      if (confusion) {
-        const pred = yHat.argmax(1).storage;
-        const t = y.storage;
-        for (let i = 0; i < t.length; i++) confusion[t[i]][pred[i]]++;
+      const dev = net.device;
+      const { correct, pred } = tidy(() => noGrad(() => {
+        const yHat = net.forward(X.to(dev));
+        return { correct: correctCount(yHat, y.to(dev)), pred: confusion ? yHat.argmax(1) : null };
+      }));
+      metric.add(await correct.item(), y.numel());
+      correct.dispose();
+      if (confusion && pred) {
+        const p = await pred.data();
+        const t = await y.data();
+        pred.dispose();
+        for (let i = 0; i < t.length; i++) confusion[t[i]][p[i]]++;
       }
+      // The loader's batch is ours to release (a slice made for --limit too).
+      for (const b of new Set([X, y])) if (!b.isDisposed && b !== Xfull && b !== yfull) b.dispose();
+      releaseBatchTensor(Xfull);
+      releaseBatchTensor(yfull);
     }
   } finally {
     net.train(wasTraining);

@@ -15,9 +15,11 @@ import { crossEntropy } from '../ops/softmax.js';
 import { SGD } from '../optim/sgd.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { defaultGenerator } from '../random.js';
-import { Accumulator, Timer, accuracy } from './metrics.js';
+import { Accumulator, Timer, correctCount } from './metrics.js';
+import { tidy } from '../memory.js';
+import { device as toDevice, type DeviceLike } from '../device.js';
 import { evaluate } from './evaluate.js';
-import { batchesOf, lengthOf, type BatchIterable } from './batches.js';
+import { batchesOf, lengthOf, releaseBatchTensor, type BatchIterable } from './batches.js';
 import type { TrainPoint } from './history.js';
 
 export interface FitState {
@@ -71,6 +73,8 @@ export interface FitOptions {
   onCheckpoint?: (state: FitState, optimizer: Optimizer) => void | Promise<void>;
   /** Polled after each batch; returning true stops after checkpointing. */
   shouldStop?: () => boolean;
+  /** Where to train: the net is moved there and each batch follows (default: where the net's parameters are). */
+  device?: DeviceLike;
   /** Continue from a checkpoint (model and optimizer must already hold its weights and state). */
   resume?: FitState;
 }
@@ -100,6 +104,8 @@ function epochIterable(it: BatchIterable, epoch: number): BatchIterable {
 export async function fit(net: Module, trainIter: BatchIterable, testIter: BatchIterable, opts: FitOptions): Promise<FitResult> {
   const resume = opts.resume ?? null;
   if (!resume && (opts.init ?? 'xavier') === 'xavier') initWeightsXavier(net);
+  const dev = opts.device === undefined ? net.device : toDevice(opts.device);
+  net.to(dev);
   const optimizer = opts.optimizer ?? new SGD(net.parameters(), { lr: opts.lr });
   const lossFn = opts.loss ?? ((yHat: Tensor, y: Tensor) => crossEntropy(yHat, y));
   const numBatches = lengthOf(trainIter);
@@ -142,14 +148,26 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
       i++;
       if (i < startBatch) continue; // already trained before the interruption
       timer.start();
-      optimizer.zeroGrad();
-      const yHat = net.forward(X);
-      const l = lossFn(yHat, y);
-      l.backward();
-      const lv = l.itemSync();
+      // One scope per step: everything the step made but the loss and the correct count is
+      // released when it ends, so memory stays flat from step to step without waiting for GC.
+      const step = tidy(() => {
+        optimizer.zeroGrad();
+        const Xd = X.to(dev);
+        const yd = y.to(dev);
+        const yHat = net.forward(Xd);
+        const l = lossFn(yHat, yd);
+        l.backward();
+        return { loss: l.detach(), correct: noGrad(() => correctCount(yHat, yd)) };
+      });
+      const lv = await step.loss.item();
+      step.loss.dispose();
       if (!Number.isFinite(lv)) throw new NonFiniteLossError(epoch, i, lv, opts.lr);
-      optimizer.step();
-      noGrad(() => metric.add(lv * X.shape[0], accuracy(yHat, y), X.shape[0]));
+      tidy(() => optimizer.step());
+      const correct = await step.correct.item();
+      step.correct.dispose();
+      releaseBatchTensor(X);
+      releaseBatchTensor(y);
+      metric.add(lv * X.shape[0], correct, X.shape[0]);
       timer.stop();
       wallExamples += X.shape[0];
       trainL = metric.get(0) / metric.get(2);

@@ -22,16 +22,16 @@ export class Accumulator {
 /** Records several running times (d2l.Timer). */
 export class Timer {
   times: number[] = [];
-  private t0 = 0n;
+  private t0 = 0;
   constructor() {
     this.start();
   }
   start(): void {
-    this.t0 = process.hrtime.bigint();
+    this.t0 = performance.now();
   }
   /** Stop the timer, record and return the elapsed seconds. */
   stop(): number {
-    const dt = Number(process.hrtime.bigint() - this.t0) / 1e9;
+    const dt = (performance.now() - this.t0) / 1000;
     this.times.push(dt);
     return dt;
   }
@@ -47,11 +47,18 @@ export class Timer {
   }
 }
 
+/** The number of correct predictions as a 0-d tensor on the predictions' device (read it without a sync per batch). */
+export function correctCount(yHat: Tensor, y: Tensor): Tensor {
+  const pred = yHat.ndim > 1 && yHat.shape[1] > 1 ? yHat.argmax(1) : yHat;
+  if (pred.numel() !== y.numel()) throw new Error(`accuracy: ${pred.numel()} predictions for ${y.numel()} labels`);
+  return pred.reshape([-1]).eq(y.reshape([-1])).sum();
+}
+
 /** Number of correct predictions (d2l.accuracy): argmax over classes compared with the labels. */
 export function accuracy(yHat: Tensor, y: Tensor): number {
   const pred = yHat.ndim > 1 && yHat.shape[1] > 1 ? yHat.argmax(1) : yHat;
-  const p = pred.storage;
-  const t = y.storage;
+  const p = pred.hostView();
+  const t = y.hostView();
   if (p.length !== t.length) throw new Error(`accuracy: ${p.length} predictions for ${t.length} labels`);
   let correct = 0;
   for (let i = 0; i < p.length; i++) if (p[i] === t[i]) correct++;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Tensor } from '../tensor.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
-import { saveSafetensors, loadSafetensors } from '../io/safetensors.js';
+import { saveSafetensors, loadSafetensors } from '../io/safetensors-file.js';
 import { atomicWriteFileSync } from '../util/atomic-write.js';
 import type { FitState } from './fit.js';
 
@@ -81,7 +81,7 @@ export class RunDir {
     opt.state.forEach((s, i) => {
       if (!s) return;
       for (const [k, v] of Object.entries(s)) {
-        if (typeof v !== 'number') tensors.set(`state.${i}.${k}`, new Tensor(v, [v.length]));
+        if (typeof v !== 'number') tensors.set(`state.${i}.${k}`, v.reshape([v.numel()]));
       }
     });
     const scalars = opt.state.map((s) => (s ? Object.fromEntries(Object.entries(s).filter(([, v]) => typeof v === 'number')) : null));
@@ -114,10 +114,10 @@ export class RunDir {
     const n = Number(opt.metadata.params);
     const scalars = JSON.parse(opt.metadata.scalars ?? '[]') as Array<Record<string, number> | null>;
     const state: OptimizerState['state'] = Array.from({ length: n }, (_, i) => {
-      const s: Record<string, Float32Array | number> = { ...(scalars[i] ?? {}) };
+      const s: Record<string, Tensor | number> = { ...(scalars[i] ?? {}) };
       for (const [key, t] of opt.tensors) {
         const prefix = `state.${i}.`;
-        if (key.startsWith(prefix)) s[key.slice(prefix.length)] = t.storage.slice();
+        if (key.startsWith(prefix)) s[key.slice(prefix.length)] = t;
       }
       return Object.keys(s).length ? s : null;
     });

@@ -4,7 +4,8 @@
  * no plt.show() in a terminal) to chartDir.
  */
 import type { Module } from '../nn/module.js';
-import { deviceLabel, useDevice } from '../device.js';
+import type { DeviceLike } from '../device.js';
+import { deviceLabel, useDevice } from '../node/use-device.js';
 import { fit, type FitResult } from './fit.js';
 import { writeChart } from './charts.js';
 import { createProgress } from './progress.js';
@@ -12,17 +13,18 @@ import { lengthOf, type BatchIterable } from './batches.js';
 import type { RunHistory } from './history.js';
 
 export async function trainCh6(
-  net: Module, trainIter: BatchIterable, testIter: BatchIterable, numEpochs: number, lr: number, device = 'cpu',
+  net: Module, trainIter: BatchIterable, testIter: BatchIterable, numEpochs: number, lr: number, device: DeviceLike = 'cpu',
   opts: { chartDir?: string; name?: string } = {},
 ): Promise<FitResult> {
-  useDevice(device);
-  const label = deviceLabel();
+  const dev = useDevice(String(device));
+  const label = deviceLabel(dev);
   console.log('training on', label);
   const history: RunHistory = { model: opts.name ?? net.constructor.name, device: label, epochs: numEpochs, points: [] };
   const progress = createProgress({ total: lengthOf(trainIter) ?? 1, epochs: numEpochs, tty: process.stdout.isTTY === true });
   const result = await fit(net, trainIter, testIter, {
     epochs: numEpochs,
     lr,
+    device: dev,
     onEvent: (e) => {
       if (e.type === 'batch') progress.update(e.batch, { loss: e.trainLoss, acc: e.trainAcc });
       else if (e.type === 'epoch') progress.epochEnd(e.epoch, { loss: e.trainLoss, trainAcc: e.trainAcc, testAcc: e.testAcc, examplesPerSec: e.examplesPerSec });

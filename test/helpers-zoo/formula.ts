@@ -55,7 +55,7 @@ export function fillFormula(model: Module): void {
     k++;
     if (t.dtype !== 'float32') continue;
     const [scale, offset] = scaleOffset(key, t.shape);
-    formulaValues(t.numel(), k, scale, offset, t.storage);
+    formulaValues(t.numel(), k, scale, offset, t.hostView());
   }
 }
 
@@ -71,7 +71,7 @@ export function disableDropout(model: Module): void {
 
 /** [float64 sum, then 16 values sampled at floor(j * n / 16)], as zoo_parity.py's fingerprint. */
 export function fingerprint(t: Tensor): number[] {
-  const v = t.storage;
+  const v = t.hostView();
   let sum = 0;
   for (let i = 0; i < v.length; i++) sum += v[i];
   const n = v.length;

@@ -48,7 +48,7 @@ export function withKinkAlignment<T>(relu: ReluKinks, pool: PoolTies, fn: () => 
     const call = report.reluCalls++;
     const k = relu[call];
     if (!k || k[0].length === 0) return y;
-    const x = this.storage;
+    const x = this.hostView();
     let c: Float32Array | null = null;
     k[0].forEach((idx, j) => {
       const torchPositive = k[1][j] === 1;
@@ -66,14 +66,14 @@ export function withKinkAlignment<T>(relu: ReluKinks, pool: PoolTies, fn: () => 
     const call = report.poolCalls++;
     const ties = pool[call];
     if (!ties || ties.length === 0) return y;
-    const xs = x.storage;
+    const xs = x.hostView();
     let out = y;
     for (const [o, choice, cands] of ties) {
       // torchlet's choice: the first maximum in window order, as its kernels (and PyTorch's) break ties.
       let ours = -1;
       for (const j of cands) if (ours < 0 || xs[j] > xs[ours]) ours = j;
-      if (y.storage[o] !== xs[ours]) {
-        throw new Error(`max-pool call ${call}, output ${o}: torchlet's maximum ${y.storage[o]} is not among PyTorch's near-tie candidates ${JSON.stringify(cands)} — the inputs differ by more than the kink tolerance`);
+      if (y.hostView()[o] !== xs[ours]) {
+        throw new Error(`max-pool call ${call}, output ${o}: torchlet's maximum ${y.hostView()[o]} is not among PyTorch's near-tie candidates ${JSON.stringify(cands)} — the inputs differ by more than the kink tolerance`);
       }
       if (ours === choice) continue;
       const m = new Float32Array(xs.length);

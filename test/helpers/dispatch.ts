@@ -104,13 +104,13 @@ export function moduleForCase(c: LayerCase): { module: nn.Module; forward: (x: T
   for (const [name, spec] of Object.entries(c.params)) {
     const p = params.get(name);
     if (!p) throw new Error(`${c.name}: module has no parameter '${name}' (has ${[...params.keys()].join(', ')})`);
-    p.storage.set(fillValues(p.numel(), spec.fill));
+    p.hostView().set(fillValues(p.numel(), spec.fill));
   }
   const buffers = new Map(m.namedBuffers());
   for (const [name, spec] of Object.entries(c.buffers_init)) {
     const b = buffers.get(name);
     if (!b) throw new Error(`${c.name}: module has no buffer '${name}'`);
-    b.storage.set(fillValues(b.numel(), spec));
+    b.hostView().set(fillValues(b.numel(), spec));
   }
   m.train(c.train);
   if (c.functional && c.module === 'AvgPool2d') {

@@ -44,7 +44,7 @@ export interface GradcheckReport {
 }
 
 function cloneLeaf(t: Tensor, buf?: Float32Array): Tensor {
-  return new Tensor(buf ?? t.storage.slice(), t.shape, { dtype: t.dtype, requiresGrad: t.requiresGrad });
+  return new Tensor(buf ?? t.hostView().slice(), t.shape, { dtype: t.dtype, requiresGrad: t.requiresGrad });
 }
 
 function weightedSum(out: Float32Array, r: Float32Array): number {
@@ -70,7 +70,7 @@ export function checkGradients(fn: (...xs: Tensor[]) => Tensor, inputs: readonly
   if (!out.requiresGrad) return { ok: false, message: `${label}output does not require grad`, worstRatio: Infinity, checked: 0 };
   const r = new Tensor(fillValues(out.numel(), opts.r ?? [1, 0.3, 0.25]), out.shape);
   out.mul(r).sum().backward();
-  const rBuf = r.storage;
+  const rBuf = r.hostView();
 
   let worstRatio = 0;
   let worstMsg = '';
@@ -88,14 +88,14 @@ export function checkGradients(fn: (...xs: Tensor[]) => Tensor, inputs: readonly
     const numeric = new Float64Array(idx.length);
     noGrad(() => {
       idx.forEach((i, k) => {
-        const base = inputs[j].storage;
+        const base = inputs[j].hostView();
         const plus = base.slice();
         const minus = base.slice();
         plus[i] = base[i] + eps;
         minus[i] = base[i] - eps;
         const evalAt = (buf: Float32Array): number => {
           const xs = inputs.map((t, m) => (m === j ? new Tensor(buf, t.shape, { dtype: t.dtype }) : cloneLeaf(t)));
-          return weightedSum(fn(...xs).storage, rBuf);
+          return weightedSum(fn(...xs).hostView(), rBuf);
         };
         numeric[k] = (evalAt(plus) - evalAt(minus)) / (plus[i] - minus[i]);
       });

@@ -3,7 +3,7 @@
  * Accumulation is in float64 so the oracle does not drift on large batches.
  */
 import { elementwiseKernels } from './elementwise.js';
-import type { BatchNormDesc, Buf, Kernels } from '../kernels.js';
+import type { BatchNormDesc, Buf, RowMajorKernels } from '../kernels.js';
 
 function channelStats(x: Buf, d: BatchNormDesc): { mean: Float32Array; variance: Float32Array } {
   const { n, c, spatial } = d;
@@ -99,6 +99,6 @@ function batchNormBackward(x: Buf, dyOut: Buf, gamma: Buf, mean: Buf, variance: 
   return { dx, dgamma, dbeta };
 }
 
-export const batchNormKernels: Pick<Kernels, 'batchNormTrain' | 'batchNormInference' | 'batchNormBackward'> = {
+export const batchNormKernels: Pick<RowMajorKernels, 'batchNormTrain' | 'batchNormInference' | 'batchNormBackward'> = {
   batchNormTrain, batchNormInference, batchNormBackward,
 };

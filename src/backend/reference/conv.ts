@@ -6,7 +6,7 @@
  *   backward data:    dX_n = col2im(Wᵀ · dY_n)
  *   backward weight:  dW  += dY_n · cols(X_n)ᵀ ;  db += Σ dY_n
  */
-import type { Buf, Conv2dDesc, Kernels } from '../kernels.js';
+import type { Buf, Conv2dDesc, RowMajorKernels } from '../kernels.js';
 import { gemm } from './gemm.js';
 import { elementwiseKernels } from './elementwise.js';
 
@@ -127,6 +127,6 @@ function conv2dBackwardWeight(x: Buf, dy: Buf, d: Conv2dDesc, withBias: boolean)
   return { dw, db };
 }
 
-export const convKernels: Pick<Kernels, 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardWeight'> = {
+export const convKernels: Pick<RowMajorKernels, 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardWeight'> = {
   conv2d, conv2dBackwardData, conv2dBackwardWeight,
 };

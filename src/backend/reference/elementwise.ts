@@ -1,4 +1,4 @@
-import type { ActivationOp, BinaryOp, Buf, Kernels, UnaryOp } from '../kernels.js';
+import type { ActivationOp, BinaryOp, Buf, RowMajorKernels, UnaryOp } from '../kernels.js';
 import { stridesFor } from './strides.js';
 
 const unaryFns: Record<UnaryOp, (v: number) => number> = {
@@ -13,6 +13,7 @@ const unaryFns: Record<UnaryOp, (v: number) => number> = {
   sign: Math.sign,
   reciprocal: (v) => 1 / v,
   square: (v) => v * v,
+  trunc: Math.trunc,
 };
 
 function unary(op: UnaryOp, x: Buf): Buf {
@@ -115,6 +116,6 @@ function affine(x: Buf, scale: number, shift: number): Buf {
   return out;
 }
 
-export const elementwiseKernels: Pick<Kernels, 'unary' | 'activationBackward' | 'binary' | 'where' | 'clamp' | 'affine'> = {
+export const elementwiseKernels: Pick<RowMajorKernels, 'unary' | 'activationBackward' | 'binary' | 'where' | 'clamp' | 'affine'> = {
   unary, activationBackward, binary, where, clamp, affine,
 };

@@ -1,4 +1,4 @@
-import type { Buf, Kernels, MatmulDesc } from '../kernels.js';
+import type { Buf, RowMajorKernels, MatmulDesc } from '../kernels.js';
 import { gemm } from './gemm.js';
 
 function matmul(a: Buf, b: Buf, d: MatmulDesc): Buf {
@@ -10,4 +10,4 @@ function matmul(a: Buf, b: Buf, d: MatmulDesc): Buf {
   return out;
 }
 
-export const matmulKernels: Pick<Kernels, 'matmul'> = { matmul };
+export const matmulKernels: Pick<RowMajorKernels, 'matmul'> = { matmul };

@@ -1,4 +1,4 @@
-import type { Buf, Kernels } from '../kernels.js';
+import type { Buf, RowMajorKernels } from '../kernels.js';
 import { sizeOf, stridesFor } from './strides.js';
 
 function permute(x: Buf, shape: readonly number[], perm: readonly number[]): Buf {
@@ -67,4 +67,4 @@ function expand(x: Buf, shape: readonly number[], outShape: readonly number[]): 
   return out;
 }
 
-export const movementKernels: Pick<Kernels, 'permute' | 'concat' | 'slice' | 'expand'> = { permute, concat, slice, expand };
+export const movementKernels: Pick<RowMajorKernels, 'permute' | 'concat' | 'slice' | 'expand'> = { permute, concat, slice, expand };

@@ -1,5 +1,5 @@
 /** Optimiser updates, written to follow torch.optim's single-tensor formulas line by line. */
-import type { AdamDesc, Buf, Kernels, SgdDesc } from '../kernels.js';
+import type { AdamDesc, Buf, RowMajorKernels, SgdDesc } from '../kernels.js';
 
 function sgdStepInplace(param: Buf, grad: Buf, momentumBuf: Buf | null, d: SgdDesc): void {
   const sign = d.maximize ? -1 : 1;
@@ -33,4 +33,4 @@ function adamStepInplace(param: Buf, grad: Buf, m: Buf, v: Buf, d: AdamDesc): vo
   }
 }
 
-export const optimKernels: Pick<Kernels, 'sgdStepInplace' | 'adamStepInplace'> = { sgdStepInplace, adamStepInplace };
+export const optimKernels: Pick<RowMajorKernels, 'sgdStepInplace' | 'adamStepInplace'> = { sgdStepInplace, adamStepInplace };

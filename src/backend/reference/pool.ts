@@ -3,7 +3,7 @@
  * for max; for avg, count_include_pad divides by the window clipped to the
  * padded input (not the full kernel when the window overhangs the padding).
  */
-import type { Buf, Kernels, Pool2dDesc } from '../kernels.js';
+import type { Buf, RowMajorKernels, Pool2dDesc } from '../kernels.js';
 
 interface Window { y0: number; y1: number; x0: number; x1: number; divisor: number }
 
@@ -94,4 +94,4 @@ function pool2dBackward(x: Buf, _y: Buf, dy: Buf, d: Pool2dDesc): Buf {
   return dx;
 }
 
-export const poolKernels: Pick<Kernels, 'pool2d' | 'pool2dBackward'> = { pool2d, pool2dBackward };
+export const poolKernels: Pick<RowMajorKernels, 'pool2d' | 'pool2dBackward'> = { pool2d, pool2dBackward };

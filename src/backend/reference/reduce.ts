@@ -1,4 +1,4 @@
-import type { Buf, Kernels, ReduceOp } from '../kernels.js';
+import type { Buf, RowMajorKernels, ReduceOp } from '../kernels.js';
 import { sizeOf } from './strides.js';
 
 /**
@@ -92,4 +92,4 @@ function argmax(x: Buf, shape: readonly number[], axis: number): Buf {
   return out;
 }
 
-export const reduceKernels: Pick<Kernels, 'reduce' | 'argmax'> = { reduce, argmax };
+export const reduceKernels: Pick<RowMajorKernels, 'reduce' | 'argmax'> = { reduce, argmax };

@@ -1,5 +1,5 @@
 /** Softmax, log-softmax and negative log-likelihood over rows of a [rows, cols] matrix. */
-import type { Buf, Kernels } from '../kernels.js';
+import type { Buf, RowMajorKernels } from '../kernels.js';
 
 function logSoftmax(x: Buf, rows: number, cols: number): Buf {
   const y = new Float32Array(x.length);
@@ -56,7 +56,14 @@ function softmaxBackward(y: Buf, dy: Buf, rows: number, cols: number): Buf {
   return dx;
 }
 
+/** Host backends check the targets here, where the values are readable without waiting. */
 function nllLoss(logp: Buf, target: Buf, rows: number, cols: number): Buf {
+  for (let i = 0; i < rows; i++) {
+    const t = target[i];
+    if (!Number.isInteger(t) || t < 0 || t >= cols) {
+      throw new Error(`cross_entropy/nll_loss: target[${i}] = ${t} is not a class index in [0, ${cols})`);
+    }
+  }
   const out = new Float32Array(rows);
   for (let r = 0; r < rows; r++) out[r] = -logp[r * cols + target[r]];
   return out;
@@ -68,6 +75,6 @@ function nllLossBackward(dloss: Buf, target: Buf, rows: number, cols: number): B
   return dx;
 }
 
-export const softmaxKernels: Pick<Kernels, 'logSoftmax' | 'logSoftmaxBackward' | 'softmax' | 'softmaxBackward' | 'nllLoss' | 'nllLossBackward'> = {
+export const softmaxKernels: Pick<RowMajorKernels, 'logSoftmax' | 'logSoftmaxBackward' | 'softmax' | 'softmaxBackward' | 'nllLoss' | 'nllLossBackward'> = {
   logSoftmax, logSoftmaxBackward, softmax, softmaxBackward, nllLoss, nllLossBackward,
 };

@@ -3,6 +3,7 @@ import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 import { LayerError } from '../errors.js';
 import { batchNorm } from '../../ops/batchnorm.js';
+import { kernelsOn } from '../../ops/dispatch.js';
 import { shapeStr } from '../../shape.js';
 import type { ActivationOp } from '../../backend/kernels.js';
 
@@ -69,7 +70,8 @@ export abstract class BatchNormBase extends Module {
     if (x.shape[1] !== this.numFeatures) {
       throw new LayerError(this.describe(), `expected ${this.numFeatures} channels in dim 1, got ${x.shape[1]} (input ${shapeStr(x.shape)})`);
     }
-    if (this.training && this.num_batches_tracked) this.num_batches_tracked.storage[0] += 1;
+    const nbt = this.num_batches_tracked;
+    if (this.training && nbt) nbt.setStorage(kernelsOn('batch_norm', nbt).affine(nbt.storage, 1, 1));
     return batchNorm(x, this.running_mean, this.running_var, this.weight, this.bias, {
       training: this.training,
       momentum: this.momentum,

@@ -4,7 +4,8 @@
  * table of total time per kernel is printed to stderr when the process exits.
  * This is how the per-network "biggest remaining cost" figures are measured.
  */
-import type { Kernels, KernelName } from './kernels.js';
+import type { KernelName } from '../backend/kernels.js';
+import type { AnyKernels } from '../backend/registry.js';
 
 interface Row { calls: number; ms: number }
 
@@ -34,7 +35,7 @@ export function profilingEnabled(): boolean {
 }
 
 /** Wrap every kernel so its calls and time are counted. */
-export function profileKernels(kernels: Kernels): Kernels {
+export function profileKernels(kernels: AnyKernels): AnyKernels {
   if (!hooked) {
     hooked = true;
     process.on('exit', report);
@@ -54,7 +55,7 @@ export function profileKernels(kernels: Kernels): Kernels {
       }
     };
   }
-  return out as Kernels;
+  return out as AnyKernels;
 }
 
 /** Forget what has been counted (to leave warm-up steps out). */

@@ -1,0 +1,104 @@
+/**
+ * Pooling. Max pooling keeps where each maximum was (PyTorch's "indices") on
+ * the output's Storage, so the backward only scatters; on channel-blocked
+ * inputs it is vectorized across the channels of a block.
+ */
+import type { Kernels, Pool2dDesc } from '../kernels.js';
+import { referenceKernels as ref } from '../reference/index.js';
+import { rowMajor, type HostStorage } from '../host.js';
+import { activationIn, alloc, anyZero, blockedLayout, own, type CpuContext } from './common.js';
+
+/** What a max-pool output's storage carries for its backward. */
+interface MaxPoolIndices {
+  /** Argmax in-plane offsets, one per output value, in the channel-block layout `block` (0: NCHW). */
+  readonly idx: Int32Array;
+  readonly block: number;
+  /** The input storage and geometry they were computed for. */
+  readonly key: string;
+}
+
+function poolKey(x: HostStorage, d: Pool2dDesc): string {
+  return `${x.id}:${d.n},${d.c},${d.h},${d.w},${d.kh},${d.kw},${d.sh},${d.sw},${d.ph},${d.pw}`;
+}
+
+function savedIndices(y: HostStorage, x: HostStorage, d: Pool2dDesc): MaxPoolIndices | null {
+  const aux = y.aux as MaxPoolIndices | null;
+  return d.kind === 'max' && aux && aux.key === poolKey(x, d) ? aux : null;
+}
+
+/**
+ * Average pooling of blocked inputs is oneDNN's, whose window rules match PyTorch's when there is
+ * no padding and no window overhangs the input; other average pools take the row-major kernels.
+ */
+function blockedAvgPoolOk(d: Pool2dDesc): boolean {
+  return d.kind === 'avg' && d.ph === 0 && d.pw === 0 && (d.oh - 1) * d.sh + d.kh <= d.h && (d.ow - 1) * d.sw + d.kw <= d.w;
+}
+
+const poolKind = (d: Pool2dDesc): number => (d.kind === 'max' ? 0 : d.countIncludePad ? 1 : 2);
+
+export function poolKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
+  const { nat } = ctx;
+  const blocked = (dims: readonly number[], block: number) => blockedLayout(nat, dims, block);
+  return {
+    pool2d(xs, d) {
+      if (anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow)) return own(ctx, ref.pool2d(rowMajor(xs), d));
+      const [xb, block] = activationIn(xs, [d.n, d.c, d.h, d.w]);
+      const outDims = [d.n, d.c, d.oh, d.ow];
+      const y = alloc(d.n * d.c * d.oh * d.ow);
+      if (d.kind === 'max') {
+        const idx = new Int32Array(y.length);
+        if (block) nat.maxPoolBlockedForward(xb, y, idx, d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, block);
+        else nat.maxPool2dForwardIndices(xb, y, idx, 0, d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
+        const out = own(ctx, y, block ? blocked(outDims, block) : null);
+        out.aux = { idx, block, key: poolKey(xs, d) } satisfies MaxPoolIndices;
+        return out;
+      }
+      if (block && blockedAvgPoolOk(d)) {
+        nat.avgPoolBlockedForward(xb, y, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, block);
+        return own(ctx, y, blocked(outDims, block));
+      }
+      nat.pool2dForward(rowMajor(xs), y, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
+      return own(ctx, y);
+    },
+
+    pool2dBackward(xs, ys, dys, d) {
+      if (anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow)) return own(ctx, ref.pool2dBackward(rowMajor(xs), rowMajor(ys), rowMajor(dys), d));
+      const inDims = [d.n, d.c, d.h, d.w];
+      const outDims = [d.n, d.c, d.oh, d.ow];
+      // The indices are in the layout the forward saw, whatever has become of y since (a Flatten converts it).
+      const saved = savedIndices(ys, xs, d);
+      if (saved) {
+        const { idx, block } = saved;
+        const dx = alloc(d.n * d.c * d.h * d.w);
+        if (block) {
+          let [dy, dyBlock] = activationIn(dys, outDims);
+          if (dyBlock !== block) {
+            const t = alloc(dy.length);
+            nat.reorderActivation(dy, dyBlock, t, block, d.n, d.c, d.oh, d.ow);
+            dy = t;
+            dyBlock = block;
+          }
+          nat.maxPoolBlockedBackward(dy, idx, dx, d.n * (d.c / block), d.h * d.w, d.oh * d.ow, block);
+          return own(ctx, dx, blocked(inDims, block));
+        }
+        nat.maxPool2dBackwardIndices(rowMajor(dys), idx, dx, d.n * d.c, d.h * d.w, d.oh * d.ow);
+        return own(ctx, dx);
+      }
+      const [, block] = activationIn(xs, inDims);
+      if (block && blockedAvgPoolOk(d)) {
+        const [dy, dyBlock] = activationIn(dys, outDims);
+        const dx = alloc(d.n * d.c * d.h * d.w);
+        nat.avgPoolBlockedBackward(dy, dyBlock, dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, block);
+        return own(ctx, dx, blocked(inDims, block));
+      }
+      const dx = alloc(d.n * d.c * d.h * d.w);
+      nat.pool2dBackward(rowMajor(xs), rowMajor(dys), dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
+      return own(ctx, dx);
+    },
+  };
+}
+
+/** For tests: whether a max-pool backward for these storages would use the saved indices. */
+export function hasSavedIndices(y: HostStorage, x: HostStorage, d: Pool2dDesc): boolean {
+  return savedIndices(y, x, d) !== null;
+}

@@ -1,0 +1,91 @@
+/**
+ * A device's memory: a pool of freed buffers by size, and the counts
+ * torch.memoryStats reports. Training reuses the same shapes every step, so
+ * buffers bucketed by exact element count are found again the next step
+ * instead of being allocated (and, on the host, page-faulted) anew.
+ */
+
+export interface MemoryStats {
+  /** Bytes held by live storages. */
+  liveBytes: number;
+  /** Bytes kept in the pool for reuse. */
+  pooledBytes: number;
+  /** The most liveBytes has been since the process started (or resetPeak). */
+  peakBytes: number;
+  /** Live storages. */
+  liveCount: number;
+}
+
+/** How a device creates and destroys raw buffers; the pool sits in front of it. */
+export interface RawAllocator<B> {
+  /** A new buffer of n float32 values (contents undefined). */
+  create(n: number): B;
+  /** Give the buffer back for good (GPUBuffer.destroy(); nothing on the host). */
+  destroy(buf: B): void;
+}
+
+export class DeviceMemory<B> {
+  private readonly pool = new Map<number, B[]>();
+  private live = 0;
+  private count = 0;
+  private pooled = 0;
+  private peak = 0;
+
+  constructor(
+    private readonly raw: RawAllocator<B>,
+    /** Pooled bytes above this are destroyed rather than kept. */
+    public poolLimitBytes: number,
+  ) {}
+
+  /** A buffer of n values, from the pool when one of that size is free. Its contents are undefined. */
+  alloc(n: number): B {
+    const bucket = this.pool.get(n);
+    const reused = bucket?.pop();
+    if (reused !== undefined) {
+      this.pooled -= n * 4;
+      return reused;
+    }
+    return this.raw.create(n);
+  }
+
+  /** Called by every new Storage. */
+  track(bytes: number): void {
+    this.live += bytes;
+    this.count++;
+    if (this.live > this.peak) this.peak = this.live;
+  }
+
+  /** Called once per Storage, when its last tensor is disposed or it is garbage-collected. */
+  release(buf: B, bytes: number, poolable: boolean): void {
+    this.live -= bytes;
+    this.count--;
+    if (!poolable || bytes === 0) return;
+    if (this.pooled + bytes > this.poolLimitBytes) {
+      this.raw.destroy(buf);
+      return;
+    }
+    const n = bytes / 4;
+    let bucket = this.pool.get(n);
+    if (!bucket) {
+      bucket = [];
+      this.pool.set(n, bucket);
+    }
+    bucket.push(buf);
+    this.pooled += bytes;
+  }
+
+  /** Destroy every pooled buffer (torch.cuda.empty_cache). */
+  emptyCache(): void {
+    for (const bucket of this.pool.values()) for (const b of bucket) this.raw.destroy(b);
+    this.pool.clear();
+    this.pooled = 0;
+  }
+
+  stats(): MemoryStats {
+    return { liveBytes: this.live, pooledBytes: this.pooled, peakBytes: this.peak, liveCount: this.count };
+  }
+
+  resetPeak(): void {
+    this.peak = this.live;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Storage: the record a tensor holds for its values (tfjs's per-backend data
+ * record, candle's Storage). It names the backend that owns the buffer, the
+ * buffer itself (a Float32Array for host backends, a GPUBuffer for WebGPU),
+ * the buffer's memory layout and its lifetime.
+ *
+ * Lifetime. Tensors that share a storage (views, detach) each hold one
+ * reference. When the last is disposed the buffer goes back to its device's
+ * pool at once; a storage nobody disposes is returned by a FinalizationRegistry
+ * after the garbage collector finds it unreachable. Either way a buffer is
+ * returned exactly once.
+ */
+import type { Backend } from './kernels.js';
+import type { DeviceMemory } from './memory.js';
+
+/**
+ * A backend's own arrangement of a buffer's bytes (for example oneDNN's
+ * channel-blocked nChw16c), with the way back to row-major.
+ */
+export interface Layout {
+  /** For messages and debugging, e.g. 'nChw16c [256,16,10,10]'. */
+  readonly name: string;
+  /** Channel block size (16 for nChw16c). */
+  readonly block: number;
+  /** Logical NCHW dims. */
+  readonly dims: readonly number[];
+  /** A row-major copy of buf's values, in a buffer from the same memory. */
+  toRowMajor(buf: unknown): unknown;
+}
+
+/** What the finalizer needs to return a buffer: never the Storage itself, which must be collectable. */
+interface Cell<B> {
+  buf: B;
+  readonly bytes: number;
+  readonly memory: DeviceMemory<B>;
+  /** Buffers handed in by the user (a Float32Array passed to tensor()) are not recycled into the pool. */
+  readonly pooled: boolean;
+  released: boolean;
+}
+
+const finalizer = new FinalizationRegistry<Cell<unknown>>((cell) => releaseCell(cell));
+
+function releaseCell(cell: Cell<unknown>): void {
+  if (cell.released) return;
+  cell.released = true;
+  cell.memory.release(cell.buf, cell.bytes, cell.pooled);
+}
+
+let nextId = 1;
+
+export class Storage<B = unknown> {
+  /** Unique per storage: kernels key saved side data (max-pool argmax) on it. */
+  readonly id = nextId++;
+  /** Tensors holding this storage. */
+  private refs = 0;
+  private readonly cell: Cell<B>;
+  /**
+   * Backend-private data about these values, dying with them: the cpu backend keeps
+   * a max-pool output's argmax indices here so the backward only scatters.
+   */
+  aux: unknown = null;
+
+  constructor(
+    readonly backend: Backend<B>,
+    buf: B,
+    readonly numel: number,
+    /** null: row-major. */
+    public layout: Layout | null = null,
+    opts: { pooled?: boolean } = {},
+  ) {
+    const bytes = numel * 4;
+    this.cell = { buf, bytes, memory: backend.memory, pooled: opts.pooled ?? true, released: false };
+    backend.memory.track(bytes);
+    finalizer.register(this, this.cell as Cell<unknown>, this.cell);
+  }
+
+  get buf(): B {
+    if (this.cell.released) throw new Error('tensor: this tensor was disposed; its values are gone (dispose() or a tidy() scope released it)');
+    return this.cell.buf;
+  }
+
+  get device(): Backend<B>['device'] {
+    return this.backend.device;
+  }
+
+  get disposed(): boolean {
+    return this.cell.released;
+  }
+
+  /**
+   * Swap in a new buffer holding the same values in another layout (a row-major copy
+   * of a blocked buffer). The old buffer is left to the garbage collector rather than
+   * pooled: a kernel may still be reading it in the current call.
+   */
+  replaceBuffer(buf: B, layout: Layout | null): void {
+    this.cell.buf = buf;
+    this.layout = layout;
+  }
+
+  retain(): void {
+    this.refs++;
+  }
+
+  /** Return the buffer now if no tensor holds it (a kernel output the op used only as a temporary). */
+  discard(): void {
+    if (this.refs === 0 && !this.cell.released) {
+      finalizer.unregister(this.cell);
+      releaseCell(this.cell as Cell<unknown>);
+    }
+  }
+
+  /** Drop one tensor's hold; the last one returns the buffer now. */
+  release(): void {
+    if (this.refs > 0) this.refs--;
+    if (this.refs === 0 && !this.cell.released) {
+      finalizer.unregister(this.cell);
+      releaseCell(this.cell as Cell<unknown>);
+    }
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * What the Node entry adds to the core before anything runs: the oneDNN
+ * backend's loader, the backend choice from TORCHLET_BACKEND, the kernel
+ * profiler (TORCHLET_PROFILE_KERNELS=1), and async-aware grad mode.
+ * Importing 'torchlet' in Node runs this first; the browser entry does not.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import '../tensor-methods.js';
+import { registerBackendLoader, setBackendPreference, setKernelTableWrapper } from '../backend/registry.js';
+import { setGradModeStore, type GradModeBox } from '../autograd/grad-mode.js';
+import { loadCpuBackend } from '../backend/cpu/index.js';
+import { profileKernels, profilingEnabled } from './profile.js';
+
+registerBackendLoader('cpu', loadCpuBackend);
+
+const forced = process.env.TORCHLET_BACKEND;
+if (forced) setBackendPreference('cpu', [forced]);
+
+if (profilingEnabled()) setKernelTableWrapper(profileKernels);
+
+// noGrad(async () => …) then turns recording off only for that function's own continuations.
+setGradModeStore(new AsyncLocalStorage<GradModeBox>());

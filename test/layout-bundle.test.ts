@@ -1,0 +1,74 @@
+/**
+ * The code's layout holds: the browser entry bundles for browsers with no
+ * Node built-in and no `process` in it, and no module imports itself through
+ * others (no import cycles) anywhere under the Node entry.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { builtinModules } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Metafile, type Plugin } from 'esbuild';
+
+const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');
+const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+/** Records every Node built-in the bundle would pull in, with the module that imports it. */
+function builtinSpy(found: string[]): Plugin {
+  return {
+    name: 'node-builtins',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) => {
+        if (!builtins.has(args.path) && !args.path.startsWith('node:')) return undefined;
+        found.push(`${args.path} (imported by ${path.relative(dist, args.importer)})`);
+        return { path: args.path, external: true };
+      });
+    },
+  };
+}
+
+test('layout: the browser entry bundles with platform browser and pulls in no Node built-in', async () => {
+  const found: string[] = [];
+  const r = await build({
+    entryPoints: [path.join(dist, 'browser.js')], bundle: true, write: false, platform: 'browser', format: 'esm',
+    metafile: true, logLevel: 'silent', plugins: [builtinSpy(found)],
+  });
+  assert.deepEqual(found, [], 'Node built-ins in the browser bundle');
+  const code = r.outputFiles[0].text;
+  const uses = code.match(/\bprocess\.(env|stdout|stderr|on|exit|hrtime|argv|platform|cwd|resourceUsage|memoryUsage|nextTick)\b/g) ?? [];
+  assert.deepEqual(uses, [], 'uses of Node\'s process in the browser bundle');
+  const inputs = Object.keys(r.metafile.inputs).map((f) => path.relative(dist, path.resolve(f)));
+  assert.ok(inputs.some((f) => f.startsWith('backend/reference/')), 'the reference backend is in it');
+  assert.ok(!inputs.some((f) => f.startsWith('backend/cpu/') || f.startsWith('node/') || f.startsWith('cli/')), `no Node-only module: ${inputs.filter((f) => /^(backend\/cpu|node|cli)\//.test(f)).join(', ')}`);
+});
+
+/** Every cycle among the bundle's modules (each as a path of files, first file repeated at the end). */
+function cycles(meta: Metafile): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const [file, info] of Object.entries(meta.inputs)) edges.set(file, info.imports.filter((i) => !i.external && i.kind === 'import-statement').map((i) => i.path));
+  const found: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (f: string): void => {
+    state.set(f, 'open');
+    stack.push(f);
+    for (const g of edges.get(f) ?? []) {
+      if (state.get(g) === 'open') found.push([...stack.slice(stack.indexOf(g)), g]);
+      else if (!state.has(g)) visit(g);
+    }
+    stack.pop();
+    state.set(f, 'done');
+  };
+  for (const f of edges.keys()) if (!state.has(f)) visit(f);
+  return found;
+}
+
+test('layout: no import cycles under the Node entry (CLI included)', async () => {
+  const r = await build({
+    entryPoints: [path.join(dist, 'index.js'), path.join(dist, 'cli', 'main.js')], bundle: true, write: false,
+    platform: 'node', format: 'esm', packages: 'external', metafile: true, logLevel: 'silent', outdir: 'unused',
+  });
+  const rel = (f: string): string => path.relative(dist, path.resolve(f));
+  const found = cycles(r.metafile).map((c) => c.map(rel).join(' → '));
+  assert.deepEqual(found, [], 'import cycles');
+});

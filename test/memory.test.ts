@@ -1,0 +1,203 @@
+/**
+ * Memory a program can see and bound: dispose, tidy, the per-device pool and
+ * counters, gradients freed during backward, live bytes flat across training
+ * steps (seed-style loop and fit), and grad mode across awaits.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import * as torch from '../src/index.js';
+import { ArrayImageDataset } from '../src/data/dataset.js';
+import { DataLoader } from '../src/data/dataloader.js';
+import { createModel } from '../src/models/index.js';
+import { DeviceMemory } from '../src/backend/memory.js';
+
+const { nn, optim } = torch;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Collect garbage and let the storages' finalizers run (they are queued as tasks after a GC). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+const live = (): number => torch.memoryStats('cpu').liveBytes;
+
+test('memory: dispose returns a buffer to the pool at once, and the pool hands it out again', () => {
+  const before = torch.memoryStats();
+  const x = torch.ones([3000]);
+  const a = x.add(x);
+  assert.equal(live() - before.liveBytes, 12000 + 12000, 'the ones and their product are live');
+  const pooledBefore = torch.memoryStats().pooledBytes;
+  a.dispose();
+  assert.equal(torch.memoryStats().pooledBytes - pooledBefore, 12000, 'the product went to the pool');
+  assert.equal(live() - before.liveBytes, 12000);
+  assert.ok(a.isDisposed);
+  assert.throws(() => a.storage, /used after dispose\(\)/);
+  assert.match(String(a), /tensor\(<disposed>/);
+  a.dispose(); // twice is harmless
+  assert.ok(torch.memoryStats().peakBytes >= live());
+});
+
+test('memory: a device pool reuses buffers by size and destroys what is over its limit', () => {
+  const destroyed: number[] = [];
+  const m = new DeviceMemory<{ n: number }>({ create: (n) => ({ n }), destroy: (b) => destroyed.push(b.n) }, 100);
+  const b1 = m.alloc(10);
+  m.track(40);
+  m.release(b1, 40, true);
+  assert.equal(m.stats().pooledBytes, 40);
+  assert.equal(m.alloc(10), b1, 'same size: the pooled buffer');
+  assert.notEqual(m.alloc(10), b1, 'taken, so a new one');
+  m.track(400);
+  m.release({ n: 100 }, 400, true);
+  assert.deepEqual(destroyed, [100], 'over the pool limit: destroyed, not kept');
+  m.track(40);
+  m.release(b1, 40, true);
+  m.emptyCache();
+  assert.deepEqual(destroyed, [100, 10]);
+  assert.equal(m.stats().pooledBytes, 0);
+  assert.equal(m.stats().liveBytes, 0);
+});
+
+test('memory: views share storage; the buffer goes only when the last one is disposed', () => {
+  const x = torch.ones([10, 10]).add(1);
+  const v = x.reshape([100]);
+  const start = live();
+  x.dispose();
+  assert.equal(live(), start, 'the view still holds the storage');
+  assert.equal(v.dataSync()[50], 2);
+  v.dispose();
+  assert.equal(live(), start - 400);
+});
+
+test('memory: tidy disposes what its function made, except what it returns or keeps', () => {
+  const x = torch.randn([64]);
+  const start = live();
+  let kept: torch.Tensor | null = null;
+  let inner: torch.Tensor | null = null;
+  const out = torch.tidy(() => {
+    inner = x.mul(2).add(1); // two tensors made here
+    kept = torch.keep(x.mul(3));
+    return { y: inner.sum(), list: [x.neg()] };
+  });
+  assert.ok((inner as unknown as torch.Tensor).isDisposed, 'intermediates are disposed');
+  assert.ok(!(kept as unknown as torch.Tensor).isDisposed, 'keep() survives');
+  assert.ok(!out.y.isDisposed && !out.list[0].isDisposed, 'returned tensors survive, in objects and arrays too');
+  assert.equal(live() - start, 4 + 256 + 256, 'only y, the kept tensor and list[0] stay live');
+  assert.ok(!x.isDisposed, 'tensors made outside are untouched');
+  // Nested scopes: what the inner returns belongs to the outer.
+  const outer = torch.tidy(() => {
+    const a = torch.tidy(() => x.add(1));
+    assert.ok(!a.isDisposed);
+    a.mul(2);
+    return null;
+  });
+  assert.equal(outer, null);
+  assert.equal(live() - start, 4 + 256 + 256, 'the inner result was disposed with the outer scope');
+  assert.throws(() => torch.tidy(() => {
+    x.add(1);
+    throw new Error('boom');
+  }), /boom/);
+  assert.equal(live() - start, 4 + 256 + 256, 'a throwing scope still disposes');
+});
+
+test('memory: backward frees every gradient it made except the leaves\' .grad', () => {
+  torch.manualSeed(1);
+  const net = new nn.Sequential(
+    new nn.Conv2d(1, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2), new nn.BatchNorm2d(16),
+    new nn.Flatten(), new nn.Linear(16 * 4 * 4, 10),
+  );
+  const X = torch.randn([8, 1, 8, 8]);
+  const y = torch.randint(0, 10, [8]);
+  const l = nn.functional.crossEntropy(net.forward(X), y);
+  const before = live();
+  l.backward();
+  const gradBytes = net.parameters().reduce((s, p) => s + p.numel() * 4, 0);
+  assert.equal(live() - before, gradBytes, 'live bytes grew by exactly the parameters\' gradients');
+  // A second backward accumulates into the same .grad objects (in place, as PyTorch).
+  const grads = net.parameters().map((p) => p.grad);
+  const l2 = nn.functional.crossEntropy(net.forward(X), y);
+  const before2 = live();
+  l2.backward();
+  assert.equal(live(), before2, 'accumulating allocates nothing that stays');
+  net.parameters().forEach((p, i) => assert.equal(p.grad, grads[i], 'same .grad object'));
+});
+
+/** The seed's training loop, written as the seed writes it: no dispose, no tidy. */
+async function seedStyleSteps(steps: number, onStep: (i: number) => Promise<void>): Promise<void> {
+  torch.manualSeed(0);
+  const net = createModel('lenet');
+  const optimizer = new optim.SGD(net.parameters(), { lr: 0.9 });
+  const loss = new nn.CrossEntropyLoss();
+  const X = torch.rand([32, 1, 28, 28]);
+  const y = torch.randint(0, 10, [32]);
+  for (let i = 0; i < steps; i++) {
+    optimizer.zeroGrad();
+    const yHat = net.forward(X);
+    const l = loss.forward(yHat, y);
+    l.backward();
+    optimizer.step();
+    await l.item();
+    torch.train.accuracy(yHat, y);
+    await onStep(i);
+  }
+}
+
+test('memory: 200 LeNet steps in the seed-style loop keep live bytes flat after the first steps', async () => {
+  const samples: number[] = [];
+  await seedStyleSteps(200, async () => {
+    await settle();
+    samples.push(live());
+  });
+  const after = samples.slice(3);
+  const lo = Math.min(...after);
+  const hi = Math.max(...after);
+  assert.equal(hi, lo, `live bytes after each step (once garbage is collected) should not change: ${lo}..${hi}`);
+  assert.ok(samples[0] >= lo * 0.5, 'the first step already holds what every step holds');
+});
+
+test('memory: fit() keeps live bytes flat from step to step without waiting for garbage collection', async () => {
+  torch.manualSeed(0);
+  const images = new Uint8Array(200 * 144).map((_, i) => (i * 37) % 251);
+  const labels = new Uint8Array(200).map((_, i) => i % 10);
+  const ds = new ArrayImageDataset(images, labels, 12, 12);
+  const tr = new DataLoader(ds, { batchSize: 10, shuffle: true, seed: 1 });
+  const te = new DataLoader(ds, { batchSize: 50 });
+  const net = new nn.Sequential(
+    new nn.Conv2d(1, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Flatten(), new nn.Dropout(0.2), new nn.Linear(8 * 6 * 6, 10),
+  );
+  const samples: number[] = [];
+  await torch.fit(net, tr, te, {
+    epochs: 2, lr: 0.1, optimizer: new optim.SGD(net.parameters(), { lr: 0.1, momentum: 0.9 }),
+    onEvent: (e) => {
+      if (e.type === 'batch') samples.push(live());
+    },
+  });
+  const after = samples.slice(2);
+  assert.equal(samples.length, 40);
+  assert.equal(Math.max(...after), Math.min(...after), `live bytes at each batch: ${[...new Set(after)].join(', ')}`);
+});
+
+test('grad mode: noGrad around an async function does not turn recording off for other work', async () => {
+  const x = torch.ones([2], { requiresGrad: true });
+  let insideRecorded: boolean | null = null;
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => { release = r; });
+  const pending = torch.noGrad(async () => {
+    await gate;
+    insideRecorded = x.mul(2).requiresGrad;
+  });
+  // While the no-grad function waits, other code records as usual.
+  assert.equal(torch.isGradEnabled(), true);
+  assert.equal(x.mul(3).requiresGrad, true);
+  release();
+  await pending;
+  assert.equal(insideRecorded, false, 'after its await, the function itself still runs without grad');
+  assert.equal(torch.isGradEnabled(), true);
+});
