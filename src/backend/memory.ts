@@ -35,6 +35,12 @@ export class DeviceMemory<B> {
     private readonly raw: RawAllocator<B>,
     /** Pooled bytes above this are destroyed rather than kept. */
     public poolLimitBytes: number,
+    /**
+     * True where a buffer must be destroyed explicitly (GPU memory): a storage the garbage
+     * collector finds then still hands its buffer back. False for host memory, which the
+     * collector frees itself.
+     */
+    readonly destroysExplicitly = false,
   ) {}
 
   /** A buffer of n values, from the pool when one of that size is free. Its contents are undefined. */
@@ -56,10 +62,10 @@ export class DeviceMemory<B> {
   }
 
   /** Called once per Storage, when its last tensor is disposed or it is garbage-collected. */
-  release(buf: B, bytes: number, poolable: boolean): void {
+  release(buf: B | null, bytes: number, poolable: boolean): void {
     this.live -= bytes;
     this.count--;
-    if (!poolable || bytes === 0) return;
+    if (buf === null || !poolable || bytes === 0) return;
     if (this.pooled + bytes > this.poolLimitBytes) {
       this.raw.destroy(buf);
       return;

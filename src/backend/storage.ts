@@ -28,9 +28,15 @@ export interface Layout {
   toRowMajor(buf: unknown): unknown;
 }
 
-/** What the finalizer needs to return a buffer: never the Storage itself, which must be collectable. */
+/**
+ * What the finalizer needs, never the Storage itself (which must be collectable). A device whose
+ * buffers must be destroyed explicitly (a GPU) keeps the buffer here, so a collected storage's
+ * buffer still reaches the pool. Host buffers are not kept: the garbage collector frees them with
+ * their storage at once — holding them until the finalizer runs (only when the event loop turns)
+ * would keep every dropped activation of a synchronous training loop alive.
+ */
 interface Cell<B> {
-  buf: B;
+  buf: B | null;
   readonly bytes: number;
   readonly memory: DeviceMemory<B>;
   /** Buffers handed in by the user (a Float32Array passed to tensor()) are not recycled into the pool. */
@@ -38,12 +44,13 @@ interface Cell<B> {
   released: boolean;
 }
 
-const finalizer = new FinalizationRegistry<Cell<unknown>>((cell) => releaseCell(cell));
+const finalizer = new FinalizationRegistry<Cell<unknown>>((cell) => releaseCell(cell, cell.buf));
 
-function releaseCell(cell: Cell<unknown>): void {
+function releaseCell(cell: Cell<unknown>, buf: unknown): void {
   if (cell.released) return;
   cell.released = true;
-  cell.memory.release(cell.buf, cell.bytes, cell.pooled);
+  cell.memory.release(buf ?? null, cell.bytes, cell.pooled && buf !== null && buf !== undefined);
+  cell.buf = null;
 }
 
 let nextId = 1;
@@ -54,6 +61,7 @@ export class Storage<B = unknown> {
   /** Tensors holding this storage. */
   private refs = 0;
   private readonly cell: Cell<B>;
+  private buffer: B;
   /**
    * Backend-private data about these values, dying with them: the cpu backend keeps
    * a max-pool output's argmax indices here so the backward only scatters.
@@ -69,14 +77,16 @@ export class Storage<B = unknown> {
     opts: { pooled?: boolean } = {},
   ) {
     const bytes = numel * 4;
-    this.cell = { buf, bytes, memory: backend.memory, pooled: opts.pooled ?? true, released: false };
+    this.buffer = buf;
+    const keep = backend.memory.destroysExplicitly;
+    this.cell = { buf: keep ? buf : null, bytes, memory: backend.memory, pooled: opts.pooled ?? true, released: false };
     backend.memory.track(bytes);
     finalizer.register(this, this.cell as Cell<unknown>, this.cell);
   }
 
   get buf(): B {
     if (this.cell.released) throw new Error('tensor: this tensor was disposed; its values are gone (dispose() or a tidy() scope released it)');
-    return this.cell.buf;
+    return this.buffer;
   }
 
   get device(): Backend<B>['device'] {
@@ -93,7 +103,8 @@ export class Storage<B = unknown> {
    * pooled: a kernel may still be reading it in the current call.
    */
   replaceBuffer(buf: B, layout: Layout | null): void {
-    this.cell.buf = buf;
+    this.buffer = buf;
+    if (this.cell.buf !== null) this.cell.buf = buf;
     this.layout = layout;
   }
 
@@ -105,7 +116,7 @@ export class Storage<B = unknown> {
   discard(): void {
     if (this.refs === 0 && !this.cell.released) {
       finalizer.unregister(this.cell);
-      releaseCell(this.cell as Cell<unknown>);
+      releaseCell(this.cell as Cell<unknown>, this.buffer);
     }
   }
 
@@ -114,7 +125,7 @@ export class Storage<B = unknown> {
     if (this.refs > 0) this.refs--;
     if (this.refs === 0 && !this.cell.released) {
       finalizer.unregister(this.cell);
-      releaseCell(this.cell as Cell<unknown>);
+      releaseCell(this.cell as Cell<unknown>, this.buffer);
     }
   }
 }
