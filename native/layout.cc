@@ -1,6 +1,7 @@
 // Reorders of NCHW activations between plain and oneDNN's channel-blocked layouts
 // (nChw8c / nChw16c), for the JS side's conversion of blocked buffers back to
-// row-major (backend/layout.ts) and for kernels that need another layout.
+// row-major (the Layout on a buffer's Storage, src/backend/cpu/common.ts) and for
+// kernels that need another layout.
 #include "common.h"
 
 namespace tl {

@@ -70,10 +70,10 @@ const CASES: Case[] = [
   { name: 'lenet-bn-scratch', batch: 8, backends: 'all' },
   { name: 'googlenet', batch: 2, backends: 'all' },
   { name: 'resnet18', batch: 2, backends: 'all' },
-  { name: 'nin', batch: 1, backends: 'fastest' },
-  { name: 'alexnet', batch: 1, backends: 'fastest' },
-  { name: 'vgg11-small', batch: 1, backends: 'fastest' },
-  { name: 'vgg11', batch: 1, backends: 'fastest' },
+  { name: 'nin', batch: 1, backends: 'all' },
+  { name: 'alexnet', batch: 1, backends: 'all' },
+  { name: 'vgg11-small', batch: 1, backends: 'all' },
+  { name: 'vgg11', batch: 1, backends: 'all' },
 ];
 
 const skip = torchUnavailable();

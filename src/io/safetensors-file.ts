@@ -59,8 +59,8 @@ function fileSource(file: string, fd: number): Source {
   };
 }
 
-/** Read a safetensors file. Errors name the file and what is wrong with it. */
-export function loadSafetensors(file: string): SafetensorsContent {
+/** Run read on a Source over the open file, closing it afterwards; a file that cannot be opened is named. */
+function withFileSource<T>(file: string, read: (src: Source) => T): T {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -68,26 +68,23 @@ export function loadSafetensors(file: string): SafetensorsContent {
     throw new SafetensorsError(`safetensors: cannot open ${file}: ${(err as Error).message}`);
   }
   try {
-    return readAll(fileSource(file, fd));
+    return read(fileSource(file, fd));
   } finally {
     closeSync(fd);
   }
 }
 
+/** Read a safetensors file. Errors name the file and what is wrong with it. */
+export function loadSafetensors(file: string): SafetensorsContent {
+  return withFileSource(file, readAll);
+}
+
 /** Only the header: names, dtypes, shapes and offsets, in file order, plus metadata. */
 export function readSafetensorsHeader(file: string): { tensors: Map<string, TensorInfo>; metadata: Metadata } {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    throw new SafetensorsError(`safetensors: cannot open ${file}: ${(err as Error).message}`);
-  }
-  try {
-    const { metadata, infos } = parseHeader(fileSource(file, fd));
+  return withFileSource(file, (src) => {
+    const { metadata, infos } = parseHeader(src);
     return { tensors: new Map(infos), metadata };
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 // ---------------------------------------------------------------- modules

@@ -13,7 +13,7 @@ let warnedFallback = false;
 
 /** Make `name` the device to compute on; returns it (move the net and batches there). */
 export function useDevice(name = 'cpu', opts: { threads?: number } = {}): Device {
-  const forced = process.env.TORCHLET_BACKEND;
+  const forced = process.env.TORCHLET_BACKEND || undefined;
   let dev: Device;
   if (name === 'reference') {
     setBackend(forced ?? 'reference');
