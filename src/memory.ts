@@ -52,6 +52,32 @@ export function releaseTransient(t: Disposable): void {
   if (transient.has(t)) t.dispose();
 }
 
+/** Tensors only the recorded graph needs: backward() disposes each once its node is done. */
+const graphOwned = new WeakSet<Disposable>();
+
+export function isGraphOwned(t: Disposable): boolean {
+  return graphOwned.has(t);
+}
+
+/**
+ * Run fn (a container's forward) and release the tensors it made but does not return:
+ * with no graph being recorded they are disposed at once; tensors in the recorded graph
+ * are handed to it, and backward() disposes each as soon as its node is done. Others
+ * (graph inputs that need no gradient) are left to the garbage collector. A module that
+ * keeps a tensor it made in forward beyond the call must keep() it.
+ */
+export function releaseIntermediates<T>(fn: () => T, recording: boolean): T {
+  const { result, created } = collectCreated(fn);
+  const survivors = new Set<Disposable>();
+  collect(result, survivors);
+  for (const t of created) {
+    if (survivors.has(t) || kept.has(t) || t.isDisposed) continue;
+    if (!recording) t.dispose();
+    else if ((t as Disposable & { gradFn?: unknown }).gradFn) graphOwned.add(t);
+  }
+  return result;
+}
+
 /** Values tidy can hand back: tensors, and arrays or plain objects of them. */
 function collect(result: unknown, out: Set<Disposable>): void {
   if (result === null || typeof result !== 'object') return;

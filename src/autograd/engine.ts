@@ -10,7 +10,7 @@
  */
 import type { Tensor } from '../tensor.js';
 import { noGrad } from './grad-mode.js';
-import { collectCreated, keep } from '../memory.js';
+import { collectCreated, isGraphOwned, keep } from '../memory.js';
 
 export interface GradFn {
   /** Op name, shown as grad_fn=<NameBackward0> when printing. */
@@ -40,6 +40,18 @@ function topoOrder(root: Tensor): Tensor[] {
     }
   }
   return order;
+}
+
+const NO_INPUTS: readonly Tensor[] = Object.freeze([]);
+const NO_GRADS = (): ReadonlyArray<Tensor | null> => NO_INPUTS;
+
+/**
+ * What a node becomes after backward: its name only. Made out here, so the stub closes over
+ * nothing — a closure made inside runBackward would keep the pass's whole graph reachable
+ * from every tensor a caller still holds.
+ */
+function released(name: string): GradFn {
+  return { name, inputs: NO_INPUTS, backward: NO_GRADS, released: true };
 }
 
 /** Gradients in flight: how many slots hold each, and which ones this pass made (and may free). */
@@ -95,7 +107,10 @@ export function runBackward(root: Tensor, seed: Tensor, seedIsOwned = false): vo
       const t = order[i];
       const g = grads.get(t);
       grads.delete(t);
-      if (!g) continue;
+      if (!g) {
+        if (isGraphOwned(t)) t.dispose();
+        continue;
+      }
       const fn = t.gradFn;
       if (!fn) {
         // Accumulate into .grad in place (the object a caller may hold sees the sum, as in PyTorch);
@@ -125,8 +140,10 @@ export function runBackward(root: Tensor, seed: Tensor, seedIsOwned = false): vo
         if (ig && input.requiresGrad) accumulate(input, ig);
       });
       pending.drop(g);
-      // Free saved activations now, as PyTorch does without retain_graph.
-      t.gradFn = { name: fn.name, inputs: [], backward: () => [], released: true };
+      // Free saved activations now, as PyTorch does without retain_graph; a tensor only the
+      // graph held (a container's intermediate) is disposed with them.
+      t.gradFn = released(fn.name);
+      if (isGraphOwned(t)) t.dispose();
     }
   });
 }

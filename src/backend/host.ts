@@ -13,6 +13,8 @@ export type HostBackend = Backend<Float32Array>;
 
 /** 2 GiB of freed buffers kept for reuse: a step of the seed's largest networks fits. */
 const HOST_POOL_LIMIT = 2 * 1024 ** 3;
+/** glibc's largest mmap threshold (the native addon raises it that far): bigger buffers are mapped afresh on every malloc. */
+const HOST_POOL_MIN = 32 * 1024 ** 2;
 
 const plainAllocator: RawAllocator<Float32Array> = {
   create: (n) => new Float32Array(n),
@@ -30,7 +32,7 @@ const hostAllocator: RawAllocator<Float32Array> & { impl: RawAllocator<Float32Ar
   },
 };
 
-export const hostMemory = new DeviceMemory<Float32Array>(hostAllocator, HOST_POOL_LIMIT);
+export const hostMemory = new DeviceMemory<Float32Array>(hostAllocator, HOST_POOL_LIMIT, false, HOST_POOL_MIN);
 
 /** Replace how new host buffers are made (contents may be left uninitialised). */
 export function setHostAllocator(raw: RawAllocator<Float32Array>): void {

@@ -26,6 +26,11 @@ export interface RawAllocator<B> {
 
 export class DeviceMemory<B> {
   private readonly pool = new Map<number, B[]>();
+  /** Sizes (in values) by when they were last asked for; a Map keeps insertion order. */
+  private readonly lastAsked = new Map<number, number>();
+  private clock = 0;
+  /** How far above the peak of live bytes live plus pooled may go before misses evict. */
+  slack = 1.5;
   private live = 0;
   private count = 0;
   private pooled = 0;
@@ -41,17 +46,46 @@ export class DeviceMemory<B> {
      * collector frees itself.
      */
     readonly destroysExplicitly = false,
+    /**
+     * Smaller buffers are not pooled. On the host malloc already recycles those without
+     * returning them to the system; only buffers above its mmap threshold come back as fresh,
+     * page-faulting memory, so those are the ones worth keeping (pooling the rest only doubles
+     * what is held: torchlet's pool and malloc's free lists).
+     */
+    readonly minPooledBytes = 0,
   ) {}
 
-  /** A buffer of n values, from the pool when one of that size is free. Its contents are undefined. */
+  /**
+   * A buffer of n values, from the pool when one of that size is free. Its contents are undefined.
+   * On a miss, pooled buffers of the sizes asked for least recently are destroyed first, so that
+   * live plus pooled bytes stay within the most that has ever been live: the pool then holds
+   * only what a repeat of the heaviest moment so far would use, never a second copy of it.
+   */
   alloc(n: number): B {
+    const bytes = n * 4;
     const bucket = this.pool.get(n);
+    this.lastAsked.delete(n);
+    this.lastAsked.set(n, ++this.clock);
     const reused = bucket?.pop();
     if (reused !== undefined) {
-      this.pooled -= n * 4;
+      this.pooled -= bytes;
       return reused;
     }
+    this.evictFor(bytes);
     return this.raw.create(n);
+  }
+
+  private evictFor(bytes: number): void {
+    const allowed = Math.max(this.peak * this.slack - this.live - bytes, 0);
+    // lastAsked iterates in order of last request, oldest first.
+    for (const [size] of this.lastAsked) {
+      if (this.pooled <= allowed) return;
+      const bucket = this.pool.get(size);
+      while (bucket && bucket.length > 0 && this.pooled > allowed) {
+        this.raw.destroy(bucket.pop() as B);
+        this.pooled -= size * 4;
+      }
+    }
   }
 
   /** Called by every new Storage. */
@@ -65,7 +99,7 @@ export class DeviceMemory<B> {
   release(buf: B | null, bytes: number, poolable: boolean): void {
     this.live -= bytes;
     this.count--;
-    if (buf === null || !poolable || bytes === 0) return;
+    if (buf === null || !poolable || bytes === 0 || bytes < this.minPooledBytes) return;
     if (this.pooled + bytes > this.poolLimitBytes) {
       this.raw.destroy(buf);
       return;

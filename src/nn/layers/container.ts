@@ -5,6 +5,8 @@ import { Conv2d } from './conv.js';
 import { BatchNorm1d, BatchNorm2d, type BatchNormBase } from './batchnorm.js';
 import { ReLU, Sigmoid, Tanh } from './activation.js';
 import type { ActivationOp } from '../../backend/kernels.js';
+import { releaseIntermediates } from '../../memory.js';
+import { isGradEnabled } from '../../autograd/grad-mode.js';
 
 /** The activation a layer applies, when it is exactly one of the fusable ones. */
 function fusableActivation(m: Module | undefined): ActivationOp | undefined {
@@ -62,6 +64,13 @@ export class Sequential extends Module {
    * every layer separately, as in PyTorch.
    */
   forward(x: Tensor): Tensor {
+    // The layers' outputs and what they made inside are this call's alone (only the last output
+    // is returned), so they go as soon as nothing needs them: at once under noGrad, else when
+    // backward() has passed them. Memory then does not wait for the garbage collector.
+    return releaseIntermediates(() => this.runLayers(x), isGradEnabled());
+  }
+
+  private runLayers(x: Tensor): Tensor {
     let out = x;
     const layers = this.children();
     for (let i = 0; i < layers.length; i++) {
