@@ -214,9 +214,9 @@ test('memory: 200 LeNet steps in the seed-style loop keep live bytes flat after 
   const lo = Math.min(...after);
   const hi = Math.max(...after);
   // The garbage collector may or may not still hold the last step's returned tensors (logits,
-  // loss: under 4 KiB at batch 32); a step's intermediates are 0.5 MB, so any retained step shows.
+  // loss: under 4 KiB at batch 32); a step's intermediates are 0.5 MB, so any retained step, and
+  // any growth over the 200 steps, shows.
   assert.ok(hi - lo <= 4096, `live bytes after each step vary by ${hi - lo} bytes (${lo}..${hi})`);
-  assert.ok(Math.max(...samples.slice(100)) <= Math.max(...samples.slice(3, 100)), 'no growth over the second hundred steps');
   assert.ok(samples[0] >= lo * 0.5, 'the first step already holds what every step holds');
 });
 
