@@ -289,3 +289,34 @@ test('loadModel into the wrong architecture names the file and the keys', () => 
     });
   });
 });
+
+/** A safetensors file whose header is the given text (and no data). */
+function withHeader(header: string): Uint8Array {
+  const json = new TextEncoder().encode(header);
+  const out = new Uint8Array(8 + json.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  return out;
+}
+
+test('hostile headers: deep nesting and huge values give short errors that name the source', () => {
+  const deep = `{"w":{"dtype":"F32","shape":${'['.repeat(5000)}${']'.repeat(5000)},"data_offsets":[0,0]}}`;
+  assert.throws(() => deserialize(withHeader(deep), 'deep.safetensors'), (err: Error) => {
+    assert.ok(err instanceof SafetensorsError, `a SafetensorsError, not ${err.name}`);
+    assert.match(err.message, /^deep\.safetensors: corrupt: the header nests 5002 levels deep \(a safetensors header needs 3; the limit is 64\)$/);
+    return true;
+  });
+  const wide = `{"w":{"dtype":"F32","shape":[${new Array(200000).fill('-1').join(',')}],"data_offsets":[0,0]}}`;
+  assert.throws(() => deserialize(withHeader(wide), 'wide.safetensors'), (err: Error) => {
+    assert.match(err.message, /^wide\.safetensors: corrupt: tensor 'w' has an invalid shape \[-1,-1,.*… \(600001 characters\)$/);
+    assert.ok(err.message.length < 200, `message of ${err.message.length} characters`);
+    return true;
+  });
+  const longName = `{"${'n'.repeat(1_000_000)}":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`;
+  assert.throws(() => deserialize(withHeader(longName), 'name.safetensors'), (err: Error) => {
+    assert.match(err.message, /^name\.safetensors: truncated: the tensors need 4 data bytes/);
+    assert.ok(err.message.length <= 301, `message of ${err.message.length} characters`);
+    return true;
+  });
+  assert.throws(() => deserialize(withHeader('{"a":"[[[[\\"]]"}'), 'str.safetensors'), /str\.safetensors: corrupt: entry for tensor 'a' is not an object/, 'brackets inside strings do not count as nesting');
+});

@@ -166,10 +166,42 @@ export interface ParsedHeader {
   dataStart: number;
 }
 
+/** How deep a header may nest: a valid one needs 3 (object, tensor entry, shape array). */
+export const MAX_HEADER_DEPTH = 64;
+/** Longest message a parse error gives, so a hostile header cannot make a megabyte of error text. */
+const MAX_MESSAGE = 300;
+
+/** A value for an error message, cut to a readable length. */
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  const cut = text.length > 60 ? `${text.slice(0, 60)}… (${text.length} characters)` : text;
+  return typeof value === 'string' ? `'${cut.slice(1, cut.endsWith('"') ? -1 : undefined)}'` : cut;
+}
+
+/** The deepest nesting of objects and arrays in JSON text, found without recursion (strings skipped). */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      depth++;
+      if (depth > max) max = depth;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
+
 export function parseHeader(src: Source): ParsedHeader {
   const where = src.label;
   const fail = (msg: string): never => {
-    throw new SafetensorsError(`${where}: ${msg}`);
+    const text = `${where}: ${msg}`;
+    throw new SafetensorsError(text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text);
   };
   if (src.size < 8) fail(`truncated: ${src.size} bytes, too short for the 8-byte header length (not a safetensors file?)`);
   const prefix = new Uint8Array(8);
@@ -188,6 +220,8 @@ export function parseHeader(src: Source): ParsedHeader {
     return fail('corrupt: the header is not valid UTF-8');
   }
   if (!text.startsWith('{')) fail(`corrupt: the header does not start with '{' (starts with ${JSON.stringify(text.slice(0, 16))})`);
+  const depth = jsonDepth(text);
+  if (depth > MAX_HEADER_DEPTH) fail(`corrupt: the header nests ${depth} levels deep (a safetensors header needs 3; the limit is ${MAX_HEADER_DEPTH})`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -201,18 +235,18 @@ export function parseHeader(src: Source): ParsedHeader {
     if (name === '__metadata__') {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('corrupt: __metadata__ is not an object');
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`corrupt: __metadata__ value for '${k}' is not a string`);
+        if (typeof v !== 'string') fail(`corrupt: __metadata__ value for ${preview(k)} is not a string`);
         metadata[k] = v as string;
       }
       continue;
     }
     const info = value as Record<string, unknown> | null;
-    if (typeof info !== 'object' || info === null) return fail(`corrupt: entry for tensor '${name}' is not an object`);
+    if (typeof info !== 'object' || info === null) return fail(`corrupt: entry for tensor ${preview(name)} is not an object`);
     const { dtype, shape, data_offsets: offs } = info;
-    if (typeof dtype !== 'string') fail(`corrupt: tensor '${name}' has no dtype`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`corrupt: tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    if (typeof dtype !== 'string') fail(`corrupt: tensor ${preview(name)} has no dtype`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`corrupt: tensor ${preview(name)} has an invalid shape ${preview(shape)}`);
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0) || offs[0] > offs[1]) {
-      fail(`corrupt: tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
+      fail(`corrupt: tensor ${preview(name)} has invalid data_offsets ${preview(offs)}`);
     }
     infos.push([name, { dtype: dtype as string, shape: [...(shape as number[])], dataOffsets: [(offs as number[])[0], (offs as number[])[1]] }]);
   }
