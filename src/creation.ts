@@ -48,10 +48,17 @@ export function tensor(data: Nested | Float32Array | Int32Array | Uint8Array, op
   return new Tensor(Float32Array.from(flat), shape, opts);
 }
 
+/** The most values one tensor may hold (8 GiB of float32): larger arrays are not addressable here. */
+export const MAX_NUMEL = 2 ** 31 - 1;
+
 function shapeArg(shape: readonly number[], op: string): readonly number[] {
   shape.forEach((d) => {
     if (!Number.isInteger(d) || d < 0) throw new Error(`${op}: invalid shape ${shapeStr(shape)}`);
   });
+  const n = numel(shape);
+  if (n > MAX_NUMEL) {
+    throw new Error(`${op}: shape ${shapeStr(shape)} has ${n.toExponential(2)} elements, more than one tensor can hold (${MAX_NUMEL}, 8 GiB of float32); use a smaller shape`);
+  }
   return shape;
 }
 

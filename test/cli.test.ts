@@ -62,6 +62,14 @@ test('summary prints the seed listing for lenet and a table with totals', () => 
   assert.match(custom.out, /AdaptiveAvgPool2d output shape:\t\[1, 10, 1, 1\]/);
 });
 
+test('--seed takes only a whole number (not parseInt\'s silent 0 for "abc")', () => {
+  for (const bad of ['abc', '-1', '1.5', '']) {
+    const r = torchlet(['train', 'lenet', '--seed', bad, '--epochs', '1', '--data-dir', dataDir, '--out', path.join(work, 'never')]);
+    assert.notEqual(r.code, 0, `--seed ${bad} was accepted`);
+    assert.match(r.err, /--seed <n>.*expected a whole number from 0 to 4294967295, got '/, `--seed '${bad}'`);
+  }
+});
+
 test('unknown model names list the known ones', () => {
   const r = torchlet(['summary', 'lenett']);
   assert.notEqual(r.code, 0);

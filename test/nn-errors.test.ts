@@ -11,6 +11,7 @@ import { cat } from '../src/ops/movement.js';
 import { matmul } from '../src/ops/matmul.js';
 import { crossEntropy } from '../src/ops/softmax.js';
 import { fill } from './helpers/fill.js';
+import * as torch from '../src/index.js';
 
 const x28 = (): Tensor => fill([1, 1, 28, 28], [1, 0.1, 0]);
 
@@ -81,4 +82,15 @@ test('errors: op shape errors name the op and both shapes', () => {
   assert.throws(() => crossEntropy(a, target), /target\[1\] = 3 is not a class index in \[0, 3\)/);
   assert.throws(() => crossEntropy(a, new Tensor(new Float32Array(3), [3], { dtype: 'int32' })), /expected target of shape \[2\]/);
   assert.throws(() => new Tensor(new Float32Array(5), [2, 3]), /data has 5 elements but shape \[2,3\] needs 6/);
+});
+
+test('errors: a shape too large for one tensor says so instead of a typed-array error', () => {
+  assert.throws(() => torch.rand([1e6, 1e6]), /rand: shape \[1000000,1000000\] has 1\.00e\+12 elements, more than one tensor can hold \(2147483647, 8 GiB of float32\); use a smaller shape/);
+  assert.throws(() => torch.zeros([65536, 65536]), /full: shape \[65536,65536\] has 4\.29e\+9 elements/);
+});
+
+test('argmax: NaN is the maximum, as in PyTorch (the first NaN wins)', () => {
+  const x = torch.tensor([[1, NaN, 3, NaN], [2, 5, 5, 1], [-Infinity, -Infinity, -Infinity, -Infinity]]);
+  assert.deepEqual([...x.argmax(1).dataSync()], [1, 1, 0]);
+  assert.deepEqual([...torch.tensor([NaN, 1]).argmax().dataSync()], [0]);
 });

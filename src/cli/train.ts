@@ -17,7 +17,7 @@ import { writeReport } from '../train/report.js';
 import { createProgress } from '../train/progress.js';
 import type { RunHistory } from '../train/history.js';
 import { sampleTestImages } from './samples.js';
-import { positiveInt, positiveNumber } from './args.js';
+import { positiveInt, positiveNumber, seedInt } from './args.js';
 
 interface TrainFlags {
   epochs?: number;
@@ -43,7 +43,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--batch-size <n>', 'batch size (default: the seed\'s)', positiveInt)
     .option('--resize <px>', 'resize images to px×px (default: the seed\'s input size)', positiveInt)
     .option('--device <d>', 'cpu (fastest available), gpu, or reference', 'cpu')
-    .option('--seed <n>', 'random seed for init, shuffling and dropout', (v) => Number.parseInt(v, 10), 0)
+    .option('--seed <n>', 'random seed for init, shuffling and dropout', seedInt, 0)
     .option('--threads <n>', 'compute threads (default: all cores)', positiveInt)
     .option('--out <dir>', 'run directory (default: runs/<model>-<timestamp>)')
     .option('--resume <dir>', 'continue an interrupted run from its directory')

@@ -77,10 +77,15 @@ function argmax(x: Buf, shape: readonly number[], axis: number): Buf {
   const out = new Float32Array(outer * inner);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
+      // PyTorch's rule: NaN is the maximum, so the first NaN wins; otherwise the first of equal maxima.
       let best = -Infinity;
       let at = 0;
       for (let d = 0; d < dim; d++) {
         const v = x[(o * dim + d) * inner + i];
+        if (v !== v) {
+          at = d;
+          break;
+        }
         if (v > best) {
           best = v;
           at = d;
