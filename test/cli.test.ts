@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,23 @@ test('--seed takes only a whole number (not parseInt\'s silent 0 for "abc")', ()
     assert.notEqual(r.code, 0, `--seed ${bad} was accepted`);
     assert.match(r.err, /--seed <n>.*expected a whole number from 0 to 4294967295, got '/, `--seed '${bad}'`);
   }
+});
+
+test('train refuses a --data-dir without the data, a --resume that is not a run, and a run of another model', () => {
+  const none = torchlet(['train', 'lenet', '--data-dir', path.join(work, 'no-such-dir'), '--epochs', '1', '--out', path.join(work, 'never-a')]);
+  assert.notEqual(none.code, 0);
+  assert.match(none.err, /Fashion-MNIST not found\. Looked in:\n  - \[dataDir\] .*no-such-dir: directory does not exist/);
+  const missing = path.join(work, 'no-run-here');
+  const r = torchlet(['train', 'lenet', '--resume', missing]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /--resume .*no-run-here: no such directory \(start a new run with --out instead\)/);
+  assert.equal(existsSync(missing), false, 'the directory was not created');
+  const other = path.join(work, 'other-model');
+  mkdirSync(other);
+  writeFileSync(path.join(other, 'config.json'), JSON.stringify({ model: 'lenet-bn', epochs: 1, lr: 0.9, batchSize: 50, resize: null, device: 'cpu', seed: 0, threads: null, dataDir: dataDir, startedAt: '' }));
+  const m = torchlet(['train', 'lenet', '--resume', other]);
+  assert.notEqual(m.code, 0);
+  assert.match(m.err, /that run trains lenet-bn, not lenet; resume it with `torchlet train lenet-bn --resume /);
 });
 
 test('unknown model names list the known ones', () => {

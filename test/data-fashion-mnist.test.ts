@@ -88,12 +88,16 @@ test('locate: search order dataDir > TORCHLET_DATA > cache > system, with tried 
     assert.deepEqual(loc.tried.map((t) => [t.source, t.reason]), [['dataDir', 'not given'], ['env', 'not set']]);
 
     rmSync(places.cache, { recursive: true });
-    loc = locateFashionMNIST({ ...opts, dataDir: join(root, 'nope') });
+    // A named --data-dir is the one meant: without the files there, nothing else is searched.
+    const named = locateFashionMNIST({ ...opts, dataDir: join(root, 'nope') });
+    assert.equal(named.found, false);
+    assert.deepEqual(named.tried.map((t) => [t.source, t.dir, t.reason]), [['dataDir', join(root, 'nope'), 'directory does not exist']]);
+    loc = locateFashionMNIST(opts);
     assert.ok(loc.found);
     assert.equal(loc.source, 'system');
     assert.equal(loc.dir, places.system);
     assert.deepEqual(loc.tried.map((t) => [t.source, t.dir, t.reason]), [
-      ['dataDir', join(root, 'nope'), 'directory does not exist'],
+      ['dataDir', '--data-dir', 'not given'],
       ['env', 'TORCHLET_DATA', 'not set'],
       ['cache', places.cache, 'directory does not exist'],
     ]);

@@ -11,7 +11,9 @@ import { SGD } from '../optim/sgd.js';
 import { loadDataFashionMNIST } from '../data/dataloader.js';
 import { FASHION_MNIST_LABELS } from '../data/fashion-mnist.js';
 import { fit, NonFiniteLossError, type FitEvent, type FitState } from '../train/fit.js';
-import { RunDir, defaultRunDir, type RunConfig } from '../train/run-dir.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { RUN_FILES, RunDir, defaultRunDir, type RunConfig } from '../train/run-dir.js';
 import { writeChart } from '../train/charts.js';
 import { writeReport } from '../train/report.js';
 import { createProgress } from '../train/progress.js';
@@ -57,6 +59,10 @@ export function registerTrainCommand(program: Command): void {
 function resolveConfig(modelName: string, flags: TrainFlags, run: RunDir | null): RunConfig {
   if (run && flags.resume) {
     const saved = run.readConfig();
+    const asked = getModelSpec(modelName).name;
+    if (saved.model !== asked) {
+      throw new Error(`--resume ${run.dir}: that run trains ${saved.model}, not ${asked}; resume it with \`torchlet train ${saved.model} --resume ${run.dir}\``);
+    }
     // A resumed run keeps its settings; only the epoch count may be raised.
     return { ...saved, epochs: flags.epochs ?? saved.epochs };
   }
@@ -77,6 +83,9 @@ function resolveConfig(modelName: string, flags: TrainFlags, run: RunDir | null)
 }
 
 export async function trainCommand(modelName: string, flags: TrainFlags): Promise<number> {
+  if (flags.resume && !existsSync(path.join(flags.resume, RUN_FILES.config))) {
+    throw new Error(`--resume ${flags.resume}: ${existsSync(flags.resume) ? `no ${RUN_FILES.config} there; is it a torchlet run directory?` : 'no such directory'} (start a new run with --out instead)`);
+  }
   const run = new RunDir(flags.resume ?? flags.out ?? defaultRunDir(getModelSpec(modelName).name));
   const cfg = resolveConfig(modelName, flags, flags.resume ? run : null);
   const spec = getModelSpec(cfg.model);

@@ -182,6 +182,8 @@ export function locateFashionMNIST(options: LocateOptions = {}): FashionMNISTLoc
       if ('files' in r) return { found: true, dir, source, files: r.files, tried };
       tried.push({ source, dir, reason: `missing ${r.missing.join(', ')}` });
     }
+    // A directory the user named is the one they mean: training on data found elsewhere would be a silent surprise.
+    if (source === 'dataDir') return { found: false, tried };
   }
   return { found: false, tried };
 }
@@ -389,6 +391,7 @@ export class FashionMNIST implements ImageDataset {
   static async load(options: FashionMNISTLoadOptions = {}): Promise<FashionMNIST> {
     const loc = locateFashionMNIST(options);
     if (loc.found) return new FashionMNIST({ ...options, dataDir: loc.dir });
+    if (options.dataDir) throw new FashionMNISTNotFoundError(loc.tried, options.cacheDir ?? fashionMNISTCacheDir(options.env), fashionMNISTMirror(options));
     const cacheDir = options.cacheDir ?? fashionMNISTCacheDir(options.env);
     const mirror = fashionMNISTMirror(options);
     if (options.download === false) throw new FashionMNISTNotFoundError(loc.tried, cacheDir, mirror);
