@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 import('../dist/src/cli/main.js').then((m) => m.main(process.argv.slice(2))).catch((err) => {
-  console.error(err instanceof Error ? err.message : String(err));
-  process.exit(1);
+  // Exit only once the message is written: on a pipe stderr is asynchronous, and exiting at once cut long errors off.
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`, () => process.exit(1));
 });

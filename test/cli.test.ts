@@ -87,6 +87,23 @@ test('train refuses a --data-dir without the data, a --resume that is not a run,
   assert.match(m.err, /that run trains lenet-bn, not lenet; resume it with `torchlet train lenet-bn --resume /);
 });
 
+test('train refuses an --out that is a file or already holds a run; eval refuses a directory as --weights', () => {
+  const file = path.join(work, 'a-file');
+  writeFileSync(file, 'x');
+  const f = torchlet(['train', 'lenet', '--data-dir', dataDir, '--out', file]);
+  assert.notEqual(f.code, 0);
+  assert.match(f.err, /--out .*a-file is a file; name a directory for the run/);
+  const taken = path.join(work, 'taken');
+  mkdirSync(taken);
+  writeFileSync(path.join(taken, 'config.json'), '{}');
+  const t = torchlet(['train', 'lenet', '--data-dir', dataDir, '--out', taken]);
+  assert.notEqual(t.code, 0);
+  assert.match(t.err, /--out .*taken already holds a run; continue it with --resume .*taken, or choose another --out/);
+  const w = torchlet(['eval', 'lenet', '--weights', taken, '--data-dir', dataDir]);
+  assert.notEqual(w.code, 0);
+  assert.match(w.err, /--weights .*taken is a directory; give the weights file \(a \.safetensors file\)/);
+});
+
 test('unknown model names list the known ones', () => {
   const r = torchlet(['summary', 'lenett']);
   assert.notEqual(r.code, 0);

@@ -1,6 +1,7 @@
 /** `torchlet eval` and `torchlet predict`: run saved weights (torchlet's or PyTorch's safetensors) on the test set. */
 import type { Command } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { getModelSpec } from '../models/index.js';
 import { useDevice, deviceLabel } from '../node/use-device.js';
 import { loadDataFashionMNIST } from '../data/dataloader.js';
@@ -27,6 +28,10 @@ interface EvalFlags {
 
 function loadNet(modelName: string, weights: string): Module {
   const spec = getModelSpec(modelName);
+  if (existsSync(weights) && statSync(weights).isDirectory()) {
+    const inside = path.join(weights, 'model.safetensors');
+    throw new Error(`--weights ${weights} is a directory; give the weights file${existsSync(inside) ? `, e.g. --weights ${inside}` : ' (a .safetensors file)'}`);
+  }
   const net = spec.create();
   const { tensors } = loadSafetensors(weights);
   try {

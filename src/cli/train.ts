@@ -11,7 +11,7 @@ import { SGD } from '../optim/sgd.js';
 import { loadDataFashionMNIST } from '../data/dataloader.js';
 import { FASHION_MNIST_LABELS } from '../data/fashion-mnist.js';
 import { fit, NonFiniteLossError, type FitEvent, type FitState } from '../train/fit.js';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RUN_FILES, RunDir, defaultRunDir, type RunConfig } from '../train/run-dir.js';
 import { writeChart } from '../train/charts.js';
@@ -85,6 +85,12 @@ function resolveConfig(modelName: string, flags: TrainFlags, run: RunDir | null)
 export async function trainCommand(modelName: string, flags: TrainFlags): Promise<number> {
   if (flags.resume && !existsSync(path.join(flags.resume, RUN_FILES.config))) {
     throw new Error(`--resume ${flags.resume}: ${existsSync(flags.resume) ? `no ${RUN_FILES.config} there; is it a torchlet run directory?` : 'no such directory'} (start a new run with --out instead)`);
+  }
+  if (!flags.resume && flags.out && existsSync(flags.out)) {
+    if (!statSync(flags.out).isDirectory()) throw new Error(`--out ${flags.out} is a file; name a directory for the run`);
+    if (existsSync(path.join(flags.out, RUN_FILES.config))) {
+      throw new Error(`--out ${flags.out} already holds a run; continue it with --resume ${flags.out}, or choose another --out`);
+    }
   }
   const run = new RunDir(flags.resume ?? flags.out ?? defaultRunDir(getModelSpec(modelName).name));
   const cfg = resolveConfig(modelName, flags, flags.resume ? run : null);
