@@ -173,3 +173,12 @@ test('Ctrl-C saves a checkpoint; --resume finishes with exactly the uninterrupte
   for (const [k, t] of a) assert.deepEqual(b.get(k)?.hostView(), t.hostView(), `${k} identical after resume`);
   assert.equal(/^loss .*test acc.*$/m.exec(resumed.out)?.[0], /^loss .*test acc.*$/m.exec(torchlet([...args, '--out', path.join(work, 'again')]).out)?.[0]);
 });
+
+test('resuming a run that has finished its epochs says so instead of printing loss NaN', () => {
+  const out = path.join(work, 'run-a'); // trained for 2 epochs by the test above
+  assert.ok(existsSync(path.join(out, 'config.json')), 'the earlier test left its run');
+  const r = torchlet(['train', 'lenet', '--resume', out]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /--resume .*run-a: the run already finished its 2 epochs; raise --epochs to train further/);
+  assert.doesNotMatch(r.out, /NaN/);
+});

@@ -8,6 +8,7 @@ import * as torch from '../src/index.js';
 import { ArrayImageDataset } from '../src/data/dataset.js';
 import { DataLoader } from '../src/data/dataloader.js';
 import { fit, NonFiniteLossError, type FitEvent, type FitState } from '../src/train/fit.js';
+import { evaluate } from '../src/train/evaluate.js';
 import { RunDir } from '../src/train/run-dir.js';
 import { setBackend } from '../src/backend/registry.js';
 
@@ -153,4 +154,9 @@ test('run directory: metrics.jsonl truncates to the resume point; mismatched che
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('evaluate refuses an empty test split rather than report accuracy 0', async () => {
+  const net = smallNet();
+  await assert.rejects(evaluate(net, []), /evaluate: the test data yielded no examples/);
 });

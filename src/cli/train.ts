@@ -102,6 +102,9 @@ export async function trainCommand(modelName: string, flags: TrainFlags): Promis
   let resume: FitState | undefined;
   if (flags.resume) {
     resume = run.loadCheckpoint(net, optimizer);
+    if (resume.epoch >= cfg.epochs) {
+      throw new Error(`--resume ${run.dir}: the run already finished its ${cfg.epochs} epoch${cfg.epochs === 1 ? '' : 's'}; raise --epochs to train further`);
+    }
     console.log(`resuming ${run.dir} at epoch ${resume.epoch + 1}, batch ${resume.batch + 1}`);
   } else run.writeConfig(cfg);
 

@@ -51,7 +51,9 @@ export async function evaluate(net: Module, dataIter: BatchIterable, opts: { num
   } finally {
     net.train(wasTraining);
   }
-  return { accuracy: metric.get(0) / Math.max(metric.get(1), 1), count: metric.get(1), confusion };
+  // An accuracy of 0 over nothing would read as a failed model; there is simply no test data.
+  if (metric.get(1) === 0) throw new Error('evaluate: the test data yielded no examples, so there is no accuracy to report; check the test split (or --limit)');
+  return { accuracy: metric.get(0) / metric.get(1), count: metric.get(1), confusion };
 }
 
 /** evaluate_accuracy_gpu(net, data_iter): the fraction of correct predictions. */
