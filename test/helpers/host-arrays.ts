@@ -6,7 +6,7 @@
  * still in the backend's blocked layout, which layoutOf/plainOf look up.
  */
 import { Storage, type Layout } from '../../src/backend/storage.js';
-import { rowMajor, type HostBackend, type HostStorage } from '../../src/backend/host.js';
+import type { HostBackend, HostStorage } from '../../src/backend/host.js';
 import type { Kernels, RowMajorKernels } from '../../src/backend/kernels.js';
 
 const byBuffer = new WeakMap<Float32Array, HostStorage>();
@@ -34,11 +34,6 @@ export function layoutOf(buf: Float32Array): Layout | null {
 export function plainOf(buf: Float32Array): Float32Array {
   const l = layoutOf(buf);
   return l ? (l.toRowMajor(buf) as Float32Array) : buf;
-}
-
-/** The row-major values of a storage. */
-export function valuesOf(s: HostStorage): Float32Array {
-  return rowMajor(s);
 }
 
 export function onArrays(backend: HostBackend, kernels: Partial<Kernels<HostStorage>>): RowMajorKernels {

@@ -97,8 +97,3 @@ export function poolKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
     },
   };
 }
-
-/** For tests: whether a max-pool backward for these storages would use the saved indices. */
-export function hasSavedIndices(y: HostStorage, x: HostStorage, d: Pool2dDesc): boolean {
-  return savedIndices(y, x, d) !== null;
-}
