@@ -68,14 +68,23 @@ export function isGraphOwned(t: Disposable): boolean {
  */
 export function releaseIntermediates<T>(fn: () => T, recording: boolean): T {
   const { result, created } = collectCreated(fn);
+  releaseAllBut(created, result, recording);
+  return result;
+}
+
+/**
+ * Release the tensors in `made` that `result` does not hold and nobody kept: dispose them, or,
+ * while a graph is recorded, hand its nodes to it. Returns what `result` holds.
+ */
+function releaseAllBut(made: Iterable<Disposable>, result: unknown, recording: boolean): Set<Disposable> {
   const survivors = new Set<Disposable>();
   collect(result, survivors);
-  for (const t of created) {
+  for (const t of made) {
     if (survivors.has(t) || kept.has(t) || t.isDisposed) continue;
     if (!recording) t.dispose();
     else if ((t as Disposable & { gradFn?: unknown }).gradFn) graphOwned.add(t);
   }
-  return result;
+  return survivors;
 }
 
 /** Values tidy can hand back: tensors, and arrays or plain objects of them. */
@@ -90,13 +99,9 @@ function collect(result: unknown, out: Set<Disposable>): void {
 }
 
 function closeScope(scope: Scope, result: unknown): void {
-  const survivors = new Set<Disposable>();
-  collect(result, survivors);
+  const survivors = releaseAllBut(scope, result, false);
   const parent = scopes[scopes.length - 1];
-  for (const t of scope) {
-    if (survivors.has(t)) parent?.add(t);
-    else if (!kept.has(t)) t.dispose();
-  }
+  if (parent) for (const t of survivors) if (scope.has(t)) parent.add(t);
 }
 
 /**

@@ -192,7 +192,7 @@ export class Tensor {
       return;
     }
     if (this.numel() !== 1) throw new Error(`backward(): grad can be implicitly created only for scalar outputs; got shape ${shapeStr(this.shape)}`);
-    runBackward(this, new Tensor(backendFor(this.device).upload(new Float32Array([1])), this.shape), true);
+    runBackward(this, new Tensor(new Float32Array([1]), this.shape, { device: this.device }), true);
   }
 
   /** A tensor sharing storage but cut from the graph. */

@@ -28,6 +28,5 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   // One draw from the seeded generator picks the mask's seed; the mask itself is drawn on x's device.
   const seed = defaultGenerator.int(0, 2 ** 31);
   const mask = new Tensor(kernelsOn('dropout', x).dropoutMask(x.numel(), p, seed), x.shape);
-  const y = x.mul(mask);
-  return y;
+  return x.mul(mask);
 }

@@ -9,7 +9,7 @@
  * registerBuffer, as in PyTorch.
  */
 import { Tensor } from '../tensor.js';
-import { Parameter } from './parameter.js';
+import { Parameter, clearGrads } from './parameter.js';
 import { keep } from '../memory.js';
 import { LayerError } from './errors.js';
 import { shapeStr } from '../shape.js';
@@ -117,12 +117,9 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Clear gradients (set to null); the old gradient tensors are disposed, as Optimizer.zeroGrad does. */
+  /** Clear gradients (set to null, disposing the old ones; see clearGrads). */
   zeroGrad(): void {
-    for (const p of this.parameters()) {
-      p.grad?.dispose();
-      p.grad = null;
-    }
+    clearGrads(this.parameters());
   }
 
   /**

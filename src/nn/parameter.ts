@@ -9,3 +9,14 @@ export class Parameter extends Tensor {
     keep(this);
   }
 }
+
+/**
+ * Set every gradient to null (torch's zero_grad with set_to_none=True), disposing the old
+ * gradient tensors so the next step reuses their memory at once; clone() one first to keep it.
+ */
+export function clearGrads(params: Iterable<Tensor>): void {
+  for (const p of params) {
+    p.grad?.dispose();
+    p.grad = null;
+  }
+}

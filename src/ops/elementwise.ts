@@ -1,5 +1,4 @@
 /** Elementwise ops: forward via kernels, gradient written once here. */
-import { backendFor } from '../backend/registry.js';
 import { CPU, type Device } from '../device.js';
 import { kernelsOn } from './dispatch.js';
 import type { BinaryOp, UnaryOp } from '../backend/kernels.js';
@@ -10,8 +9,7 @@ import { sumTo } from './reduce.js';
 
 /** A 0-d tensor on a device (host values are borrowed on cpu, uploaded elsewhere). */
 export function scalarTensor(v: number, device: Device = CPU): Tensor {
-  if (device === CPU) return new Tensor(new Float32Array([v]), []);
-  return new Tensor(backendFor(device).upload(new Float32Array([v])), []);
+  return new Tensor(new Float32Array([v]), [], { device });
 }
 
 /** A tensor for an op argument: a plain number follows the tensor it is combined with. */

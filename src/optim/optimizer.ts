@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor.js';
-import type { Parameter } from '../nn/parameter.js';
+import { clearGrads, type Parameter } from '../nn/parameter.js';
 import type { Storage } from '../backend/storage.js';
 import { fullOn } from '../ops/creation-on.js';
 import { noGrad } from '../autograd/grad-mode.js';
@@ -27,16 +27,9 @@ export abstract class Optimizer {
 
   abstract step(): void;
 
-  /**
-   * Clear gradients (set to null, torch's set_to_none=True default). The old gradient
-   * tensors are disposed, so their memory is reused by the next step at once; clone()
-   * one first to keep it.
-   */
+  /** Clear gradients (set to null, disposing the old ones; see clearGrads). */
   zeroGrad(): void {
-    for (const p of this.params) {
-      p.grad?.dispose();
-      p.grad = null;
-    }
+    clearGrads(this.params);
   }
 
   protected abstract hyper(): Record<string, number | boolean>;

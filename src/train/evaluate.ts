@@ -44,7 +44,8 @@ export async function evaluate(net: Module, dataIter: BatchIterable, opts: { num
         for (let i = 0; i < t.length; i++) confusion[t[i]][p[i]]++;
       }
       // The loader's batch is ours to release (a slice made for --limit too).
-      for (const b of new Set([X, y])) if (!b.isDisposed && b !== Xfull && b !== yfull) b.dispose();
+      if (X !== Xfull) X.dispose();
+      if (y !== yfull) y.dispose();
       releaseBatchTensor(Xfull);
       releaseBatchTensor(yfull);
     }
