@@ -45,6 +45,15 @@ export function registerBackend<B>(backend: Backend<B>): void {
   tables.delete(b);
 }
 
+/** Forget a backend (a GPU device that was destroyed); its device type picks again on next use. */
+export function unregisterBackend(name: string): void {
+  const b = backends.get(name);
+  if (!b || name === referenceBackend.name) return;
+  backends.delete(name);
+  tables.delete(b);
+  if (chosen.get(b.device.type) === b) chosen.delete(b.device.type);
+}
+
 export function registerBackendLoader<B>(name: string, load: () => Backend<B> | null): void {
   loaders.set(name, load as () => AnyBackend | null);
 }
@@ -87,7 +96,7 @@ export function backendFor(device: Device): AnyBackend {
       return b;
     }
   }
-  const hint = device.type === 'gpu' ? '; use torch.tryGpu() to fall back to cpu when there is none' : '';
+  const hint = device.type === 'gpu' ? '; open it first with `await torch.initGpu()` (torch.tryGpu() then returns it, or cpu when there is none)' : '';
   throw new Error(`device '${device}': no backend available (tried ${preference[device.type].join(', ') || 'none'})${hint}`);
 }
 

@@ -9,6 +9,7 @@ import '../tensor-methods.js';
 import { registerBackendLoader, setBackendPreference, setKernelTableWrapper } from '../backend/registry.js';
 import { setGradModeStore, type GradModeBox } from '../autograd/grad-mode.js';
 import { loadCpuBackend } from '../backend/cpu/index.js';
+import './webgpu.js';
 import { profileKernels, profilingEnabled } from './profile.js';
 
 registerBackendLoader('cpu', loadCpuBackend);

@@ -1,0 +1,299 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The WebGPU device as the kernels see it: one command encoder that many
+ * dispatches go into, submitted once per step (or when a read needs it);
+ * pipelines and bind-group layouts cached by shader key; small parameters
+ * written into a per-submit uniform arena bound at dynamic offsets; uploads
+ * staged through a per-submit arena and copied in command order; and the
+ * counts the host-overhead tests assert (submits, readbacks, new buffers).
+ *
+ * Ordering is the subtle part. `queue.writeBuffer` takes effect on the queue
+ * timeline at once, before the commands still being recorded. So nothing is
+ * ever written straight into a tensor's buffer: a pooled buffer may still be
+ * read by a recorded dispatch. Values go into an arena region that this
+ * submit alone uses, and a recorded copy moves them into place.
+ */
+import { paramsLayout, type Binding, type ParamSpec } from './wgsl.js';
+
+/** Parameters of one dispatch, in the order the kernel's `params` lists them. */
+export type ParamValues = readonly number[];
+
+/** A compute kernel: its WGSL, the buffers it binds and the scalars it reads. */
+export interface KernelSpec {
+  /** Unique per distinct WGSL text (the pipeline cache key). */
+  readonly key: string;
+  /** Storage bindings in order: their WGSL names and access, 'r' read-only or 'w' read-write. */
+  readonly bindings: readonly Binding[];
+  readonly params: readonly ParamSpec[];
+  /** The WGSL text; `struct Params` and the bindings are declared by the context. */
+  readonly body: string;
+  /** Threads per workgroup along x, y (z is 1). */
+  readonly workgroup: readonly [number, number];
+}
+
+export interface GpuCounters {
+  submits: number;
+  dispatches: number;
+  readbacks: number;
+  buffersCreated: number;
+  pipelines: number;
+}
+
+export interface GpuLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupsPerDimension: number;
+  minUniformBufferOffsetAlignment: number;
+}
+
+interface Pipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+const UNIFORM_SLOT = 256;
+const UNIFORM_SLOTS = 4096;
+const STAGING_START = 16 * 1024 * 1024;
+
+export class GpuContext {
+  readonly counters: GpuCounters = { submits: 0, dispatches: 0, readbacks: 0, buffersCreated: 0, pipelines: 0 };
+  readonly limits: GpuLimits;
+  private readonly pipelines = new Map<string, Pipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly uniforms: GPUBuffer;
+  private uniformSlot = 0;
+  private readonly uniformScratch = new ArrayBuffer(UNIFORM_SLOT);
+  private staging: GPUBuffer;
+  private stagingSize = STAGING_START;
+  private stagingUsed = 0;
+  /** Buffers given up while commands that may use them are still being recorded: destroyed after the next submit. */
+  private doomed: GPUBuffer[] = [];
+  private readonly readbackPool = new Map<number, GPUBuffer[]>();
+  private lastError: string | null = null;
+  /** A tiny buffer bound where a kernel's optional binding is unused. */
+  readonly placeholder: GPUBuffer;
+  private destroyed = false;
+
+  constructor(readonly device: GPUDevice, readonly adapterName: string, readonly features: ReadonlySet<string>) {
+    const l = device.limits;
+    this.limits = {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+      minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
+    };
+    this.uniforms = device.createBuffer({ size: UNIFORM_SLOT * UNIFORM_SLOTS, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.staging = this.newStaging(this.stagingSize);
+    this.placeholder = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+    device.addEventListener('uncapturederror', (e) => {
+      const err = (e as GPUUncapturedErrorEvent).error;
+      this.lastError ??= err.message;
+    });
+  }
+
+  private newStaging(size: number): GPUBuffer {
+    return this.device.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  }
+
+  /** A new storage buffer for n float32 values (what the device pool calls on a miss). */
+  createBuffer(n: number): GPUBuffer {
+    const size = Math.max(4, n * 4);
+    if (size > this.limits.maxBufferSize) {
+      throw new Error(`webgpu: a tensor of ${n} values (${(size / 2 ** 20).toFixed(0)} MiB) exceeds this adapter's largest buffer (${(this.limits.maxBufferSize / 2 ** 20).toFixed(0)} MiB); use a smaller batch`);
+    }
+    this.counters.buffersCreated++;
+    return this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  }
+
+  /** Destroy a buffer once the commands recorded so far are submitted. */
+  destroyBuffer(b: GPUBuffer): void {
+    if (this.encoder) this.doomed.push(b);
+    else b.destroy();
+  }
+
+  private ensureEncoder(): GPUCommandEncoder {
+    this.checkAlive();
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  private pipelineFor(spec: KernelSpec): Pipeline {
+    let p = this.pipelines.get(spec.key);
+    if (p) return p;
+    const entries: GPUBindGroupLayoutEntry[] = spec.bindings.map(([, a], i) => ({
+      binding: i,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: a === 'r' ? 'read-only-storage' : 'storage' },
+    }));
+    entries.push({ binding: spec.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_SLOT } });
+    const layout = this.device.createBindGroupLayout({ entries });
+    const code = shaderText(spec);
+    const module = this.device.createShaderModule({ code });
+    const pipeline = this.device.createComputePipeline({
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+    });
+    p = { pipeline, layout };
+    this.pipelines.set(spec.key, p);
+    this.counters.pipelines++;
+    return p;
+  }
+
+  /** Record one dispatch of `spec` over `groups` workgroups. */
+  dispatch(spec: KernelSpec, buffers: readonly GPUBuffer[], params: ParamValues, groups: readonly [number, number, number]): void {
+    if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return;
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    if (groups[0] > max || groups[1] > max || groups[2] > max) {
+      throw new Error(`webgpu: kernel ${spec.key} needs ${groups.join('×')} workgroups, over this adapter's ${max} per dimension`);
+    }
+    if (buffers.length !== spec.bindings.length) throw new Error(`webgpu: kernel ${spec.key} binds ${spec.bindings.length} buffers, got ${buffers.length}`);
+    for (const b of buffers) {
+      if (b.size > this.limits.maxStorageBufferBindingSize) {
+        throw new Error(`webgpu: kernel ${spec.key} would bind a buffer of ${(b.size / 2 ** 20).toFixed(0)} MiB, over this adapter's storage binding limit of ${(this.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB; use a smaller batch`);
+      }
+    }
+    const p = this.pipelineFor(spec);
+    if (this.uniformSlot >= UNIFORM_SLOTS) this.flush();
+    const offset = this.uniformSlot++ * UNIFORM_SLOT;
+    writeParams(this.uniformScratch, spec.params, params);
+    this.device.queue.writeBuffer(this.uniforms, offset, this.uniformScratch, 0, UNIFORM_SLOT);
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, i) => ({ binding: i, resource: { buffer } }));
+    entries.push({ binding: buffers.length, resource: { buffer: this.uniforms, size: UNIFORM_SLOT } });
+    const group = this.device.createBindGroup({ layout: p.layout, entries });
+    const enc = this.ensureEncoder();
+    if (!this.pass) this.pass = enc.beginComputePass();
+    this.pass.setPipeline(p.pipeline);
+    this.pass.setBindGroup(0, group, [offset]);
+    this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    this.counters.dispatches++;
+  }
+
+  /** Copy values into dst, in command order (after everything recorded so far). */
+  upload(dst: GPUBuffer, values: Float32Array): void {
+    const bytes = values.byteLength;
+    if (bytes === 0) return;
+    const padded = (bytes + 15) & ~15;
+    if (this.stagingUsed + padded > this.stagingSize) {
+      this.flush();
+      if (padded > this.stagingSize) {
+        this.staging.destroy();
+        while (this.stagingSize < padded) this.stagingSize *= 2;
+        this.staging = this.newStaging(this.stagingSize);
+      }
+    }
+    const at = this.stagingUsed;
+    this.stagingUsed += padded;
+    this.device.queue.writeBuffer(this.staging, at, values.buffer, values.byteOffset, bytes);
+    const enc = this.ensureEncoder();
+    this.endPass();
+    enc.copyBufferToBuffer(this.staging, at, dst, 0, bytes);
+  }
+
+  /** Copy a whole buffer's first `bytes` into another, in command order. */
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+    if (bytes === 0) return;
+    const enc = this.ensureEncoder();
+    this.endPass();
+    enc.copyBufferToBuffer(src, 0, dst, 0, bytes);
+  }
+
+  /** Submit what has been recorded. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.counters.submits++;
+    this.uniformSlot = 0;
+    this.stagingUsed = 0;
+    for (const b of this.doomed) b.destroy();
+    this.doomed = [];
+  }
+
+  /** The first n values of src, once the GPU has computed them. */
+  async read(src: GPUBuffer, n: number): Promise<Float32Array> {
+    const bytes = n * 4;
+    if (bytes === 0) return new Float32Array(0);
+    const size = Math.max(16, (bytes + 15) & ~15);
+    const pool = this.readbackPool.get(size) ?? [];
+    this.readbackPool.set(size, pool);
+    const rb = pool.pop() ?? this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = this.ensureEncoder();
+    this.endPass();
+    enc.copyBufferToBuffer(src, 0, rb, 0, bytes);
+    this.flush();
+    this.counters.readbacks++;
+    try {
+      await rb.mapAsync(GPUMapMode.READ, 0, size);
+    } catch (e) {
+      throw new Error(`webgpu: reading back a tensor failed: ${this.lastError ?? (e as Error).message}`);
+    }
+    const out = new Float32Array(rb.getMappedRange(0, size).slice(0, bytes));
+    rb.unmap();
+    pool.push(rb);
+    this.throwIfFailed();
+    return out;
+  }
+
+  /** Wait until everything submitted so far has run (and report a failed command). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.lastError !== null) {
+      const msg = this.lastError;
+      this.lastError = null;
+      throw new Error(`webgpu: a GPU command failed: ${msg}`);
+    }
+  }
+
+  private checkAlive(): void {
+    if (this.destroyed) throw new Error('webgpu: the GPU device was released (torch.releaseGpu()); call torch.initGpu() again to use it');
+  }
+
+  get alive(): boolean {
+    return !this.destroyed;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.encoder = null;
+    this.pass = null;
+    this.device.destroy();
+  }
+}
+
+function writeParams(scratch: ArrayBuffer, specs: readonly ParamSpec[], values: ParamValues): void {
+  if (values.length !== specs.length) throw new Error(`webgpu: expected ${specs.length} kernel parameters, got ${values.length}`);
+  const u = new Uint32Array(scratch);
+  const i = new Int32Array(scratch);
+  const f = new Float32Array(scratch);
+  for (let k = 0; k < specs.length; k++) {
+    const t = specs[k].type;
+    if (t === 'f32') f[k] = values[k];
+    else if (t === 'i32') i[k] = values[k];
+    else u[k] = values[k] >>> 0;
+  }
+}
+
+function shaderText(spec: KernelSpec): string {
+  const bindings = spec.bindings
+    .map(([name, a], i) => `@group(0) @binding(${i}) var<storage, ${a === 'r' ? 'read' : 'read_write'}> ${name}: array<f32>;`)
+    .join('\n');
+  return `${paramsLayout(spec.params)}
+${bindings}
+@group(0) @binding(${spec.bindings.length}) var<uniform> P: Params;
+${spec.body}`;
+}

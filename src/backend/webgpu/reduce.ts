@@ -1,0 +1,130 @@
+/**
+ * Reductions. Adjacent dims that are all reduced or all kept are merged first
+ * (as in reference/reduce.ts), so the kernel indexes few dims. Short
+ * reductions take one thread per output; long ones one workgroup per output,
+ * with a tree reduction in workgroup memory.
+ */
+import type { Kernels, ReduceOp } from '../kernels.js';
+import { alloc, groupsFor, NAN_HELPERS, run, type GpuStorage, type WebGpuCtx } from './common.js';
+import { kernel, perElement, WG } from './wgsl.js';
+
+const MAX_BLOCKS = 8;
+/** Reductions at most this long run one thread per output. */
+const SHORT = 64;
+
+function merge(shape: readonly number[], axes: readonly number[]): { dims: number[]; reduced: boolean[] } {
+  const dims: number[] = [];
+  const reduced: boolean[] = [];
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const r = axes.includes(i);
+    if (dims.length > 0 && reduced[reduced.length - 1] === r) dims[dims.length - 1] *= d;
+    else {
+      dims.push(d);
+      reduced.push(r);
+    }
+  });
+  return { dims, reduced };
+}
+
+const INIT: Record<ReduceOp, string> = { sum: '0.0', max: '-inff()', min: 'inff()' };
+const COMBINE: Record<ReduceOp, string> = {
+  sum: 'acc + v',
+  max: 'select(acc, v, v > acc || isNan(v))',
+  min: 'select(acc, v, v < acc || isNan(v))',
+};
+
+/** WGSL computing `off` (the input offset) from `o` (output index) and `r` (reduction index). */
+function offsetCode(reduced: readonly boolean[]): string {
+  let code = '  var off = 0u;\n  var ro = o;\n  var rr = r;\n';
+  for (let d = reduced.length - 1; d >= 0; d--) {
+    const v = reduced[d] ? 'rr' : 'ro';
+    code += `  { let q = ${v} % P.d${d}; ${v} = ${v} / P.d${d}; off += q * P.s${d}; }\n`;
+  }
+  return code;
+}
+
+export function reduceKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'reduce' | 'argmax'> {
+  return {
+    reduce(op: ReduceOp, x: GpuStorage, shape: readonly number[], axes: readonly number[]): GpuStorage {
+      const { dims, reduced } = merge(shape, axes);
+      let outN = 1;
+      let R = 1;
+      dims.forEach((d, i) => (reduced[i] ? (R *= d) : (outN *= d)));
+      const y = alloc(c, outN);
+      if (dims.length > MAX_BLOCKS) throw new Error(`webgpu reduce: ${dims.length} alternating kept/reduced dim blocks (at most ${MAX_BLOCKS})`);
+      const strides = new Array<number>(dims.length);
+      let acc = 1;
+      for (let i = dims.length - 1; i >= 0; i--) {
+        strides[i] = acc;
+        acc *= dims[i];
+      }
+      const flags = reduced.map((r) => (r ? 'r' : 'k')).join('');
+      const params = `nout:u32 nred:u32 ${dims.map((_, d) => `d${d}:u32 s${d}:u32`).join(' ')}`;
+      const values: number[] = [outN, R];
+      dims.forEach((d, i) => values.push(d, strides[i]));
+      if (R <= SHORT) {
+        const spec = kernel(`reduce.${op}.short.${flags}`, () => ({
+          bindings: 'x:r y:w', params,
+          body: `${NAN_HELPERS}\n${perElement('P.nout', `  let o = i;\n  var acc = ${INIT[op]};\n  for (var r = 0u; r < P.nred; r++) {\n${offsetCode(reduced)}    let v = x[off];\n    acc = ${COMBINE[op]};\n  }\n  y[o] = acc;`)}`,
+        }));
+        run(c, spec, [x, y], values, groupsFor(c, outN));
+        return y;
+      }
+      const spec = kernel(`reduce.${op}.tree.${flags}`, () => ({
+        bindings: 'x:r y:w', params,
+        body: `${NAN_HELPERS}
+var<workgroup> part: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = wid.y * nwg.x + wid.x;
+  var acc = ${INIT[op]};
+  if (o < P.nout) {
+    for (var r = lid; r < P.nred; r += ${WG}u) {
+${offsetCode(reduced)}      let v = x[off];
+      acc = ${COMBINE[op]};
+    }
+  }
+  part[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      let v = part[lid + s];
+      acc = part[lid];
+      part[lid] = ${COMBINE[op]};
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u && o < P.nout) { y[o] = part[0]; }
+}`,
+      }));
+      const max = c.gpu.limits.maxComputeWorkgroupsPerDimension;
+      const gy = Math.ceil(outN / max);
+      run(c, spec, [x, y], values, [Math.ceil(outN / gy), gy, 1]);
+      return y;
+    },
+    argmax(x: GpuStorage, shape: readonly number[], axis: number): GpuStorage {
+      let outer = 1;
+      for (let i = 0; i < axis; i++) outer *= shape[i];
+      const dim = shape[axis];
+      let inner = 1;
+      for (let i = axis + 1; i < shape.length; i++) inner *= shape[i];
+      const y = alloc(c, outer * inner);
+      const spec = kernel('argmax', () => ({
+        bindings: 'x:r y:w', params: 'n:u32 dim:u32 inner:u32',
+        body: `${NAN_HELPERS}\n${perElement('P.n', `  let o = i / P.inner;
+  let j = i % P.inner;
+  var best = -inff();
+  var at = 0u;
+  for (var d = 0u; d < P.dim; d++) {
+    let v = x[(o * P.dim + d) * P.inner + j];
+    if (isNan(v)) { at = d; break; }
+    if (v > best) { best = v; at = d; }
+  }
+  y[i] = f32(at);`)}`,
+      }));
+      run(c, spec, [x, y], [outer * inner, dim, inner], groupsFor(c, outer * inner));
+      return y;
+    },
+  };
+}
