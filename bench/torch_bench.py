@@ -2,6 +2,9 @@
 
 Run with Debian's interpreter: /usr/bin/python3 bench/torch_bench.py --model lenet --batch 256 --steps 10 --threads 2
 Prints one JSON line: examples/sec (median over timed steps), step times, peak RSS.
+
+On a GPU (bench/gpu/): --device cuda [--tf32 on|off]. CUDA runs asynchronously, so the timed
+steps are measured together, from the first launched to the last finished (synchronize).
 """
 import argparse
 import json
@@ -25,13 +28,25 @@ def main():
     p.add_argument('--steps', type=int, default=10)
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--threads', type=int, default=os.cpu_count())
+    p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    p.add_argument('--tf32', default='on', choices=['on', 'off'], help='cuda only: TF32 for convolutions and matmuls')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    net = torch_zoo.create_model(a.model)
+    cuda = a.device == 'cuda'
+    if cuda:
+        if not torch.cuda.is_available():
+            print(json.dumps({'model': a.model, 'batch': a.batch, 'error': 'torch.cuda.is_available() is False'}))
+            return
+        # PyTorch's defaults are TF32 on for cuDNN convolutions and off for matmuls; 'on' enables both.
+        torch.backends.cudnn.allow_tf32 = a.tf32 == 'on'
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32 == 'on'
+        torch.backends.cudnn.benchmark = True
+    dev = torch.device(a.device)
+    net = torch_zoo.create_model(a.model).to(dev)
     c, h, w = torch_zoo.input_shape(a.model)
-    X = torch.rand(a.batch, c, h, w)
-    y = torch.randint(0, 10, (a.batch,))
+    X = torch.rand(a.batch, c, h, w, device=dev)
+    y = torch.randint(0, 10, (a.batch,), device=dev)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     loss = nn.CrossEntropyLoss()
     net.train()
@@ -45,16 +60,24 @@ def main():
     for _ in range(a.warmup):
         step()
     times = []
-    for _ in range(a.steps):
+    if cuda:
+        torch.cuda.synchronize()
         t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
+        for _ in range(a.steps):
+            step()
+        torch.cuda.synchronize()
+        times = [(time.perf_counter() - t0) / a.steps] * a.steps
+    else:
+        for _ in range(a.steps):
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     print(json.dumps({
         'model': a.model, 'batch': a.batch, 'threads': torch.get_num_threads(),
         'examplesPerSec': a.batch / med, 'stepSeconds': times,
         'peakRssBytes': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        'device': f'torch {torch.__version__} cpu',
+        'device': f'torch {torch.__version__} ' + (f'cuda ({torch.cuda.get_device_name(0)}, tf32 {a.tf32})' if cuda else 'cpu'),
     }))
 
 

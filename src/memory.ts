@@ -82,7 +82,10 @@ function releaseAllBut(made: Iterable<Disposable>, result: unknown, recording: b
   for (const t of made) {
     if (survivors.has(t) || kept.has(t) || t.isDisposed) continue;
     if (!recording) t.dispose();
-    else if ((t as Disposable & { gradFn?: unknown }).gradFn) graphOwned.add(t);
+    // While recording, both graph nodes and the constants they read (no gradFn) go to the graph:
+    // backward() frees a node when it is done, and a constant when the last node reading it is.
+    // A constant no node reads is left to the garbage collector, as before.
+    else graphOwned.add(t);
   }
   return survivors;
 }

@@ -12,7 +12,7 @@ import type { ActivationOp, BinaryOp, Conv2dDesc, KernelName, Kernels, Pool2dDes
 import { KERNEL_NAMES } from '../src/backend/kernels.js';
 import { referenceKernels as ref } from '../src/backend/reference/index.js';
 import { Storage } from '../src/backend/storage.js';
-import { openTestGpu } from './helpers/gpu.js';
+import { openTestGpu, gpuContext } from './helpers/gpu.js';
 
 const { backend, skip } = await openTestGpu();
 const gk = (backend?.kernels ?? {}) as Kernels<Storage<GPUBuffer>>;
@@ -203,6 +203,20 @@ describe('webgpu backend against reference', { skip }, () => {
     ];
     for (const [batch, m, k, n, transA, transB] of cases) {
       await both('matmul', [rand(batch * m * k), rand(batch * k * n), { batch, m, k, n, transA, transB }], `matmul ${batch}×${m}×${k}×${n} ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`);
+    }
+  });
+
+  test('matmul over the storage binding limit is split into parts that fit (VGG-11\'s classifier on lavapipe)', async () => {
+    const limits = gpuContext()!.limits;
+    const real = limits.maxStorageBufferBindingSize;
+    // A 16 KiB limit stands in for the adapter's: every operand below is larger.
+    limits.maxStorageBufferBindingSize = 16384;
+    try {
+      for (const [m, k, n, transA, transB] of [[3, 2000, 70, false, true], [70, 100, 90, false, false], [90, 64, 100, true, false], [65, 130, 70, true, true]] as Array<[number, number, number, boolean, boolean]>) {
+        await both('matmul', [rand(m * k), rand(k * n), { batch: 1, m, k, n, transA, transB }], `split matmul ${m}×${k}×${n} ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`);
+      }
+    } finally {
+      limits.maxStorageBufferBindingSize = real;
     }
   });
 

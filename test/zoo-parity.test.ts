@@ -29,9 +29,9 @@
  * BatchNorm, because BatchNorm1d over a batch of 2 is so ill-conditioned that
  * PyTorch float32 itself misses its float64 result by 4× this tolerance.
  *
- * Backends: the LeNets, GoogLeNet and ResNet-18 run on every backend that loads
- * (`reference`, and `cpu` when the native addon is built); the 224×224 networks
- * on the fastest one only (VGG-11 takes ~30-50 s on `reference`).
+ * Backends: every network runs on every backend that loads (`reference`, and
+ * `cpu` when the native addon is built), and on the `gpu` device when a GPU
+ * opens (lavapipe in CI), where results are read back before comparing.
  *
  * PyTorch runs at test time (scripts/zoo_parity.py --serve on /usr/bin/python3),
  * working through all cases while torchlet computes, and hands results back as
@@ -49,6 +49,8 @@ import type { Module } from '../src/nn/module.js';
 import { Sequential } from '../src/nn/layers/container.js';
 import type { Tensor } from '../src/tensor.js';
 import { loadSafetensors } from '../src/io/index.js';
+import { openTestGpu, GPU } from './helpers/gpu.js';
+import { CPU } from '../src/device.js';
 import { closeStats, describeStats, type CloseStats } from './helpers-zoo/compare.js';
 import { disableDropout, fillFormula, fingerprint, formulaTensor, SEED_INPUT, SEED_R } from './helpers-zoo/formula.js';
 import { PyServer, torchUnavailable, type Reply } from './helpers-zoo/python.js';
@@ -105,9 +107,10 @@ function maxAbs(v: Float32Array): number {
 }
 
 function availableBackends(): string[] {
+  // The cpu device's backends; the gpu device runs separately (it is read back asynchronously).
   return listBackends().filter((n) => {
     try {
-      return getBackend(n) !== null;
+      return getBackend(n)?.device.type === 'cpu';
     } catch {
       return false;
     }
@@ -116,27 +119,35 @@ function availableBackends(): string[] {
 
 interface TorchletRun {
   model: Module;
-  output: Tensor;
-  inputGrad: Tensor;
+  /** Everything compared, on the host: output, input.grad, grad/<param>, buffer/<name>. */
+  values: Map<string, Tensor | null>;
   prints: Map<string, number[]>;
   kinks: KinkReport;
   ms: number;
 }
 
-function runTorchlet(c: Case, relu: ReluKinks, pool: PoolTies): TorchletRun {
+const gpu = await openTestGpu();
+
+/** Forward and backward on the current backend of `where` (cpu, or the gpu device). */
+async function runTorchlet(c: Case, relu: ReluKinks, pool: PoolTies, where = CPU): Promise<TorchletRun> {
   const t0 = performance.now();
   const model = createModel(c.name);
   fillFormula(model);
   const prints = new Map<string, number[]>();
   for (const [k, v] of model.stateDict()) if (v.dtype === 'float32') prints.set(k, fingerprint(v));
+  model.to(where);
   model.train();
   disableDropout(model);
-  const x = formulaTensor([c.batch, ...getModelSpec(c.name).inputShape], SEED_INPUT).requiresGrad_();
+  const x = formulaTensor([c.batch, ...getModelSpec(c.name).inputShape], SEED_INPUT).to(where).requiresGrad_();
   const { result: output, report } = withKinkAlignment(relu, pool, () => model.forward(x));
-  const r = formulaTensor(output.shape, SEED_R);
+  const r = formulaTensor(output.shape, SEED_R).to(where);
   output.mul(r).sum().backward();
   assert.ok(x.grad, `${c.name}: no input gradient`);
-  return { model, output, inputGrad: x.grad, prints, kinks: report, ms: performance.now() - t0 };
+  const onHost = async (t: Tensor | null): Promise<Tensor | null> => (t ? t.toAsync(CPU) : null);
+  const values = new Map<string, Tensor | null>([['output', await onHost(output)], ['input.grad', await onHost(x.grad)]]);
+  for (const [k, p] of model.namedParameters()) values.set(`grad/${k}`, await onHost(p.grad));
+  for (const [k, b] of model.namedBuffers()) values.set(`buffer/${k}`, await onHost(b));
+  return { model, values, prints, kinks: report, ms: performance.now() - t0 };
 }
 
 before(() => {
@@ -154,7 +165,7 @@ after(async () => {
 
 test('the parity cases cover the whole zoo', (t) => {
   assert.deepEqual([...CASES.map((c) => c.name)].sort(), [...MODEL_NAMES].sort());
-  const missing = listBackends().filter((n) => !availableBackends().includes(n));
+  const missing = listBackends().filter((n) => !availableBackends().includes(n) && getBackend(n)?.device.type !== 'gpu');
   t.diagnostic(`backends: ${availableBackends().join(', ')} (fastest: ${activeBackend().name})${missing.length ? `; registered but not loading: ${missing.join(', ')}` : ''}`);
 });
 
@@ -166,7 +177,11 @@ CASES.forEach((c) => {
     const relu = JSON.parse(metadata.relu_kinks) as ReluKinks;
     const pool = JSON.parse(metadata.pool_ties) as PoolTies;
     const backends = c.backends === 'all' ? availableBackends() : [activeBackend().name];
-    const runs = backends.map((b) => [b, withBackend(b, () => runTorchlet(c, relu, pool))] as const);
+    const runs: Array<readonly [string, TorchletRun]> = [];
+    // runTorchlet computes before its first await, so all of it runs inside withBackend's scope.
+    for (const b of backends) runs.push([b, await withBackend(b, () => runTorchlet(c, relu, pool))]);
+    if (gpu.backend) runs.push(['gpu', await runTorchlet(c, relu, pool, GPU)]);
+    else t.diagnostic(`gpu not compared: ${gpu.skip}`);
 
     // Same architecture: parameter count, state_dict keys, order, shapes and dtypes.
     const model0 = runs[0][1].model;
@@ -190,34 +205,35 @@ CASES.forEach((c) => {
       const stats: CloseStats[] = [];
       let zeroChecked = 0;
       let zeroWorst = 0;
-      const check = (name: string, actual: Tensor | null | undefined, key: string) => {
+      const check = (name: string, key: string) => {
+        const actual = run.values.get(key);
         const expected = ref.get(key);
         assert.ok(expected, `${c.name}: PyTorch result lacks ${key}`);
         assert.ok(actual, `${c.name} [${backend}]: torchlet has no ${name}`);
         assert.deepEqual([...actual.shape], [...expected.shape], `${c.name} [${backend}]: shape of ${name}`);
         stats.push(closeStats(name, actual.hostView(), expected.hostView(), RTOL));
       };
-      check('output', run.output, 'output');
-      check('input.grad', run.inputGrad, 'input.grad');
+      check('output', 'output');
+      check('input.grad', 'input.grad');
       const zeroGrads = biasesBeforeBatchNorm(run.model);
       const params = new Map(run.model.namedParameters());
       for (const [k, p] of params) {
         const weightKey = zeroGrads.get(k);
         if (weightKey === undefined) {
-          check(`grad ${k}`, p.grad, `grad/${k}`);
+          check(`grad ${k}`, `grad/${k}`);
           continue;
         }
         // Exactly zero in exact arithmetic: both sides must be ~0 on the scale of the layer's weight gradient.
         const scale = maxAbs((ref.get(`grad/${weightKey}`) as Tensor).hostView());
-        const noise = Math.max(maxAbs((p.grad as Tensor).hostView()), maxAbs((ref.get(`grad/${k}`) as Tensor).hostView()));
+        const noise = Math.max(maxAbs((run.values.get(`grad/${k}`) as Tensor).hostView()), maxAbs((ref.get(`grad/${k}`) as Tensor).hostView()));
         zeroChecked++;
         assert.ok(noise <= RTOL * scale, `${c.name} [${backend}]: grad ${k} should be ~0 (its layer feeds a training-mode BatchNorm) but reaches ${noise}, against ${RTOL} × ${scale} for grad ${weightKey}`);
         zeroWorst = Math.max(zeroWorst, noise / (RTOL * scale));
       }
-      for (const [k, b] of run.model.namedBuffers()) check(`buffer ${k}`, b, `buffer/${k}`);
+      for (const [k] of run.model.namedBuffers()) check(`buffer ${k}`, `buffer/${k}`);
       const worst = stats.reduce((w, s) => (s.worstRatio > w.worstRatio ? s : w));
       const maxRel = stats.reduce((m, s) => Math.max(m, s.relErr), 0);
-      const kinkNote = relu.length + pool.length ? `; ${run.kinks.near} near-kinks (tau ${metadata.kink_tau}), ${run.kinks.aligned.length} aligned to PyTorch's branch${run.kinks.aligned.length ? ` [${run.kinks.aligned.slice(0, 3).join('; ')}]` : ''}` : '';
+      const kinkNote = relu.length + pool.length ? `; ${run.kinks.near} near-kinks (tau ${metadata.kink_tau}), ${run.kinks.aligned.length} aligned to PyTorch's branch${run.kinks.onDevice ? ` (${run.kinks.onDevice} put on it on the device)` : ''}${run.kinks.aligned.length ? ` [${run.kinks.aligned.slice(0, 3).join('; ')}]` : ''}` : '';
       const zeroNote = zeroChecked ? `; ${zeroChecked} zero-gradient biases at most ${zeroWorst.toFixed(3)}× their bound` : '';
       t.diagnostic(`${c.name} [${backend}, batch ${c.batch}]: ${stats.length} tensors compared; max err/max|expected| ${maxRel.toExponential(2)}; worst ${worst.worstRatio.toFixed(3)}× tolerance (${worst.name})${zeroNote}${kinkNote}; torchlet ${run.ms.toFixed(0)} ms, PyTorch ${Math.round(Number(reply.seconds) * 1000)} ms`);
       const failures = stats.filter((s) => !(s.worstRatio <= 1));

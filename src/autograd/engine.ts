@@ -86,6 +86,26 @@ class Pending {
 export function runBackward(root: Tensor, seed: Tensor, seedIsOwned = false): void {
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  // Constants only the graph holds (a dropout mask, batch statistics made inside a container's
+  // forward) are freed once the last node reading them is done, rather than left to the GC:
+  // on a GPU that is the difference between reusing their buffers next step and allocating anew.
+  const constantUses = new Map<Tensor, number>();
+  for (const t of order) {
+    for (const input of t.gradFn?.inputs ?? []) {
+      if (!input.gradFn && !input.requiresGrad && isGraphOwned(input)) constantUses.set(input, (constantUses.get(input) ?? 0) + 1);
+    }
+  }
+  const doneWith = (fn: { inputs: readonly Tensor[] } | null | undefined): void => {
+    for (const input of fn?.inputs ?? []) {
+      const n = constantUses.get(input);
+      if (n === undefined) continue;
+      if (n > 1) constantUses.set(input, n - 1);
+      else {
+        constantUses.delete(input);
+        input.dispose();
+      }
+    }
+  };
   const pending = new Pending();
   if (seedIsOwned) pending.own([seed]);
   pending.hold(seed);
@@ -143,6 +163,7 @@ export function runBackward(root: Tensor, seed: Tensor, seedIsOwned = false): vo
       // Free saved activations now, as PyTorch does without retain_graph; a tensor only the
       // graph held (a container's intermediate) is disposed with them.
       t.gradFn = released(fn.name);
+      doneWith(fn);
       if (isGraphOwned(t)) t.dispose();
     }
   });

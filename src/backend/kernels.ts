@@ -189,6 +189,13 @@ export interface Backend<B = unknown> {
   readSync?(s: Storage<B>): Float32Array;
   /** Submit queued work (a GPU backend batches commands). */
   flush?(): void;
+  /**
+   * Resolve once few enough submits are still running on the device that the host is not
+   * racing ahead of it (a GPU backend keeps about two steps in flight).
+   */
+  settle?(): Promise<void>;
+  /** Resolve once everything submitted so far has run. */
+  finish?(): Promise<void>;
   /** Set the number of compute threads, where the backend is multi-threaded. */
   setNumThreads?(n: number): void;
 }

@@ -67,6 +67,22 @@ export class Storage<B = unknown> {
    * a max-pool output's argmax indices here so the backward only scatters.
    */
   aux: unknown = null;
+  /**
+   * Storages that live and die with this one (a GPU max-pool's saved indices): released when
+   * this storage is. A collected storage's dependents are collected with it.
+   */
+  private dependents: Storage<B>[] | null = null;
+
+  /** Tie `s`'s lifetime to this storage's: released when this one is. */
+  addDependent(s: Storage<B>): void {
+    (this.dependents ??= []).push(s);
+  }
+
+  private releaseDependents(): void {
+    const d = this.dependents;
+    this.dependents = null;
+    if (d) for (const s of d) s.discard();
+  }
 
   constructor(
     readonly backend: Backend<B>,
@@ -117,6 +133,7 @@ export class Storage<B = unknown> {
     if (this.refs === 0 && !this.cell.released) {
       finalizer.unregister(this.cell);
       releaseCell(this.cell as Cell<unknown>, this.buffer);
+      this.releaseDependents();
     }
   }
 
@@ -126,6 +143,7 @@ export class Storage<B = unknown> {
     if (this.refs === 0 && !this.cell.released) {
       finalizer.unregister(this.cell);
       releaseCell(this.cell as Cell<unknown>, this.buffer);
+      this.releaseDependents();
     }
   }
 }

@@ -13,20 +13,25 @@ export function registerBenchCommand(program: Command): void {
     .option('--batch <B>', 'batch size (default: the seed\'s)', positiveInt)
     .option('--steps <S>', 'timed steps after warm-up', positiveInt, 10)
     .option('--warmup <W>', 'untimed warm-up steps', positiveInt, 2)
-    .option('--device <D>', 'cpu (fastest available) or reference', 'cpu')
+    .option('--device <D>', 'cpu (fastest available), gpu, or reference', 'cpu')
     .option('--threads <T>', 'compute threads (default: all cores)', positiveInt)
     .option('--json', 'print the result as JSON')
-    .action((modelName: string, opts: { batch?: number; steps: number; warmup: number; device: string; threads?: number; json?: boolean }) => {
+    .action(async (modelName: string, opts: { batch?: number; steps: number; warmup: number; device: string; threads?: number; json?: boolean }) => {
       const spec = getModelSpec(modelName);
-      useDevice(opts.device, { threads: opts.threads });
+      const dev = await useDevice(opts.device, { threads: opts.threads });
       manualSeed(0);
       const batch = opts.batch ?? spec.train.batchSize;
       const net = spec.create();
-      const r = benchTrainSteps(net, { batch, steps: opts.steps, warmup: opts.warmup, inputShape: spec.inputShape });
+      const r = await benchTrainSteps(net, { batch, steps: opts.steps, warmup: opts.warmup, inputShape: spec.inputShape, device: dev });
+      const label = deviceLabel(dev);
       if (opts.json) {
-        console.log(JSON.stringify({ model: spec.name, batch, device: deviceLabel(), examplesPerSec: r.examplesPerSec, stepSeconds: r.stepSeconds, peakRssBytes: process.resourceUsage().maxRSS * 1024 }));
+        console.log(JSON.stringify({
+          model: spec.name, batch, device: label, examplesPerSec: r.examplesPerSec, stepSeconds: r.stepSeconds,
+          ...(r.recordSeconds !== undefined ? { recordSeconds: r.recordSeconds } : {}), peakRssBytes: process.resourceUsage().maxRSS * 1024,
+        }));
       } else {
-        console.log(`torchlet ${spec.name} batch ${batch}: ${r.examplesPerSec.toFixed(1)} examples/sec on ${deviceLabel()}`);
+        const record = r.recordSeconds !== undefined ? ` (JavaScript records a step in ${(r.recordSeconds * 1000).toFixed(2)} ms)` : '';
+        console.log(`torchlet ${spec.name} batch ${batch}: ${r.examplesPerSec.toFixed(1)} examples/sec on ${label}${record}`);
       }
     });
 }

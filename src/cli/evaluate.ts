@@ -47,7 +47,7 @@ function commonOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--weights <file>', 'model.safetensors (torchlet run or PyTorch state_dict)')
     .option('--resize <px>', "resize test images (default: the model's seed input size)", positiveInt)
-    .option('--device <d>', 'cpu or reference', 'cpu')
+    .option('--device <d>', 'cpu (fastest available), gpu, or reference', 'cpu')
     .option('--threads <n>', 'compute threads', positiveInt)
     .option('--data-dir <dir>', 'directory holding the Fashion-MNIST IDX files')
     .option('--batch-size <n>', 'evaluation batch size', positiveInt, 256);
@@ -61,7 +61,7 @@ export function registerEvalCommands(program: Command): void {
     .option('--logits <out.safetensors>', 'write the [N,10] logits of the evaluated images')
     .action(async (modelName: string, flags: EvalFlags) => {
       const spec = getModelSpec(modelName);
-      const dev = useDevice(flags.device, { threads: flags.threads });
+      const dev = await useDevice(flags.device, { threads: flags.threads });
       const net = loadNet(modelName, flags.weights).to(dev);
       const resize = flags.resize ?? spec.train.resize;
       const [trainIter, testIter] = await loadDataFashionMNIST(flags.batchSize, { resize, dataDir: flags.dataDir, workers: 0 });
@@ -75,10 +75,10 @@ export function registerEvalCommands(program: Command): void {
           for await (const [X] of testIter.iterEpoch(0)) {
             const take = flags.limit === undefined ? X.shape[0] : Math.min(X.shape[0], flags.limit - n);
             if (take <= 0) break;
-            parts.push(noGrad(() => net.forward(X.slice(0, 0, take))));
+            parts.push(noGrad(() => net.forward(X.slice(0, 0, take).to(dev))));
             n += take;
           }
-          saveSafetensors(flags.logits, new Map([['logits', cat(parts, 0)]]), { model: spec.name, weights: flags.weights });
+          saveSafetensors(flags.logits, new Map([['logits', await cat(parts, 0).toAsync('cpu')]]), { model: spec.name, weights: flags.weights });
           console.log(`wrote logits [${n}, 10] to ${flags.logits}`);
         }
       } finally {
@@ -93,8 +93,8 @@ export function registerEvalCommands(program: Command): void {
     .option('--png <file>', 'also write the images side by side as a PNG')
     .action(async (modelName: string, flags: EvalFlags & { images: number; png?: string }) => {
       const spec = getModelSpec(modelName);
-      useDevice(flags.device, { threads: flags.threads });
-      const net = loadNet(modelName, flags.weights);
+      const dev = await useDevice(flags.device, { threads: flags.threads });
+      const net = loadNet(modelName, flags.weights).to(dev);
       const [trainIter, testIter] = await loadDataFashionMNIST(flags.batchSize, { resize: flags.resize ?? spec.train.resize, dataDir: flags.dataDir, workers: 0 });
       await trainIter.close();
       try {

@@ -2,6 +2,7 @@
  * The `torchlet` command. Argument parsing uses commander (well kept, typed,
  * generates help text) rather than a hand-written parser.
  */
+import { releaseGpu } from '../gpu.js';
 import '../node/setup.js';
 import { Command } from 'commander';
 import { registerSummaryCommand } from './summary.js';
@@ -23,5 +24,10 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  await buildProgram().parseAsync(argv, { from: 'user' });
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+  } finally {
+    // A live GPU device keeps Node's event loop running (and on some drivers a core busy).
+    releaseGpu();
+  }
 }

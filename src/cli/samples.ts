@@ -20,7 +20,7 @@ export async function sampleTestImages(net: Module, testIter: DataLoader, n: num
   net.eval();
   try {
     for await (const [X, y] of testIter.iterEpoch(0)) {
-      const pred = noGrad(() => net.forward(X)).argmax(1).hostView();
+      const pred = await noGrad(() => net.forward(X.to(net.device))).argmax(1).data();
       for (let i = 0; i < pred.length && out.length < n; i++) {
         const idx = out.length;
         const plane = ds.height * ds.width * ds.channels;

@@ -21,9 +21,9 @@ export function registerSummaryCommand(program: Command): void {
     .argument('<model>', 'model name (see `torchlet models`)')
     .option('--input <CxHxW>', "input size (default: the seed's for this model)")
     .option('--table', 'also print parameters and multiply-adds per layer')
-    .action((modelName: string, opts: { input?: string; table?: boolean }) => {
+    .action(async (modelName: string, opts: { input?: string; table?: boolean }) => {
       const spec = getModelSpec(modelName);
-      useDevice('cpu');
+      await useDevice('cpu');
       const input = opts.input ? parseInputShape(opts.input) : spec.inputShape;
       const net = spec.create();
       const rows = summarize(net, input);

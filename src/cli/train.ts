@@ -95,7 +95,7 @@ export async function trainCommand(modelName: string, flags: TrainFlags): Promis
   const run = new RunDir(flags.resume ?? flags.out ?? defaultRunDir(getModelSpec(modelName).name));
   const cfg = resolveConfig(modelName, flags, flags.resume ? run : null);
   const spec = getModelSpec(cfg.model);
-  const dev = useDevice(cfg.device, { threads: cfg.threads ?? undefined });
+  const dev = await useDevice(cfg.device, { threads: cfg.threads ?? undefined });
   manualSeed(cfg.seed);
   const net = spec.create();
   const optimizer = new SGD(net.parameters(), { lr: cfg.lr });

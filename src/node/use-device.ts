@@ -6,13 +6,17 @@
  */
 import { backendFor, getBackend, setBackend } from '../backend/registry.js';
 import { CPU, device as toDevice, type Device, type DeviceLike } from '../device.js';
+import { initGpu } from '../gpu.js';
 
 export const DEVICES = ['cpu', 'gpu', 'reference'] as const;
 
 let warnedFallback = false;
 
-/** Make `name` the device to compute on; returns it (move the net and batches there). */
-export function useDevice(name = 'cpu', opts: { threads?: number } = {}): Device {
+/**
+ * Make `name` the device to compute on; returns it (move the net and batches there).
+ * Async because opening a GPU is: `gpu` (also 'cuda', 'webgpu') opens it first.
+ */
+export async function useDevice(name = 'cpu', opts: { threads?: number } = {}): Promise<Device> {
   const forced = process.env.TORCHLET_BACKEND || undefined;
   let dev: Device;
   if (name === 'reference') {
@@ -25,6 +29,13 @@ export function useDevice(name = 'cpu', opts: { threads?: number } = {}): Device
       throw new Error(`unknown device '${name}'; choose one of: ${DEVICES.join(', ')}`);
     }
     if (dev.type === 'cpu') setBackend(forced ?? (getBackend('cpu') ? 'cpu' : 'reference'));
+    else {
+      try {
+        await initGpu();
+      } catch (e) {
+        throw new Error(`--device ${name}: ${(e as Error).message}`);
+      }
+    }
   }
   const backend = backendFor(dev);
   if (dev.type === 'cpu' && backend.name === 'reference' && name !== 'reference' && !forced && !warnedFallback) {

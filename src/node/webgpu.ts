@@ -23,7 +23,7 @@ async function dawn(): Promise<GPU> {
   // GPUBufferUsage, GPUMapMode and the other WebGPU constants the kernels use. navigator is left alone:
   // replacing it hangs Dawn (dawn-gpu/node-webgpu#18).
   for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-  const flags = process.env.TORCHLET_DAWN_FLAGS ? process.env.TORCHLET_DAWN_FLAGS.split(',').filter(Boolean) : [];
+  const flags = process.env.TORCHLET_DAWN_FLAGS ? process.env.TORCHLET_DAWN_FLAGS.split(/\s+/).filter(Boolean) : [];
   instance = mod.create(flags);
   return instance;
 }

@@ -52,8 +52,11 @@ export function batchNorm(
       runningMean.setStorage(blend(runningMean.storage, mean, m));
       runningVar.setStorage(blend(runningVar.storage, variance, m * unbias));
     }
-    return fromOp(y, x.shape, inputs, name, (g) => {
-      const r = k.batchNormBackward(x.storage, g.storage, gamma.storage, mean, variance, d, y);
+    // The batch statistics ride along as inputs that need no gradient, so the graph frees them
+    // with the node (see the engine) instead of leaving them to the garbage collector.
+    const saved = [new Tensor(mean, [c]), new Tensor(variance, [c])];
+    return fromOp(y, x.shape, [...inputs, ...saved], name, (g) => {
+      const r = k.batchNormBackward(x.storage, g.storage, gamma.storage, saved[0].storage, saved[1].storage, d, y);
       const gx = new Tensor(r.dx, x.shape);
       return weight && bias ? [gx, new Tensor(r.dgamma, weight.shape), new Tensor(r.dbeta, bias.shape)] : [gx];
     });

@@ -7,6 +7,9 @@ import { rand, randint } from '../creation.js';
 import { crossEntropy } from '../ops/softmax.js';
 import { SGD } from '../optim/sgd.js';
 import { resetKernelProfile } from '../node/profile.js';
+import { tidy } from '../memory.js';
+import { backendFor } from '../backend/registry.js';
+import { CPU, device as toDevice, type DeviceLike } from '../device.js';
 
 export interface BenchOptions {
   batch: number;
@@ -14,6 +17,8 @@ export interface BenchOptions {
   warmup?: number;
   inputShape: readonly number[];
   lr?: number;
+  /** Where to train (default cpu). */
+  device?: DeviceLike;
 }
 
 export interface BenchResult {
@@ -21,6 +26,8 @@ export interface BenchResult {
   stepSeconds: number[];
   medianSeconds: number;
   examplesPerSec: number;
+  /** Asynchronous devices: median seconds of JavaScript to record one step. */
+  recordSeconds?: number;
 }
 
 export function median(xs: readonly number[]): number {
@@ -29,25 +36,59 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export function benchTrainSteps(net: Module, opts: BenchOptions): BenchResult {
-  const X = rand([opts.batch, ...opts.inputShape]);
-  const y = randint(0, 10, [opts.batch]);
+/**
+ * Time train steps on `opts.device` (default cpu). On the host each step is timed alone. On a
+ * device that runs asynchronously (a GPU) the host records step after step while the device
+ * runs them, so the timed steps are measured together, from the first recorded to the last
+ * finished, and `recordSeconds` says how long the JavaScript side took to record each one.
+ */
+export async function benchTrainSteps(net: Module, opts: BenchOptions): Promise<BenchResult> {
+  const dev = opts.device === undefined ? CPU : toDevice(opts.device);
+  net.to(dev);
+  const backend = backendFor(dev);
+  const X = rand([opts.batch, ...opts.inputShape]).to(dev);
+  const y = randint(0, 10, [opts.batch]).to(dev);
   const optimizer = new SGD(net.parameters(), { lr: opts.lr ?? 0.01 });
   net.train();
   const step = (): void => {
-    optimizer.zeroGrad();
-    const loss = crossEntropy(net.forward(X), y);
-    loss.backward();
-    optimizer.step();
+    tidy(() => {
+      optimizer.zeroGrad();
+      const loss = crossEntropy(net.forward(X), y);
+      loss.backward();
+      optimizer.step();
+    });
   };
-  for (let i = 0; i < (opts.warmup ?? 2); i++) step();
-  resetKernelProfile(); // warm-up steps build primitives; leave them out of TORCHLET_PROFILE_KERNELS
-  const stepSeconds: number[] = [];
-  for (let i = 0; i < opts.steps; i++) {
-    const t0 = process.hrtime.bigint();
+  const now = (): number => performance.now() / 1000;
+  for (let i = 0; i < (opts.warmup ?? 2); i++) {
     step();
-    stepSeconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    backend.flush?.();
+  }
+  await backend.finish?.();
+  resetKernelProfile(); // warm-up steps build primitives and pipelines; leave them out of TORCHLET_PROFILE_KERNELS
+  const stepSeconds: number[] = [];
+  const recordSeconds: number[] = [];
+  if (backend.readSync) {
+    for (let i = 0; i < opts.steps; i++) {
+      const t0 = now();
+      step();
+      stepSeconds.push(now() - t0);
+    }
+  } else {
+    const t0 = now();
+    for (let i = 0; i < opts.steps; i++) {
+      const r0 = now();
+      step();
+      recordSeconds.push(now() - r0);
+      backend.flush?.();
+      await backend.settle?.();
+    }
+    await backend.finish?.();
+    const each = (now() - t0) / opts.steps;
+    for (let i = 0; i < opts.steps; i++) stepSeconds.push(each);
   }
   const medianSeconds = median(stepSeconds);
-  return { stepSeconds, medianSeconds, examplesPerSec: opts.batch / medianSeconds };
+  return {
+    stepSeconds, medianSeconds, examplesPerSec: opts.batch / medianSeconds,
+    ...(recordSeconds.length ? { recordSeconds: median(recordSeconds) } : {}),
+  };
 }

@@ -17,6 +17,8 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { defaultGenerator } from '../random.js';
 import { Accumulator, Timer, correctCount } from './metrics.js';
 import { tidy } from '../memory.js';
+import { backendFor } from '../backend/registry.js';
+import { RunningSums } from './running-sums.js';
 import { device as toDevice, type DeviceLike } from '../device.js';
 import { evaluate } from './evaluate.js';
 import { batchesOf, lengthOf, releaseBatchTensor, type BatchIterable } from './batches.js';
@@ -80,8 +82,9 @@ export interface FitOptions {
 }
 
 export class NonFiniteLossError extends Error {
-  constructor(readonly epoch: number, readonly batch: number, readonly value: number, lr: number) {
-    super(`training stopped: the loss became ${value} at epoch ${epoch + 1}, batch ${batch + 1}. ` +
+  constructor(readonly epoch: number, readonly batch: number, readonly value: number, lr: number, overBatches?: number) {
+    const where = overBatches && overBatches > 1 ? `in the ${overBatches} batches up to epoch ${epoch + 1}, batch ${batch + 1}` : `at epoch ${epoch + 1}, batch ${batch + 1}`;
+    super(`training stopped: the loss became ${value} ${where}. ` +
       `The learning rate (${lr}) is probably too high for this model; try a lower --lr. ` +
       'The last good checkpoint (end of the previous epoch) was kept.');
     this.name = 'NonFiniteLossError';
@@ -134,6 +137,21 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
     wallSeconds: wallSoFar(), wallExamples,
   });
 
+  const backend = backendFor(dev);
+  // Where reading a value means waiting for a device, sums stay there between curve points.
+  const eagerReads = backend.readSync !== undefined;
+  const sums = new RunningSums();
+  let lv = NaN;
+  /** Move the device-side sums into the epoch's metric (a readback on a GPU), stopping on a non-finite loss. */
+  const readSums = async (epoch: number, batch: number, batchSize: number): Promise<void> => {
+    if (sums.pending === 0) return;
+    const r = await sums.read();
+    if (!Number.isFinite(r.lossSum)) {
+      throw new NonFiniteLossError(epoch, batch, r.lossSum / r.examples, opts.lr, eagerReads ? undefined : Math.round(r.examples / batchSize));
+    }
+    metric.add(r.lossSum, r.correct, r.examples);
+    lv = r.lossSum / r.examples;
+  };
   await emit({ type: 'start', epochs: opts.epochs, numBatches, resumedFrom: resume });
   net.train();
   let trainL = NaN;
@@ -159,29 +177,34 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
         l.backward();
         return { loss: l.detach(), correct: noGrad(() => correctCount(yHat, yd)) };
       });
-      const lv = await step.loss.item();
+      sums.add(step.loss, step.correct, X.shape[0]);
       step.loss.dispose();
-      if (!Number.isFinite(lv)) throw new NonFiniteLossError(epoch, i, lv, opts.lr);
-      tidy(() => optimizer.step());
-      const correct = await step.correct.item();
       step.correct.dispose();
+      tidy(() => optimizer.step());
       releaseBatchTensor(X);
       releaseBatchTensor(y);
-      metric.add(lv * X.shape[0], correct, X.shape[0]);
+      // The step's work goes to the device in one submit; a GPU then runs it while the next batch is recorded.
+      backend.flush?.();
+      await backend.settle?.();
+      const atPoint = (i + 1) % pointEvery === 0 || i === numBatches - 1;
+      if (eagerReads || atPoint) await readSums(epoch, i, X.shape[0]);
       timer.stop();
       wallExamples += X.shape[0];
-      trainL = metric.get(0) / metric.get(2);
-      trainAcc = metric.get(1) / metric.get(2);
+      if (metric.get(2) > 0) {
+        trainL = metric.get(0) / metric.get(2);
+        trainAcc = metric.get(1) / metric.get(2);
+      }
       await emit({ type: 'batch', epoch, batch: i, numBatches, loss: lv, trainLoss: trainL, trainAcc });
       // Let the event loop run (signals such as Ctrl-C, progress timers, chart rendering):
       // a loader that hands out ready batches would otherwise keep it starved for a whole run.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if ((i + 1) % pointEvery === 0 || i === numBatches - 1) {
+      if (atPoint) {
         points.push({ epoch: epoch + (i + 1) / numBatches, trainLoss: trainL, trainAcc });
         await emit({ type: 'point', point: points[points.length - 1], points });
       }
       if (opts.shouldStop?.() && i < numBatches - 1) {
         interrupted = true;
+        await readSums(epoch, i, X.shape[0]);
         await opts.onCheckpoint?.(snapshot(epoch, i + 1), optimizer);
         break;
       }

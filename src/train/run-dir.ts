@@ -10,6 +10,7 @@ import { Tensor } from '../tensor.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
 import { saveSafetensors, loadSafetensors } from '../io/safetensors-file.js';
+import { CPU } from '../device.js';
 import { atomicWriteFileSync } from '../util/atomic-write.js';
 import type { FitState } from './fit.js';
 
@@ -74,7 +75,7 @@ export class RunDir {
   }
 
   /** Save weights, optimiser state and the fit state under one checkpoint id. */
-  saveCheckpoint(net: Module, optimizer: Optimizer, state: FitState): void {
+  async saveCheckpoint(net: Module, optimizer: Optimizer, state: FitState): Promise<void> {
     const id = `${state.epoch}:${state.batch}:${Date.now()}`;
     const opt = optimizer.stateDict();
     const tensors = new Map<string, Tensor>();
@@ -84,16 +85,21 @@ export class RunDir {
         if (typeof v !== 'number') tensors.set(`state.${i}.${k}`, v.reshape([v.numel()]));
       }
     });
+    // Values on a GPU are read back first (files are written from host memory).
+    const onHost = async (m: Map<string, Tensor>): Promise<Map<string, Tensor>> =>
+      new Map(await Promise.all([...m].map(async ([k, v]) => [k, await v.toAsync(CPU)] as const)));
+    const optTensors = await onHost(tensors);
+    const weights = await onHost(net.stateDict());
     const scalars = opt.state.map((s) => (s ? Object.fromEntries(Object.entries(s).filter(([, v]) => typeof v === 'number')) : null));
     // Optimiser first: a crash between the two writes leaves ids that differ, which resume reports.
-    saveSafetensors(this.file('optimizer'), tensors, {
+    saveSafetensors(this.file('optimizer'), optTensors, {
       checkpoint_id: id,
       hyper: JSON.stringify(opt.hyper),
       scalars: JSON.stringify(scalars),
       params: String(opt.state.length),
       fit_state: JSON.stringify(state),
     });
-    saveSafetensors(this.file('model'), net.stateDict(), { checkpoint_id: id, format: 'pt' });
+    saveSafetensors(this.file('model'), weights, { checkpoint_id: id, format: 'pt' });
   }
 
   hasCheckpoint(): boolean {

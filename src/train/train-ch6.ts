@@ -16,7 +16,7 @@ export async function trainCh6(
   net: Module, trainIter: BatchIterable, testIter: BatchIterable, numEpochs: number, lr: number, device: DeviceLike = 'cpu',
   opts: { chartDir?: string; name?: string } = {},
 ): Promise<FitResult> {
-  const dev = useDevice(String(device));
+  const dev = await useDevice(String(device));
   const label = deviceLabel(dev);
   console.log('training on', label);
   const history: RunHistory = { model: opts.name ?? net.constructor.name, device: label, epochs: numEpochs, points: [] };

@@ -17,6 +17,14 @@
  *   maxpool: y = pool(x) + onehot(o) * (x[PyTorch's choice] - x[torchlet's choice]).
  * Value and gradient are then those of PyTorch's branch, while everywhere else
  * the real relu / max-pool kernels run, forward and backward, untouched.
+ *
+ * On a device the host cannot read synchronously (the gpu) the same terms are
+ * built without reading values: the relu correction is
+ *   c = P·[x ≤ 0] − N·[x > 0]
+ * for one-hot masks P, N of the elements PyTorch put on the positive and the
+ * negative side, and the max-pool correction is e_o·(x[PyTorch's choice] − y[o]),
+ * whose value and gradient vanish where torchlet already chose the same input.
+ * Which kinks were flipped is then not known, so `aligned` lists none for them.
  */
 import { Tensor } from '../../src/tensor.js';
 import { MaxPool2d } from '../../src/nn/layers/pool.js';
@@ -33,6 +41,8 @@ export interface KinkReport {
   near: number;
   /** Where torchlet decided differently and was aligned. */
   aligned: string[];
+  /** Near-kinks put on PyTorch's branch on a device, without knowing whether torchlet's decision differed. */
+  onDevice?: number;
 }
 
 export function withKinkAlignment<T>(relu: ReluKinks, pool: PoolTies, fn: () => T): { result: T; report: KinkReport } {
@@ -48,6 +58,15 @@ export function withKinkAlignment<T>(relu: ReluKinks, pool: PoolTies, fn: () => 
     const call = report.reluCalls++;
     const k = relu[call];
     if (!k || k[0].length === 0) return y;
+    if (!this.storage.backend.readSync) {
+      const pos = new Float32Array(this.numel());
+      const neg = new Float32Array(this.numel());
+      k[0].forEach((idx, j) => ((k[1][j] === 1 ? pos : neg)[idx] = 1));
+      const dev = this.device;
+      const c = new Tensor(pos, this.shape).to(dev).mul(this.le(0)).sub(new Tensor(neg, this.shape).to(dev).mul(this.gt(0)));
+      report.onDevice = (report.onDevice ?? 0) + k[0].length;
+      return y.add(this.mul(c));
+    }
     const x = this.hostView();
     let c: Float32Array | null = null;
     k[0].forEach((idx, j) => {
@@ -66,6 +85,20 @@ export function withKinkAlignment<T>(relu: ReluKinks, pool: PoolTies, fn: () => 
     const call = report.poolCalls++;
     const ties = pool[call];
     if (!ties || ties.length === 0) return y;
+    if (!x.storage.backend.readSync) {
+      let out = y;
+      const dev = x.device;
+      for (const [o, choice] of ties) {
+        const m = new Float32Array(x.numel());
+        m[choice] = 1;
+        const e = new Float32Array(y.numel());
+        e[o] = 1;
+        const eo = new Tensor(e, y.shape).to(dev);
+        out = out.add(x.mul(new Tensor(m, x.shape).to(dev)).sum().sub(y.mul(eo).sum()).mul(eo));
+      }
+      report.onDevice = (report.onDevice ?? 0) + ties.length;
+      return out;
+    }
     const xs = x.hostView();
     let out = y;
     for (const [o, choice, cands] of ties) {

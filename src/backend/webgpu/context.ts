@@ -31,6 +31,14 @@ export interface KernelSpec {
   readonly workgroup: readonly [number, number];
 }
 
+/** Part of a buffer bound on its own (work split because a whole buffer exceeds the binding limit). */
+export interface GpuRange {
+  readonly buffer: GPUBuffer;
+  /** Bytes; a multiple of the adapter's minStorageBufferOffsetAlignment (256 everywhere). */
+  readonly offset: number;
+  readonly size: number;
+}
+
 export interface GpuCounters {
   submits: number;
   dispatches: number;
@@ -44,6 +52,7 @@ export interface GpuLimits {
   maxBufferSize: number;
   maxComputeWorkgroupsPerDimension: number;
   minUniformBufferOffsetAlignment: number;
+  minStorageBufferOffsetAlignment: number;
 }
 
 interface Pipeline {
@@ -71,6 +80,8 @@ export class GpuContext {
   private doomed: GPUBuffer[] = [];
   private readonly readbackPool = new Map<number, GPUBuffer[]>();
   private lastError: string | null = null;
+  /** Completion of recent submits, oldest first (settle waits on them). */
+  private inFlight: Promise<undefined>[] = [];
   /** A tiny buffer bound where a kernel's optional binding is unused. */
   readonly placeholder: GPUBuffer;
   private destroyed = false;
@@ -82,6 +93,7 @@ export class GpuContext {
       maxBufferSize: l.maxBufferSize,
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
       minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
+      minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
     };
     this.uniforms = device.createBuffer({ size: UNIFORM_SLOT * UNIFORM_SLOTS, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.staging = this.newStaging(this.stagingSize);
@@ -148,7 +160,7 @@ export class GpuContext {
   }
 
   /** Record one dispatch of `spec` over `groups` workgroups. */
-  dispatch(spec: KernelSpec, buffers: readonly GPUBuffer[], params: ParamValues, groups: readonly [number, number, number]): void {
+  dispatch(spec: KernelSpec, buffers: ReadonlyArray<GPUBuffer | GpuRange>, params: ParamValues, groups: readonly [number, number, number]): void {
     if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return;
     const max = this.limits.maxComputeWorkgroupsPerDimension;
     if (groups[0] > max || groups[1] > max || groups[2] > max) {
@@ -156,6 +168,7 @@ export class GpuContext {
     }
     if (buffers.length !== spec.bindings.length) throw new Error(`webgpu: kernel ${spec.key} binds ${spec.bindings.length} buffers, got ${buffers.length}`);
     for (const b of buffers) {
+      if ('offset' in b && b.offset % this.limits.minStorageBufferOffsetAlignment !== 0) throw new Error(`webgpu: kernel ${spec.key} binds at offset ${b.offset}, not a multiple of ${this.limits.minStorageBufferOffsetAlignment}`);
       if (b.size > this.limits.maxStorageBufferBindingSize) {
         throw new Error(`webgpu: kernel ${spec.key} would bind a buffer of ${(b.size / 2 ** 20).toFixed(0)} MiB, over this adapter's storage binding limit of ${(this.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB; use a smaller batch`);
       }
@@ -165,7 +178,7 @@ export class GpuContext {
     const offset = this.uniformSlot++ * UNIFORM_SLOT;
     writeParams(this.uniformScratch, spec.params, params);
     this.device.queue.writeBuffer(this.uniforms, offset, this.uniformScratch, 0, UNIFORM_SLOT);
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, i) => ({ binding: i, resource: { buffer } }));
+    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({ binding: i, resource: 'offset' in b ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: b } }));
     entries.push({ binding: buffers.length, resource: { buffer: this.uniforms, size: UNIFORM_SLOT } });
     const group = this.device.createBindGroup({ layout: p.layout, entries });
     const enc = this.ensureEncoder();
@@ -212,6 +225,8 @@ export class GpuContext {
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.counters.submits++;
+    this.inFlight.push(this.device.queue.onSubmittedWorkDone());
+    if (this.inFlight.length > 16) this.inFlight.shift(); // nobody is settling: keep only the recent ones
     this.uniformSlot = 0;
     this.stagingUsed = 0;
     for (const b of this.doomed) b.destroy();
@@ -243,10 +258,17 @@ export class GpuContext {
     return out;
   }
 
+  /** Wait until at most `maxInFlight` submits are still running, so the host runs at most that far ahead. */
+  async settle(maxInFlight = 2): Promise<void> {
+    while (this.inFlight.length > maxInFlight) await this.inFlight.shift();
+    this.throwIfFailed();
+  }
+
   /** Wait until everything submitted so far has run (and report a failed command). */
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    this.inFlight = [];
     this.throwIfFailed();
   }
 

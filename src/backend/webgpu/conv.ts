@@ -17,6 +17,7 @@ import { MATH_HELPERS, actCode } from './elementwise.js';
 import { GEMM_PARAMS, TILE_K, TILE_M, TILE_N, gemmBody, gemmGroups } from './gemm.js';
 import { kernel, perElement } from './wgsl.js';
 import { reduceKernels } from './reduce.js';
+import { directConv, preferDirect } from './conv-direct.js';
 
 const GEOMETRY = 'C:u32 H:u32 W:u32 OC:u32 KH:u32 KW:u32 SH:u32 SW:u32 PH:u32 PW:u32 OH:u32 OW:u32';
 
@@ -44,8 +45,10 @@ function splitsFor(m: number, n: number, depth: number): { splits: number; chunk
 
 export function convKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardWeight'> {
   const reduce = reduceKernels(c).reduce;
+  const direct = directConv(c);
   return {
     conv2d(x: GpuStorage, w: GpuStorage, bias: GpuStorage | null, d: Conv2dDesc): GpuStorage {
+      if (preferDirect(d, 'forward')) return direct.forward(x, w, bias, d, actCode(d.activation));
       const ohw = d.oh * d.ow;
       const y = alloc(c, d.n * d.oc * ohw);
       const spec = kernel('conv2d.fwd', () => ({
@@ -80,6 +83,7 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) {
     },
 
     conv2dBackwardData(dy: GpuStorage, w: GpuStorage, d: Conv2dDesc): GpuStorage {
+      if (preferDirect(d, 'data')) return direct.backwardData(dy, w, d);
       const hw = d.h * d.w;
       const dx = alloc(c, d.n * d.c * hw);
       const spec = kernel('conv2d.bwdData', () => ({
@@ -125,6 +129,8 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) {
 
     conv2dBackwardWeight(x: GpuStorage, dy: GpuStorage, d: Conv2dDesc, withBias: boolean): { dw: GpuStorage; db: GpuStorage | null } {
       const ohw = d.oh * d.ow;
+      const db = withBias ? reduce('sum', dy, [d.n, d.oc, ohw], [0, 2]) : null;
+      if (preferDirect(d, 'weight')) return { dw: direct.backwardWeight(x, dy, d), db };
       const M = d.oc;
       const N = d.c * d.kh * d.kw;
       const K = d.n * ohw;
@@ -162,7 +168,6 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) { OUT[(split * P.M + m) * P
         run(c, sum, [target, dw], [M * N, splits], groupsFor(c, M * N));
         target.discard();
       }
-      const db = withBias ? reduce('sum', dy, [d.n, d.oc, ohw], [0, 2]) : null;
       return { dw, db };
     },
   };

@@ -56,6 +56,8 @@ export function createWebGpuBackend(gpu: GpuContext, label: string, device: Devi
     },
     download: (s) => gpu.read(s.buf, s.numel),
     flush: () => gpu.flush(),
+    settle: () => gpu.settle(),
+    finish: () => gpu.sync(),
   };
   return backend;
 }

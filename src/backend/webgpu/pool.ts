@@ -94,7 +94,10 @@ export function poolKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'pool2d' | 
   return {
     pool2d(x, d) {
       const { y, indices } = forward(x, d);
-      if (indices) y.aux = { inputId: x.id, indices } satisfies SavedIndices;
+      if (indices) {
+        y.aux = { inputId: x.id, indices } satisfies SavedIndices;
+        y.addDependent(indices);
+      }
       return y;
     },
     pool2dBackward(x, y, dy, d) {
