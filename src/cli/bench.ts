@@ -27,10 +27,10 @@ export function registerBenchCommand(program: Command): void {
       if (opts.json) {
         console.log(JSON.stringify({
           model: spec.name, batch, device: label, examplesPerSec: r.examplesPerSec, stepSeconds: r.stepSeconds,
-          ...(r.recordSeconds !== undefined ? { recordSeconds: r.recordSeconds } : {}), peakRssBytes: process.resourceUsage().maxRSS * 1024,
+          ...(r.recordSeconds !== undefined ? { recordSeconds: r.recordSeconds, recordMinSeconds: r.recordMinSeconds } : {}), peakRssBytes: process.resourceUsage().maxRSS * 1024,
         }));
       } else {
-        const record = r.recordSeconds !== undefined ? ` (JavaScript records a step in ${(r.recordSeconds * 1000).toFixed(2)} ms)` : '';
+        const record = r.recordSeconds !== undefined ? ` (JavaScript records a step in ${(r.recordSeconds * 1000).toFixed(2)} ms median, ${((r.recordMinSeconds ?? r.recordSeconds) * 1000).toFixed(2)} ms fastest)` : '';
         console.log(`torchlet ${spec.name} batch ${batch}: ${r.examplesPerSec.toFixed(1)} examples/sec on ${label}${record}`);
       }
     });

@@ -72,7 +72,18 @@ export class GpuContext {
   private pass: GPUComputePassEncoder | null = null;
   private readonly uniforms: GPUBuffer;
   private uniformSlot = 0;
-  private readonly uniformScratch = new ArrayBuffer(UNIFORM_SLOT);
+  /** This submit's parameters, written to the GPU in one writeBuffer when it is submitted. */
+  private readonly uniformHost = new ArrayBuffer(UNIFORM_SLOT * UNIFORM_SLOTS);
+  private readonly uniformViews = { u: new Uint32Array(this.uniformHost), i: new Int32Array(this.uniformHost), f: new Float32Array(this.uniformHost) };
+  /**
+   * Bind groups by kernel and bound buffers: a training step binds the same pooled buffers in
+   * the same order every time, so after the first steps no bind group is created.
+   */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  /** Cache keys that name each buffer, to drop them when it is destroyed. */
+  private readonly groupsOf = new Map<GPUBuffer, string[]>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
   private staging: GPUBuffer;
   private stagingSize = STAGING_START;
   private stagingUsed = 0;
@@ -119,7 +130,24 @@ export class GpuContext {
   }
 
   /** Destroy a buffer once the commands recorded so far are submitted. */
+  private idOf(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(b, id);
+    }
+    return id;
+  }
+
+  private forgetGroups(b: GPUBuffer): void {
+    const keys = this.groupsOf.get(b);
+    if (!keys) return;
+    this.groupsOf.delete(b);
+    for (const k of keys) this.bindGroups.delete(k);
+  }
+
   destroyBuffer(b: GPUBuffer): void {
+    this.forgetGroups(b);
     if (this.encoder) this.doomed.push(b);
     else b.destroy();
   }
@@ -176,17 +204,33 @@ export class GpuContext {
     const p = this.pipelineFor(spec);
     if (this.uniformSlot >= UNIFORM_SLOTS) this.flush();
     const offset = this.uniformSlot++ * UNIFORM_SLOT;
-    writeParams(this.uniformScratch, spec.params, params);
-    this.device.queue.writeBuffer(this.uniforms, offset, this.uniformScratch, 0, UNIFORM_SLOT);
-    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({ binding: i, resource: 'offset' in b ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: b } }));
-    entries.push({ binding: buffers.length, resource: { buffer: this.uniforms, size: UNIFORM_SLOT } });
-    const group = this.device.createBindGroup({ layout: p.layout, entries });
+    writeParams(this.uniformViews, offset / 4, spec.params, params);
+    const group = this.bindGroupFor(spec, p, buffers);
     const enc = this.ensureEncoder();
     if (!this.pass) this.pass = enc.beginComputePass();
     this.pass.setPipeline(p.pipeline);
     this.pass.setBindGroup(0, group, [offset]);
     this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.counters.dispatches++;
+  }
+
+  private bindGroupFor(spec: KernelSpec, p: Pipeline, buffers: ReadonlyArray<GPUBuffer | GpuRange>): GPUBindGroup {
+    const whole = buffers.every((b) => !('offset' in b));
+    const key = whole ? `${spec.key}|${(buffers as GPUBuffer[]).map((b) => this.idOf(b)).join(',')}` : null;
+    const cached = key ? this.bindGroups.get(key) : undefined;
+    if (cached) return cached;
+    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({ binding: i, resource: 'offset' in b ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: b } }));
+    entries.push({ binding: buffers.length, resource: { buffer: this.uniforms, size: UNIFORM_SLOT } });
+    const group = this.device.createBindGroup({ layout: p.layout, entries });
+    if (key) {
+      this.bindGroups.set(key, group);
+      for (const b of buffers as GPUBuffer[]) {
+        const keys = this.groupsOf.get(b);
+        if (keys) keys.push(key);
+        else this.groupsOf.set(b, [key]);
+      }
+    }
+    return group;
   }
 
   /** Copy values into dst, in command order (after everything recorded so far). */
@@ -222,6 +266,8 @@ export class GpuContext {
   flush(): void {
     if (!this.encoder) return;
     this.endPass();
+    // This submit's parameters go up in one write, queued before the commands that read them.
+    if (this.uniformSlot > 0) this.device.queue.writeBuffer(this.uniforms, 0, this.uniformHost, 0, this.uniformSlot * UNIFORM_SLOT);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.counters.submits++;
@@ -297,16 +343,13 @@ export class GpuContext {
   }
 }
 
-function writeParams(scratch: ArrayBuffer, specs: readonly ParamSpec[], values: ParamValues): void {
+function writeParams(views: { u: Uint32Array; i: Int32Array; f: Float32Array }, at: number, specs: readonly ParamSpec[], values: ParamValues): void {
   if (values.length !== specs.length) throw new Error(`webgpu: expected ${specs.length} kernel parameters, got ${values.length}`);
-  const u = new Uint32Array(scratch);
-  const i = new Int32Array(scratch);
-  const f = new Float32Array(scratch);
   for (let k = 0; k < specs.length; k++) {
     const t = specs[k].type;
-    if (t === 'f32') f[k] = values[k];
-    else if (t === 'i32') i[k] = values[k];
-    else u[k] = values[k] >>> 0;
+    if (t === 'f32') views.f[at + k] = values[k];
+    else if (t === 'i32') views.i[at + k] = values[k];
+    else views.u[at + k] = values[k] >>> 0;
   }
 }
 
