@@ -117,7 +117,7 @@ test('train prints the seed lines, writes the run directory; eval and --logits r
   assert.match(r.out, /^training on cpu \(reference/m);
   assert.match(r.out, /^loss \d\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}$/m);
   assert.match(r.out, /^\d+\.\d examples\/sec on cpu/m);
-  for (const f of ['config.json', 'metrics.jsonl', 'model.safetensors', 'optimizer.safetensors', 'chart.svg', 'chart.png', 'report.html']) {
+  for (const f of ['config.json', 'metrics.jsonl', 'model.safetensors', 'checkpoint.json', 'checkpoints/000002/model.safetensors', 'checkpoints/000002/optimizer.safetensors', 'checkpoints/000001', 'chart.svg', 'chart.png', 'report.html']) {
     assert.ok(existsSync(path.join(out, f)), `${f} written`);
   }
   assert.deepEqual(readdirSync(out).filter((f) => f.includes('.tmp')), []);

@@ -4,7 +4,10 @@
  * refresh while it runs, atomic checkpoints, Ctrl-C and --resume.
  */
 import type { Command } from 'commander';
-import { getModelSpec } from '../models/index.js';
+import { getModelSpec, type ModelSpec } from '../models/index.js';
+import type { Module } from '../nn/module.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { zeros } from '../creation.js';
 import { useDevice, deviceLabel } from '../node/use-device.js';
 import { manualSeed } from '../random.js';
 import { SGD } from '../optim/sgd.js';
@@ -56,6 +59,38 @@ export function registerTrainCommand(program: Command): void {
     });
 }
 
+/** A saved config.json, checked before a resume trusts it (it may have been edited or damaged). */
+function checkSavedConfig(c: RunConfig, file: string): void {
+  const bad = (what: string, v: unknown, want: string): never => {
+    throw new Error(`--resume: ${file} has ${what} ${JSON.stringify(v)}; expected ${want}. Fix the file or start a new run with --out`);
+  };
+  const posInt = (v: unknown, most: number): boolean => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= most;
+  if (!posInt(c.epochs, 1e6)) bad('epochs', c.epochs, 'a whole number from 1 to 1000000');
+  if (!(typeof c.lr === 'number' && Number.isFinite(c.lr) && c.lr > 0)) bad('lr', c.lr, 'a positive number');
+  if (!posInt(c.batchSize, 60000)) bad('batchSize', c.batchSize, 'a whole number from 1 to 60000 (the training set size)');
+  if (!(c.resize === null || posInt(c.resize, 4096))) bad('resize', c.resize, 'null or a whole number of pixels');
+  if (!Number.isInteger(c.seed)) bad('seed', c.seed, 'a whole number');
+  if (!(c.threads === null || posInt(c.threads, 4096))) bad('threads', c.threads, 'null or a positive whole number');
+  if (typeof c.device !== 'string') bad('device', c.device, "a device name such as 'cpu'");
+}
+
+/** Run one image through the network, so an input size it cannot take fails here, saying so, rather than deep in training. */
+function checkInputSize(net: Module, spec: ModelSpec, resize: number | null): void {
+  const side = resize ?? 28; // no resize: Fashion-MNIST's own 28×28
+  const shape = [1, spec.inputShape[0], side, side];
+  const was = net.training;
+  net.eval();
+  try {
+    const out = noGrad(() => net.forward(zeros(shape)));
+    if (out.numel() !== 10) throw new Error(`it gives ${out.numel()} outputs, not 10 class scores`);
+  } catch (err) {
+    const first = ((err as Error).message ?? String(err)).split('\n')[0];
+    throw new Error(`--resize ${side}: ${spec.name} cannot take ${side}×${side} images (${first}); its input size is ${spec.inputShape[1]}×${spec.inputShape[2]}${spec.train.resize ? ` (the book resizes to ${spec.train.resize})` : ''}`);
+  } finally {
+    net.train(was);
+  }
+}
+
 function resolveConfig(modelName: string, flags: TrainFlags, run: RunDir | null): RunConfig {
   if (run && flags.resume) {
     const saved = run.readConfig();
@@ -63,6 +98,7 @@ function resolveConfig(modelName: string, flags: TrainFlags, run: RunDir | null)
     if (saved.model !== asked) {
       throw new Error(`--resume ${run.dir}: that run trains ${saved.model}, not ${asked}; resume it with \`torchlet train ${saved.model} --resume ${run.dir}\``);
     }
+    checkSavedConfig(saved, run.file('config'));
     // A resumed run keeps its settings; only the epoch count may be raised.
     return { ...saved, epochs: flags.epochs ?? saved.epochs };
   }
@@ -98,6 +134,7 @@ export async function trainCommand(modelName: string, flags: TrainFlags): Promis
   const dev = await useDevice(cfg.device, { threads: cfg.threads ?? undefined });
   manualSeed(cfg.seed);
   const net = spec.create();
+  checkInputSize(net, spec, cfg.resize);
   const optimizer = new SGD(net.parameters(), { lr: cfg.lr });
   let resume: FitState | undefined;
   if (flags.resume) {
@@ -112,6 +149,11 @@ export async function trainCommand(modelName: string, flags: TrainFlags): Promis
     resize: cfg.resize ?? undefined, dataDir: cfg.dataDir ?? undefined, seed: cfg.seed, workers: flags.workers,
   });
   const numBatches = trainIter.length;
+  if (resume && resume.batch >= numBatches) {
+    await trainIter.close();
+    await testIter.close();
+    throw new Error(`--resume ${run.dir}: the checkpoint resumes at batch ${resume.batch + 1} of an epoch that has ${numBatches} batches; the checkpoint does not belong to this data`);
+  }
   if (resume) run.truncateMetricsAfter(resume.epoch * numBatches + resume.batch);
   const device = deviceLabel(dev);
   console.log(`training on ${device}`);

@@ -1,10 +1,16 @@
 /**
  * A run directory (runs/<model>-<timestamp>/): config, metrics, weights,
- * optimiser state and the resume point. Every file is written atomically, and
- * the weights and optimiser files carry the same checkpoint id so a resume
- * can tell that they belong together.
+ * optimiser state and the resume point.
+ *
+ * A checkpoint is one unit. Its weights and optimiser state are written into a
+ * temporary directory, which is renamed to checkpoints/<generation>/ only when
+ * both files are complete; then checkpoint.json, the manifest naming the
+ * current generation, is replaced atomically; then model.safetensors at the top
+ * (what users and PyTorch load) is re-linked to the new weights. A crash or a
+ * full disk at any point leaves the previous generation whole and named by the
+ * manifest, so a run can always be resumed. The newest two generations are kept.
  */
-import { existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync, readdirSync, renameSync, rmSync, linkSync, copyFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { Tensor } from '../tensor.js';
 import type { Module } from '../nn/module.js';
@@ -32,7 +38,41 @@ export const RUN_FILES = {
   metrics: 'metrics.jsonl',
   model: 'model.safetensors',
   optimizer: 'optimizer.safetensors',
+  manifest: 'checkpoint.json',
 } as const;
+
+const CHECKPOINTS = 'checkpoints';
+/** Generations kept: the current one and the one before it. */
+const KEEP_GENERATIONS = 2;
+
+interface Manifest {
+  generation: string;
+  checkpointId: string;
+  epoch: number;
+  batch: number;
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; renames are still atomic.
+  }
+}
+
+/** A file-system failure while saving, said plainly: what failed, that the last checkpoint is intact, what to do. */
+function savingError(dir: string, err: unknown, previous: string | null): Error {
+  const e = err as NodeJS.ErrnoException;
+  const code = e.code ?? (e.cause as NodeJS.ErrnoException | undefined)?.code;
+  const cause = code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : e.message;
+  const kept = previous ? `the previous checkpoint (${previous}) is intact` : 'no earlier checkpoint exists';
+  return new Error(`saving a checkpoint in ${dir} failed: ${cause}; ${kept}. Free space or fix the directory, then continue with --resume ${dir}`, { cause: err });
+}
 
 export function defaultRunDir(model: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[:]/g, '-').replace(/\..+$/, '');
@@ -44,8 +84,17 @@ export class RunDir {
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
+    this.removeStaleTemporaries();
     const metricsPath = this.file('metrics');
     if (existsSync(metricsPath)) this.metricsLines = readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l.length > 0);
+  }
+
+  /** Temporary files and directories a killed process left behind (never a complete checkpoint). */
+  private removeStaleTemporaries(): void {
+    const stale = (n: string): boolean => n.startsWith('.') && (n.endsWith('.tmp') || n.startsWith('.tmp-'));
+    for (const n of readdirSync(this.dir)) if (stale(n)) rmSync(path.join(this.dir, n), { recursive: true, force: true });
+    const cp = path.join(this.dir, CHECKPOINTS);
+    if (existsSync(cp)) for (const n of readdirSync(cp)) if (stale(n)) rmSync(path.join(cp, n), { recursive: true, force: true });
   }
 
   file(name: keyof typeof RUN_FILES): string {
@@ -74,7 +123,7 @@ export class RunDir {
     atomicWriteFileSync(this.file('metrics'), this.metricsLines.length ? this.metricsLines.join('\n') + '\n' : '');
   }
 
-  /** Save weights, optimiser state and the fit state under one checkpoint id. */
+  /** Save weights, optimiser state and the fit state as one new checkpoint generation. */
   async saveCheckpoint(net: Module, optimizer: Optimizer, state: FitState): Promise<void> {
     const id = `${state.epoch}:${state.batch}:${Date.now()}`;
     const opt = optimizer.stateDict();
@@ -91,30 +140,100 @@ export class RunDir {
     const optTensors = await onHost(tensors);
     const weights = await onHost(net.stateDict());
     const scalars = opt.state.map((s) => (s ? Object.fromEntries(Object.entries(s).filter(([, v]) => typeof v === 'number')) : null));
-    // Optimiser first: a crash between the two writes leaves ids that differ, which resume reports.
-    saveSafetensors(this.file('optimizer'), optTensors, {
-      checkpoint_id: id,
-      hyper: JSON.stringify(opt.hyper),
-      scalars: JSON.stringify(scalars),
-      params: String(opt.state.length),
-      fit_state: JSON.stringify(state),
-    });
-    saveSafetensors(this.file('model'), weights, { checkpoint_id: id, format: 'pt' });
+
+    const previous = this.readManifest();
+    const generation = String((previous ? Number(previous.generation) : 0) + 1).padStart(6, '0');
+    const root = path.join(this.dir, CHECKPOINTS);
+    const tmp = path.join(root, `.tmp-${generation}-${process.pid}`);
+    const final = path.join(root, generation);
+    const where = previous ? `generation ${previous.generation}, epoch ${previous.epoch}${previous.batch ? ` batch ${previous.batch}` : ''}` : null;
+    try {
+      mkdirSync(tmp, { recursive: true });
+      saveSafetensors(path.join(tmp, RUN_FILES.optimizer), optTensors, {
+        checkpoint_id: id,
+        hyper: JSON.stringify(opt.hyper),
+        scalars: JSON.stringify(scalars),
+        params: String(opt.state.length),
+        fit_state: JSON.stringify(state),
+      });
+      saveSafetensors(path.join(tmp, RUN_FILES.model), weights, { checkpoint_id: id, format: 'pt' });
+      fsyncDir(tmp);
+      rmSync(final, { recursive: true, force: true });
+      renameSync(tmp, final);
+      fsyncDir(root);
+      const manifest: Manifest = { generation, checkpointId: id, epoch: state.epoch, batch: state.batch };
+      atomicWriteFileSync(this.file('manifest'), JSON.stringify(manifest, null, 2) + '\n');
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw savingError(this.dir, err, where);
+    }
+    // The committed checkpoint is safe now; what follows only tidies and may fail harmlessly.
+    this.linkTopLevelWeights(path.join(final, RUN_FILES.model));
+    this.pruneGenerations(generation);
+  }
+
+  /** model.safetensors at the top of the run: a hard link to the newest weights, replaced atomically. */
+  private linkTopLevelWeights(src: string): void {
+    const tmp = path.join(this.dir, `.${RUN_FILES.model}.${process.pid}.link.tmp`);
+    try {
+      rmSync(tmp, { force: true });
+      try {
+        linkSync(src, tmp);
+      } catch {
+        copyFileSync(src, tmp);
+      }
+      renameSync(tmp, this.file('model'));
+      // The optimiser file of a run from before generations would be stale next to it.
+      rmSync(this.file('optimizer'), { force: true });
+    } catch {
+      rmSync(tmp, { force: true });
+    }
+  }
+
+  private pruneGenerations(current: string): void {
+    const root = path.join(this.dir, CHECKPOINTS);
+    const gens = readdirSync(root).filter((n) => /^\d{6}$/.test(n) && n <= current).sort();
+    for (const old of gens.slice(0, Math.max(0, gens.length - KEEP_GENERATIONS))) rmSync(path.join(root, old), { recursive: true, force: true });
+  }
+
+  private readManifest(): Manifest | null {
+    const p = this.file('manifest');
+    if (!existsSync(p)) return null;
+    let m: Manifest;
+    try {
+      m = JSON.parse(readFileSync(p, 'utf8')) as Manifest;
+    } catch (err) {
+      throw new Error(`--resume ${this.dir}: ${p} is not valid JSON (${(err as Error).message}); it is written atomically, so the file was changed by hand or the disk is damaged`);
+    }
+    if (typeof m.generation !== 'string' || !/^\d{6}$/.test(m.generation)) throw new Error(`--resume ${this.dir}: ${p} names no checkpoint generation`);
+    return m;
+  }
+
+  /** The files of the checkpoint to resume from: the manifest's generation, or a run's top-level pair from before generations. */
+  private checkpointFiles(): { model: string; optimizer: string } | null {
+    const m = this.readManifest();
+    if (m) {
+      const dir = path.join(this.dir, CHECKPOINTS, m.generation);
+      return { model: path.join(dir, RUN_FILES.model), optimizer: path.join(dir, RUN_FILES.optimizer) };
+    }
+    if (existsSync(this.file('model')) && existsSync(this.file('optimizer'))) return { model: this.file('model'), optimizer: this.file('optimizer') };
+    return null;
   }
 
   hasCheckpoint(): boolean {
-    return existsSync(this.file('model')) && existsSync(this.file('optimizer'));
+    return this.checkpointFiles() !== null;
   }
 
   /** Load weights and optimiser state into net/optimizer; returns the fit state to resume from. */
   loadCheckpoint(net: Module, optimizer: Optimizer): FitState {
-    if (!this.hasCheckpoint()) throw new Error(`--resume ${this.dir}: no checkpoint yet (${RUN_FILES.model} and ${RUN_FILES.optimizer} are written at the end of each epoch and on Ctrl-C)`);
-    const model = loadSafetensors(this.file('model'));
-    const opt = loadSafetensors(this.file('optimizer'));
+    const files = this.checkpointFiles();
+    if (!files) throw new Error(`--resume ${this.dir}: no checkpoint yet (one is written at the end of each epoch and on Ctrl-C)`);
+    const model = loadSafetensors(files.model);
+    const opt = loadSafetensors(files.optimizer);
     const idModel = model.metadata.checkpoint_id;
     const idOpt = opt.metadata.checkpoint_id;
     if (!idModel || idModel !== idOpt) {
-      throw new Error(`--resume ${this.dir}: ${RUN_FILES.model} (checkpoint ${idModel ?? '?'}) and ${RUN_FILES.optimizer} (checkpoint ${idOpt ?? '?'}) are from different checkpoints; the run was interrupted while saving`);
+      throw new Error(`--resume ${this.dir}: ${files.model} (checkpoint ${idModel ?? '?'}) and ${files.optimizer} (checkpoint ${idOpt ?? '?'}) are from different checkpoints`);
     }
     net.loadStateDict(model.tensors);
     const n = Number(opt.metadata.params);
@@ -128,6 +247,36 @@ export class RunDir {
       return Object.keys(s).length ? s : null;
     });
     optimizer.loadStateDict({ state, hyper: JSON.parse(opt.metadata.hyper ?? '{}') as Record<string, number | boolean> });
-    return JSON.parse(opt.metadata.fit_state) as FitState;
+    return parseFitState(opt.metadata.fit_state, files.optimizer);
   }
+}
+
+/** The fit state stored with a checkpoint, checked field by field (a resume must not start from nonsense). */
+export function parseFitState(text: string | undefined, file: string): FitState {
+  if (text === undefined) throw new Error(`--resume: ${file} has no fit_state in its metadata; it was not written by torchlet train`);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`--resume: the fit_state in ${file} is not valid JSON (${(err as Error).message.slice(0, 120)})`);
+  }
+  const s = v as Partial<FitState>;
+  const bad = (what: string): never => {
+    throw new Error(`--resume: the fit_state in ${file} has an invalid ${what}; the checkpoint is damaged or was edited`);
+  };
+  const nonNegInt = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 0;
+  if (!s || typeof s !== 'object') bad('value');
+  if (!nonNegInt(s.epoch)) bad(`epoch (${JSON.stringify(s.epoch)})`);
+  if (!nonNegInt(s.batch)) bad(`batch (${JSON.stringify(s.batch)})`);
+  if (!Array.isArray(s.metric) || s.metric.length !== 3 || !s.metric.every((x) => typeof x === 'number' && Number.isFinite(x))) bad('metric');
+  if (!Array.isArray(s.timerTimes) || !s.timerTimes.every((x) => typeof x === 'number' && x >= 0)) bad('timerTimes');
+  if (!Array.isArray(s.points)) bad('points');
+  // The generator's four state words, then its spare normal draw (null when none, JSON's NaN).
+  const rng = s.rngState as unknown[] | undefined;
+  if (!Array.isArray(rng) || rng.length !== 5 || !rng.slice(0, 4).every((x) => Number.isInteger(x)) || !(rng[4] === null || typeof rng[4] === 'number')) bad('rngState');
+  if ((rng as unknown[])[4] === null) (rng as unknown[])[4] = NaN;
+  if (!(s.lastTestAcc === null || (typeof s.lastTestAcc === 'number' && s.lastTestAcc >= 0 && s.lastTestAcc <= 1))) bad('lastTestAcc');
+  if (typeof s.wallSeconds !== 'number' || !(s.wallSeconds >= 0)) bad('wallSeconds');
+  if (!nonNegInt(s.wallExamples)) bad('wallExamples');
+  return s as FitState;
 }
