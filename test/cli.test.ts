@@ -6,34 +6,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeIdxFile } from '../src/data/idx.js';
+import { writeTinyFashionMNIST } from './helpers/tiny-data.js';
 import { loadSafetensors } from '../src/io/safetensors-file.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'bin', 'torchlet.js');
 let work = '';
 let dataDir = '';
-
-/** Deterministic 28×28 images: class k has a bright horizontal band at rows 2k..2k+4. */
-function writeTinyFashionMNIST(dir: string, nTrain: number, nTest: number): void {
-  const make = (n: number, salt: number): [Uint8Array, Uint8Array] => {
-    const images = new Uint8Array(n * 784);
-    const labels = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const k = (i * 7 + salt) % 10;
-      labels[i] = k;
-      for (let p = 0; p < 784; p++) images[i * 784 + p] = ((i * 31 + p * 17 + salt) % 50);
-      for (let r = 2 * k; r < 2 * k + 5; r++) for (let c = 4; c < 24; c++) images[i * 784 + r * 28 + c] = 220;
-    }
-    return [images, labels];
-  };
-  const [trX, trY] = make(nTrain, 1);
-  const [teX, teY] = make(nTest, 2);
-  writeIdxFile(path.join(dir, 'train-images-idx3-ubyte.gz'), trX, [nTrain, 28, 28]);
-  writeIdxFile(path.join(dir, 'train-labels-idx1-ubyte.gz'), trY, [nTrain]);
-  writeIdxFile(path.join(dir, 't10k-images-idx3-ubyte.gz'), teX, [nTest, 28, 28]);
-  writeIdxFile(path.join(dir, 't10k-labels-idx1-ubyte.gz'), teY, [nTest]);
-}
 
 function torchlet(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TORCHLET_BACKEND: 'reference', ...env } });

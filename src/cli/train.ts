@@ -137,7 +137,11 @@ export async function trainCommand(modelName: string, flags: TrainFlags): Promis
   checkInputSize(net, spec, cfg.resize);
   const optimizer = new SGD(net.parameters(), { lr: cfg.lr });
   let resume: FitState | undefined;
-  if (flags.resume) {
+  if (flags.resume && !run.hasCheckpoint()) {
+    // Stopped before its first checkpoint: nothing was trained that could be kept, so start over.
+    console.log(`${run.dir} has no checkpoint yet; starting it from the beginning`);
+    run.truncateMetricsAfter(0);
+  } else if (flags.resume) {
     resume = run.loadCheckpoint(net, optimizer);
     if (resume.epoch >= cfg.epochs) {
       throw new Error(`--resume ${run.dir}: the run already finished its ${cfg.epochs} epoch${cfg.epochs === 1 ? '' : 's'}; raise --epochs to train further`);

@@ -68,8 +68,8 @@ function fsyncDir(dir: string): void {
 /** A file-system failure while saving, said plainly: what failed, that the last checkpoint is intact, what to do. */
 function savingError(dir: string, err: unknown, previous: string | null): Error {
   const e = err as NodeJS.ErrnoException;
-  const code = e.code ?? (e.cause as NodeJS.ErrnoException | undefined)?.code;
-  const cause = code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : e.message;
+  const code = e.code ?? (e.cause as NodeJS.ErrnoException | undefined)?.code ?? /\b(ENOSPC|EROFS|EACCES|EPERM|EDQUOT)\b/.exec(e.message)?.[1];
+  const cause = code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : e.message;
   const kept = previous ? `the previous checkpoint (${previous}) is intact` : 'no earlier checkpoint exists';
   return new Error(`saving a checkpoint in ${dir} failed: ${cause}; ${kept}. Free space or fix the directory, then continue with --resume ${dir}`, { cause: err });
 }
