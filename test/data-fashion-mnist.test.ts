@@ -175,7 +175,7 @@ test('FashionMNIST rejects inconsistent files with the file name', () => {
     const d = join(root, 'd');
     writeTiny(d, { nTrain: 4 });
     writeIdxFile(join(d, 'train-labels-idx1-ubyte.gz'), new Uint8Array([1, 2, 3]), [3]);
-    assert.throws(() => new FashionMNIST({ ...isolated(root), dataDir: d }), /has 4 images but train-labels-idx1-ubyte\.gz has 3 labels/);
+    assert.throws(() => new FashionMNIST({ ...isolated(root), dataDir: d }), /declares 4 images but train-labels-idx1-ubyte\.gz declares 3 labels; the files do not belong together/);
     writeIdxFile(join(d, 'train-labels-idx1-ubyte.gz'), new Uint8Array([1, 2, 3, 12]), [4]);
     assert.throws(() => new FashionMNIST({ ...isolated(root), dataDir: d }), /label 12 at index 3 is out of range/);
     writeIdxFile(join(d, 'train-images-idx3-ubyte.gz'), new Uint8Array(4 * 30 * 30), [4, 30, 30]);

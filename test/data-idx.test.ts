@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -109,7 +110,7 @@ test('idx: truncated, trailing and corrupted files are rejected with the reason'
   assert.throws(() => parseIdx(good.subarray(0, 10), 'h.idx'), /h\.idx: truncated header/);
   assert.throws(() => parseIdx(new Uint8Array([0, 0]), 'e.idx'), /e\.idx: file too short/);
   const gz = gzipSync(good);
-  assert.throws(() => parseIdx(gz.subarray(0, gz.length - 20), 'x.gz'), /x\.gz: gzip decompression failed/);
+  assert.throws(() => parseIdx(gz.subarray(0, gz.length - 20), 'x.gz'), /x\.gz: the IDX header declares \[2, 28, 28\] of uint8 \(1584 bytes\) but the gzip trailer records \d+ bytes/);
   const flipped = Uint8Array.from(gz);
   flipped[flipped.length - 6] ^= 0xff; // break the CRC / length trailer
   assert.throws(() => parseIdx(flipped, 'y.gz'), /y\.gz: gzip decompression failed/);
@@ -117,6 +118,30 @@ test('idx: truncated, trailing and corrupted files are rejected with the reason'
   assert.throws(() => parseIdx(good, 'd.idx', { dims: [null, 32, 32] }), /d\.idx: dimension 1 is 28, expected 32/);
   assert.throws(() => parseIdx(good, 'n.idx', { dims: [null] }), /n\.idx: expected 1 dimensions, header says 3/);
   assert.throws(() => readIdxFile('/nonexistent/dir/t10k-labels-idx1-ubyte'), /t10k-labels-idx1-ubyte: cannot read file/);
+});
+
+test('idx: a gzip bomb is refused from its header and trailer, before its body is inflated', () => {
+  // A labels header declaring 100 labels, then 256 MiB of zeros: 250 KB compressed.
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(2049, 0);
+  head.writeUInt32BE(100, 4);
+  const body = Buffer.alloc(256 * 2 ** 20);
+  const bomb = gzipSync(Buffer.concat([head, body]), { level: 9 });
+  const rss0 = process.memoryUsage().rss;
+  assert.throws(() => parseIdx(bomb, 'bomb.gz'), /bomb\.gz: the IDX header declares \[100\] of uint8 \(108 bytes\) but the gzip trailer records \d+ bytes uncompressed/);
+  // The trailer forged to match the header: inflation stops at the declared size.
+  const forged = Uint8Array.from(bomb);
+  new DataView(forged.buffer).setUint32(forged.length - 4, 108, true);
+  assert.throws(() => parseIdx(forged, 'forged.gz'), /forged\.gz: the \.gz file decompresses to more than the 108 bytes its IDX header declares/);
+  // A header claiming more than the compressed bytes could ever expand to.
+  const huge = Buffer.alloc(8);
+  huge.writeUInt32BE(2049, 0);
+  huge.writeUInt32BE(4_000_000_000, 4);
+  const noise = randomBytes(20000); // incompressible, so the header peek ends before the trailer
+  const small = Uint8Array.from(gzipSync(Buffer.concat([huge, noise])));
+  new DataView(small.buffer).setUint32(small.length - 4, (4_000_000_008) % 2 ** 32, true);
+  assert.throws(() => parseIdx(small, 'claims.gz'), /claims\.gz: the IDX header declares \[4000000000\] of uint8 \(4000000008 bytes\), more than \d+ compressed bytes can hold/);
+  assert.ok(process.memoryUsage().rss - rss0 < 64 * 2 ** 20, 'nothing near the bomb\'s size was allocated');
 });
 
 test('idx: encode validates shape against data', () => {

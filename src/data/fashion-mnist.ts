@@ -21,7 +21,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { ImageDataset } from './dataset.js';
-import { readIdxImages, readIdxLabels } from './idx.js';
+import { IDX_MAGIC_IMAGES_U8, IDX_MAGIC_LABELS_U8, readIdxHeaderFile, readIdxImages, readIdxLabels } from './idx.js';
 
 /** d2l's `get_fashion_mnist_labels` text labels, indexed by class. */
 export const FASHION_MNIST_LABELS: readonly string[] = Object.freeze([
@@ -418,6 +418,12 @@ export class FashionMNIST implements ImageDataset {
 
 /** Read and cross-check an images/labels pair of Fashion-MNIST files. */
 export function readFashionMNISTFiles(imagesPath: string, labelsPath: string): { images: Uint8Array; labels: Uint8Array } {
+  // Both headers first: a pair that disagrees is refused before either body is inflated.
+  const imgHead = readIdxHeaderFile(imagesPath, { magic: IDX_MAGIC_IMAGES_U8, dims: [null, 28, 28] });
+  const labHead = readIdxHeaderFile(labelsPath, { magic: IDX_MAGIC_LABELS_U8, dims: [null] });
+  if (imgHead.shape[0] !== labHead.shape[0]) {
+    throw new Error(`${basename(imagesPath)} declares ${imgHead.shape[0]} images but ${basename(labelsPath)} declares ${labHead.shape[0]} labels; the files do not belong together`);
+  }
   const img = readIdxImages(imagesPath, 28, 28);
   const labels = readIdxLabels(labelsPath);
   if (labels.length !== img.count) {

@@ -8,9 +8,16 @@
  *
  * The reader detects gzip by its magic bytes (1f 8b), not by the file name, and
  * checks magic, dimensions and payload length, naming the file in every error.
+ *
+ * Hostile input is bounded. A .gz file's header is inflated from the first
+ * compressed bytes alone, and the size it declares is checked against the real
+ * file: against the gzip trailer's uncompressed size, and against what deflate
+ * can expand that many compressed bytes to at most (1032:1). Only then is the
+ * body inflated, and never past the declared size. A gzip bomb is refused
+ * before its body is inflated.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
@@ -78,24 +85,57 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Decompress if gzip (detected by magic), else return the input unchanged. */
-export function maybeGunzip(bytes: Uint8Array, name: string): Uint8Array {
-  if (!isGzip(bytes)) return bytes;
+/** Deflate's largest expansion: 258 bytes from 2 bits. */
+const MAX_DEFLATE_RATIO = 1032;
+/** Compressed bytes inflated to find the header (at most 16 + 4·255 bytes of output). */
+const HEADER_PEEK = 4096;
+
+/** The start of a gzip member's output, from its first compressed bytes only (never the whole body). */
+function gunzipPrefix(bytes: Uint8Array, name: string): Uint8Array {
   try {
-    const out = gunzipSync(bytes);
+    const out = gunzipSync(bytes.subarray(0, Math.min(bytes.length, HEADER_PEEK)), {
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+      maxOutputLength: HEADER_PEEK * MAX_DEFLATE_RATIO,
+    });
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new IdxFormatError(name, `gzip decompression failed (truncated or corrupted .gz file): ${why}`);
+    throw new IdxFormatError(name, `gzip decompression failed (truncated or corrupted .gz file): ${why.slice(0, 200)}`);
   }
 }
 
-/**
- * Parse an IDX buffer (raw or gzip). `name` is used in error messages.
- * For uint8 data the returned array is a view over the (decompressed) buffer.
- */
-export function parseIdx(input: Uint8Array, name = '<buffer>', expect: IdxExpect = {}): IdxArray {
-  const bytes = maybeGunzip(input, name);
+/** The uncompressed size recorded in a gzip file's last 4 bytes (modulo 2^32). */
+function gzipTrailerSize(bytes: Uint8Array): number {
+  const n = bytes.length;
+  return (bytes[n - 4] | (bytes[n - 3] << 8) | (bytes[n - 2] << 16) | (bytes[n - 1] << 24)) >>> 0;
+}
+
+/** Decompress if gzip (detected by magic), else return the input unchanged; never more than `maxBytes` of output. */
+export function maybeGunzip(bytes: Uint8Array, name: string, maxBytes = 2 ** 31 - 1): Uint8Array {
+  if (!isGzip(bytes)) return bytes;
+  try {
+    const out = gunzipSync(bytes, { maxOutputLength: Math.max(1, maxBytes) });
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    if (err instanceof RangeError || /larger than|maxOutputLength|buffer/i.test(why)) {
+      throw new IdxFormatError(name, `the .gz file decompresses to more than the ${maxBytes} bytes its IDX header declares; it is corrupted or not an IDX file`);
+    }
+    throw new IdxFormatError(name, `gzip decompression failed (truncated or corrupted .gz file): ${why.slice(0, 200)}`);
+  }
+}
+
+export interface IdxHeader {
+  magic: number;
+  dtype: IdxDtype;
+  shape: number[];
+  headerLen: number;
+  /** Header plus payload, in bytes, as the header declares. */
+  totalBytes: number;
+}
+
+/** Parse and check the header at the start of `bytes` (already inflated). */
+function headerOf(bytes: Uint8Array, name: string, expect: IdxExpect): IdxHeader {
   if (bytes.length < 4) {
     throw new IdxFormatError(name, `file too short for an IDX header (${bytes.length} bytes, need at least 4)`);
   }
@@ -135,18 +175,50 @@ export function parseIdx(input: Uint8Array, name = '<buffer>', expect: IdxExpect
   }
   let count = 1;
   for (const d of shape) count *= d;
-  const payload = count * code.size;
-  const actual = bytes.length - headerLen;
+  return { magic, dtype: code.dtype, shape, headerLen, totalBytes: headerLen + count * code.size };
+}
+
+/**
+ * The header of an IDX buffer (raw or gzip), checked against the real size of the input before
+ * any body is inflated: what a hostile file claims cannot make the reader allocate more than the
+ * file could really hold.
+ */
+export function readIdxHeader(input: Uint8Array, name = '<buffer>', expect: IdxExpect = {}): IdxHeader {
+  if (!isGzip(input)) return headerOf(input, name, expect);
+  const h = headerOf(gunzipPrefix(input, name), name, expect);
+  const shape = `[${h.shape.join(', ')}] of ${h.dtype}`;
+  if (input.length < 18) throw new IdxFormatError(name, 'truncated .gz file (no gzip trailer)');
+  const trailer = gzipTrailerSize(input);
+  if (trailer !== h.totalBytes % 2 ** 32) {
+    throw new IdxFormatError(name, `the IDX header declares ${shape} (${h.totalBytes} bytes) but the gzip trailer records ${trailer} bytes uncompressed; the file is truncated, corrupted or not one IDX file`);
+  }
+  if (h.totalBytes > input.length * MAX_DEFLATE_RATIO) {
+    throw new IdxFormatError(name, `the IDX header declares ${shape} (${h.totalBytes} bytes), more than ${input.length} compressed bytes can hold; the file is corrupted`);
+  }
+  return h;
+}
+
+/**
+ * Parse an IDX buffer (raw or gzip). `name` is used in error messages.
+ * For uint8 data the returned array is a view over the (decompressed) buffer.
+ */
+export function parseIdx(input: Uint8Array, name = '<buffer>', expect: IdxExpect = {}): IdxArray {
+  // The header first, checked against the real input; then the body, never inflated past what it declares.
+  const declared = readIdxHeader(input, name, expect);
+  const bytes = maybeGunzip(input, name, declared.totalBytes);
+  const h = headerOf(bytes, name, expect);
+  const payload = h.totalBytes - h.headerLen;
+  const actual = bytes.length - h.headerLen;
   if (actual !== payload) {
     const kind = actual < payload ? 'truncated' : 'trailing bytes';
     throw new IdxFormatError(
       name,
-      `${kind}: header shape [${shape.join(', ')}] of ${code.dtype} needs ${payload} data bytes ` +
-        `(${headerLen + payload} total), file has ${actual} (${bytes.length} total)`,
+      `${kind}: header shape [${h.shape.join(', ')}] of ${h.dtype} needs ${payload} data bytes ` +
+        `(${h.totalBytes} total), file has ${actual} (${bytes.length} total)`,
     );
   }
-  const data = decodePayload(bytes, headerLen, count, code.dtype);
-  return { dtype: code.dtype, shape, data };
+  const count = h.shape.reduce((a, b) => a * b, 1);
+  return { dtype: h.dtype, shape: h.shape, data: decodePayload(bytes, h.headerLen, count, h.dtype) };
 }
 
 function decodePayload(bytes: Uint8Array, offset: number, count: number, dtype: IdxDtype): IdxTypedArray {
@@ -187,6 +259,18 @@ export function readIdxFile(path: string, expect: IdxExpect = {}): IdxArray {
     throw new IdxFormatError(path, `cannot read file: ${why}`);
   }
   return parseIdx(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path, expect);
+}
+
+/** The header of an IDX file, read and checked without inflating its body (see readIdxHeader). */
+export function readIdxHeaderFile(path: string, expect: IdxExpect = {}): IdxHeader {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new IdxFormatError(path, `cannot read file: ${why}`);
+  }
+  return readIdxHeader(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path, expect);
 }
 
 export interface IdxImages {
