@@ -56,7 +56,9 @@ const DTYPE_TO_CODE: Record<IdxDtype, number> = {
 export class IdxFormatError extends Error {
   readonly file: string;
   constructor(file: string, problem: string) {
-    super(`${file}: ${problem}`);
+    // Capped: a hostile header must not turn into a megabyte of message (the file name always stays).
+    const max = Math.max(120, 300 - file.length - 2);
+    super(`${file}: ${problem.length > max ? `${problem.slice(0, max - 1)}…` : problem}`);
     this.name = 'IdxFormatError';
     this.file = file;
   }
@@ -68,6 +70,11 @@ export interface IdxExpect {
   magic?: number;
   /** Expected dimension sizes; `null` entries are not checked. Also fixes ndim. */
   dims?: (number | null)[];
+}
+
+/** A shape for messages: whole when short, the first dims and a count when a hostile header has many. */
+function shapeText(shape: readonly number[]): string {
+  return shape.length <= 6 ? `[${shape.join(', ')}]` : `[${shape.slice(0, 4).join(', ')}, … ${shape.length} dims]`;
 }
 
 const hex8 = (n: number): string => '0x' + (n >>> 0).toString(16).padStart(8, '0');
@@ -169,7 +176,7 @@ function headerOf(bytes: Uint8Array, name: string, expect: IdxExpect): IdxHeader
     for (let i = 0; i < ndim; i++) {
       const want = expect.dims[i];
       if (want !== null && want !== undefined && shape[i] !== want) {
-        throw new IdxFormatError(name, `dimension ${i} is ${shape[i]}, expected ${want} (shape [${shape.join(', ')}])`);
+        throw new IdxFormatError(name, `dimension ${i} is ${shape[i]}, expected ${want} (shape ${shapeText(shape)})`);
       }
     }
   }
@@ -186,7 +193,7 @@ function headerOf(bytes: Uint8Array, name: string, expect: IdxExpect): IdxHeader
 export function readIdxHeader(input: Uint8Array, name = '<buffer>', expect: IdxExpect = {}): IdxHeader {
   if (!isGzip(input)) return headerOf(input, name, expect);
   const h = headerOf(gunzipPrefix(input, name), name, expect);
-  const shape = `[${h.shape.join(', ')}] of ${h.dtype}`;
+  const shape = `${shapeText(h.shape)} of ${h.dtype}`;
   if (input.length < 18) throw new IdxFormatError(name, 'truncated .gz file (no gzip trailer)');
   const trailer = gzipTrailerSize(input);
   if (trailer !== h.totalBytes % 2 ** 32) {
@@ -213,7 +220,7 @@ export function parseIdx(input: Uint8Array, name = '<buffer>', expect: IdxExpect
     const kind = actual < payload ? 'truncated' : 'trailing bytes';
     throw new IdxFormatError(
       name,
-      `${kind}: header shape [${h.shape.join(', ')}] of ${h.dtype} needs ${payload} data bytes ` +
+      `${kind}: header shape ${shapeText(h.shape)} of ${h.dtype} needs ${payload} data bytes ` +
         `(${h.totalBytes} total), file has ${actual} (${bytes.length} total)`,
     );
   }
