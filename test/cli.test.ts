@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,24 @@ before(() => {
 });
 
 after(() => rmSync(work, { recursive: true, force: true }));
+
+test('--out under a read-only or unwritable directory says which directory refuses writes', () => {
+  const ro = path.join(work, 'ro');
+  mkdirSync(ro, { recursive: true });
+  // Root writes through permissions, so as root the directory is a read-only tmpfs instead.
+  const asRoot = process.getuid?.() === 0;
+  const mounted = asRoot && spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]).status === 0;
+  if (!asRoot) chmodSync(ro, 0o555);
+  try {
+    if (asRoot && !mounted) return; // no way to make a directory root cannot write to here
+    const r = torchlet(['train', 'lenet', '--data-dir', dataDir, '--epochs', '1', '--out', path.join(ro, 'a', 'b')]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /cannot create the run directory .*: .*ro is not writable \((a read-only file system|permission denied)\); choose another --out/);
+  } finally {
+    if (mounted) spawnSync('umount', [ro]);
+    else if (!asRoot) chmodSync(ro, 0o755);
+  }
+});
 
 test('summary prints the seed listing for lenet and a table with totals', () => {
   const r = torchlet(['summary', 'lenet']);

@@ -107,6 +107,20 @@ test('an interrupted run resumed from its checkpoint ends bit-identical to an un
   }
 });
 
+test('a NaN in the input is blamed on the data, not on the learning rate', async () => {
+  setBackend('reference');
+  torch.manualSeed(1);
+  const images = new Float32Array(20 * 144).fill(0.5);
+  images[3 * 144 + 7] = NaN;
+  const X = torch.tensor(images).reshape([20, 1, 12, 12]);
+  const y = torch.tensor(new Float32Array(20).map((_, i) => i % 10));
+  const batches = { length: 2, async *[Symbol.asyncIterator]() { yield [X.slice(0, 0, 10), y.slice(0, 0, 10)]; yield [X.slice(0, 10, 20), y.slice(0, 10, 20)]; } };
+  await assert.rejects(
+    fit(new nn.Sequential(new nn.Flatten(), new nn.Linear(144, 10)), batches as never, batches as never, { epochs: 1, lr: 0.1 }),
+    (err: unknown) => err instanceof NonFiniteLossError && /input batch itself holds a NaN at index 439/.test(err.message) && !/lower --lr/.test(err.message),
+  );
+});
+
 test('a NaN loss stops training with advice and keeps the last good checkpoint', async () => {
   setBackend('reference');
   const dir = mkdtempSync(path.join(tmpdir(), 'torchlet-nan-'));

@@ -82,13 +82,22 @@ export interface FitOptions {
 }
 
 export class NonFiniteLossError extends Error {
-  constructor(readonly epoch: number, readonly batch: number, readonly value: number, lr: number, overBatches?: number) {
+  constructor(readonly epoch: number, readonly batch: number, readonly value: number, lr: number, overBatches?: number, badInput?: string) {
     const where = overBatches && overBatches > 1 ? `in the ${overBatches} batches up to epoch ${epoch + 1}, batch ${batch + 1}` : `at epoch ${epoch + 1}, batch ${batch + 1}`;
-    super(`training stopped: the loss became ${value} ${where}. ` +
-      `The learning rate (${lr}) is probably too high for this model; try a lower --lr. ` +
-      'The last good checkpoint (end of the previous epoch) was kept.');
+    const cause = badInput
+      ? `The input batch itself holds ${badInput}, so the data is at fault, not the learning rate; check the dataset. `
+      : `The learning rate (${lr}) is probably too high for this model; try a lower --lr. `;
+    super(`training stopped: the loss became ${value} ${where}. ${cause}The last good checkpoint (end of the previous epoch) was kept.`);
     this.name = 'NonFiniteLossError';
   }
+}
+
+/** 'a NaN at index 17' when the tensor holds a NaN or an infinity, else undefined. */
+async function nonFiniteIn(t: Tensor): Promise<string | undefined> {
+  if (t.isDisposed) return undefined;
+  const v = await t.data();
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return `${Number.isNaN(v[i]) ? 'a NaN' : `an infinity (${v[i]})`} at index ${i}`;
+  return undefined;
 }
 
 /** The seed's init_weight: Xavier-uniform for every Conv2d and Linear weight. */
@@ -143,11 +152,11 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
   const sums = new RunningSums();
   let lv = NaN;
   /** Move the device-side sums into the epoch's metric (a readback on a GPU), stopping on a non-finite loss. */
-  const readSums = async (epoch: number, batch: number, batchSize: number): Promise<void> => {
+  const readSums = async (epoch: number, batch: number, batchSize: number, input?: Tensor): Promise<void> => {
     if (sums.pending === 0) return;
     const r = await sums.read();
     if (!Number.isFinite(r.lossSum)) {
-      throw new NonFiniteLossError(epoch, batch, r.lossSum / r.examples, opts.lr, eagerReads ? undefined : Math.round(r.examples / batchSize));
+      throw new NonFiniteLossError(epoch, batch, r.lossSum / r.examples, opts.lr, eagerReads ? undefined : Math.round(r.examples / batchSize), input ? await nonFiniteIn(input) : undefined);
     }
     metric.add(r.lossSum, r.correct, r.examples);
     lv = r.lossSum / r.examples;
@@ -181,13 +190,14 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
       step.loss.dispose();
       step.correct.dispose();
       tidy(() => optimizer.step());
-      releaseBatchTensor(X);
-      releaseBatchTensor(y);
       // The step's work goes to the device in one submit; a GPU then runs it while the next batch is recorded.
       backend.flush?.();
       await backend.settle?.();
       const atPoint = (i + 1) % pointEvery === 0 || i === numBatches - 1;
-      if (eagerReads || atPoint) await readSums(epoch, i, X.shape[0]);
+      // (the batch is still alive here, so a non-finite loss can be traced to non-finite inputs)
+      if (eagerReads || atPoint) await readSums(epoch, i, X.shape[0], X);
+      releaseBatchTensor(X);
+      releaseBatchTensor(y);
       timer.stop();
       wallExamples += X.shape[0];
       if (metric.get(2) > 0) {

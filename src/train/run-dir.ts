@@ -10,7 +10,7 @@
  * full disk at any point leaves the previous generation whole and named by the
  * manifest, so a run can always be resumed. The newest two generations are kept.
  */
-import { existsSync, readFileSync, mkdirSync, readdirSync, renameSync, rmSync, linkSync, copyFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync, readdirSync, renameSync, rmSync, linkSync, copyFileSync, openSync, fsyncSync, closeSync, accessSync, statSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { Tensor } from '../tensor.js';
 import type { Module } from '../nn/module.js';
@@ -52,6 +52,20 @@ interface Manifest {
   batch: number;
 }
 
+/** The real reason a directory cannot be made: the nearest existing ancestor that refuses writes, not a bare ENOENT. */
+function whyNotWritable(dir: string, err: unknown): string {
+  let p = path.resolve(dir);
+  while (!existsSync(p) && path.dirname(p) !== p) p = path.dirname(p);
+  try {
+    accessSync(p, fsConstants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return `${p} is not writable (${code === 'EROFS' ? 'a read-only file system' : code === 'EACCES' ? 'permission denied' : code ?? 'refused'})`;
+  }
+  if (existsSync(p) && !statSync(p).isDirectory()) return `${p} is a file, not a directory`;
+  return (err as Error).message;
+}
+
 function fsyncDir(dir: string): void {
   try {
     const fd = openSync(dir, 'r');
@@ -83,7 +97,11 @@ export class RunDir {
   private metricsLines: string[] = [];
 
   constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw new Error(`cannot create the run directory ${dir}: ${whyNotWritable(dir, err)}; choose another --out`, { cause: err });
+    }
     this.removeStaleTemporaries();
     const metricsPath = this.file('metrics');
     if (existsSync(metricsPath)) this.metricsLines = readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l.length > 0);
