@@ -7,9 +7,19 @@
 // AlexNet's and VGG's 3x3 layers here, within a few 1e-6 of direct).
 // "direct" (conv_direct.cc: im2col + packed matrix product in NCHW), offered
 // for few-channel shapes such as LeNet's, where blocked layouts pad channels to
-// 16. By default the first calls of every shape time the plans it is offered
-// and the fastest is kept (see Tuner). "plain" (oneDNN on NCHW) only runs when
-// forced; TORCHLET_CONV_LAYOUT=blocked|winograd|direct|plain forces a plan.
+// 16. The plans a shape is offered are timed and the fastest is kept (see
+// Tuner). "plain" (oneDNN on NCHW) only runs when forced;
+// TORCHLET_CONV_LAYOUT=blocked|winograd|direct|plain forces a plan.
+//
+// Determinism. Plans differ in float summation order, so which plan computes a
+// value decides its last bits. By default the race is run on a shape's first
+// call, before any output is kept: every plan on offer runs twice on that
+// call's own data, the fastest is chosen, and it computes the result, then and
+// for the rest of the process. The JavaScript side saves the choices per
+// machine and thread count and hands them back to later processes
+// (setConvChoices), so runs repeat bit for bit. TORCHLET_DETERMINISTIC=0
+// restores the free race over a shape's first calls, whose results come from
+// whichever plan was being timed.
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -68,6 +78,14 @@ int &forcedLayoutRef() {
 }
 
 int forcedLayout() { return forcedLayoutRef(); }
+
+bool deterministic() {
+  static const bool on = [] {
+    const char *e = std::getenv("TORCHLET_DETERMINISTIC");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
 
 /**
  * Per-shape choice between the plans on offer (blocked always; direct for few channels; Winograd
@@ -151,39 +169,67 @@ int runTuned(const Key &k, void *const *ptrs, F build, const std::function<void(
     t.offer(kDirect, static_cast<bool>(direct));
     t.offer(kWinograd, winograd);
     t.initialised = true;
+    // A choice handed in by setConvChoices for a plan this shape is not offered: decide afresh.
+    if (t.choice >= 0 && t.choice != kPlain && !t.available[t.choice]) t.choice = -1;
+  }
+  // Runs one plan; false when oneDNN has no implementation of it for this shape (it is dropped).
+  auto attempt = [&](int layout, int &outBlock) -> bool {
+    outBlock = 0;
+    if (layout == kDirect) {
+      direct();
+      return true;
+    }
+    Plan *pp;
+    try {
+      Key kl = k;
+      kl << layout;
+      pp = &cached(kl, [&](Plan &plan) { build(plan, layout); });
+    } catch (const dnnl::error &) {
+      if (layout == kWinograd) {
+        t.drop(kWinograd);
+        return false;
+      }
+      if (forcedLayout() >= 0 || layout == kPlain) throw;
+      // No blocked implementation for this shape: oneDNN on NCHW is what is left.
+      t.choice = kPlain;
+      Key kl = k;
+      kl << kPlain;
+      pp = &cached(kl, [&](Plan &plan) { build(plan, kPlain); });
+    }
+    pp->run(ptrs);
+    outBlock = pp->outBlock;
+    return true;
+  };
+  auto elapsedMs = [](std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  if (deterministic() && t.tuning()) {
+    // Decide before any result is kept: time every plan on offer on this call's data, twice.
+    for (int round = 0; round < 2 && t.choice < 0; round++) {
+      for (int l = 0; l < kLayouts && t.choice < 0; l++) {
+        if (!t.racing[l]) continue;
+        int ob = 0;
+        auto t0 = std::chrono::steady_clock::now();
+        if (!attempt(l, ob)) continue;
+        const double ms = elapsedMs(t0);
+        if (ms < t.best[l]) t.best[l] = ms;
+        t.calls[l]++;
+      }
+    }
+    if (t.choice < 0) {
+      int fastest = -1;
+      for (int l = 0; l < kLayouts; l++)
+        if (t.racing[l] && (fastest < 0 || t.best[l] < t.best[fastest])) fastest = l;
+      t.choice = fastest < 0 ? kBlocked : fastest;
+    }
   }
   for (;;) {
     const bool timing = t.tuning();
-    int layout = t.next();
+    const int layout = t.next();
     auto t0 = std::chrono::steady_clock::now();
     int outBlock = 0;
-    if (layout == kDirect) {
-      direct();
-    } else {
-      Plan *pp;
-      try {
-        Key kl = k;
-        kl << layout;
-        pp = &cached(kl, [&](Plan &plan) { build(plan, layout); });
-      } catch (const dnnl::error &) {
-        // No implementation of this plan for this shape: drop it and run another.
-        if (layout == kWinograd) {
-          t.drop(kWinograd);
-          continue;
-        }
-        if (forcedLayout() >= 0 || layout == kPlain) throw;
-        layout = kPlain;
-        t.choice = kPlain;
-        Key kl = k;
-        kl << layout;
-        pp = &cached(kl, [&](Plan &plan) { build(plan, layout); });
-      }
-      pp->run(ptrs);
-      outBlock = pp->outBlock;
-    }
-    if (timing && t.choice < 0) {
-      t.record(layout, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
+    if (!attempt(layout, outBlock)) continue;
+    if (timing && t.choice < 0) t.record(layout, elapsedMs(t0));
     return outBlock;
   }
 }
@@ -376,9 +422,66 @@ Napi::Value ConvTuning(const Napi::CallbackInfo &info) {
   return out;
 }
 
+std::string toHex(const std::string &s) {
+  static const char *d = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() * 2);
+  for (unsigned char c : s) {
+    out.push_back(d[c >> 4]);
+    out.push_back(d[c & 15]);
+  }
+  return out;
+}
+
+bool fromHex(const std::string &h, std::string &out) {
+  if (h.size() % 2) return false;
+  out.clear();
+  for (size_t i = 0; i < h.size(); i += 2) {
+    auto v = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+    const int a = v(h[i]), b = v(h[i + 1]);
+    if (a < 0 || b < 0) return false;
+    out.push_back(static_cast<char>(a * 16 + b));
+  }
+  return true;
+}
+
+// convChoices() -> { [hex shape key]: plan name } for every shape whose plan is decided.
+Napi::Value ConvChoices(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  for (auto &kv : tuners())
+    if (kv.second.choice >= 0) out.Set(toHex(kv.first), kLayoutNames[kv.second.choice]);
+  return out;
+}
+
+// setConvChoices({ [hex shape key]: plan name }): decisions saved by an earlier process; returns how many were taken.
+Napi::Value SetConvChoices(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "torchlet cpu: setConvChoices expects an object");
+  Napi::Object in = info[0].As<Napi::Object>();
+  Napi::Array keys = in.GetPropertyNames();
+  uint32_t taken = 0;
+  for (uint32_t i = 0; i < keys.Length(); i++) {
+    const std::string hex = keys.Get(i).As<Napi::String>().Utf8Value();
+    const Napi::Value v = in.Get(hex);
+    if (!v.IsString()) continue;
+    const std::string name = v.As<Napi::String>().Utf8Value();
+    int layout = -1;
+    for (int l = 0; l < kLayouts; l++)
+      if (name == kLayoutNames[l]) layout = l;
+    std::string key;
+    if (layout < 0 || !fromHex(hex, key)) continue;
+    tuners()[key].choice = layout;
+    taken++;
+  }
+  return Napi::Number::New(env, taken);
+}
+
 }  // namespace
 
 void initConv(Napi::Env env, Napi::Object exports) {
+  exports.Set("convChoices", Napi::Function::New(env, ConvChoices, "convChoices"));
+  exports.Set("setConvChoices", Napi::Function::New(env, SetConvChoices, "setConvChoices"));
   exports.Set("setConvLayout", Napi::Function::New(env, SetConvLayout, "setConvLayout"));
   exports.Set("convTuning", Napi::Function::New(env, ConvTuning, "convTuning"));
   exports.Set("conv2dForward", Napi::Function::New(env, ConvForward, "conv2dForward"));

@@ -6,8 +6,8 @@
  * on a disk too small for its checkpoints must fail cleanly, and resuming it
  * elsewhere must continue from the last complete checkpoint.
  *
- * `cpu` runs force one convolution plan (TORCHLET_CONV_LAYOUT=blocked): the
- * default timing race between plans may pick differently from run to run.
+ * `cpu` runs share one convolution plan cache (TORCHLET_CACHE_DIR): the first
+ * run decides each shape's plan and every later process reuses the decision.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +25,7 @@ let dataDir = '';
 const TRAIN = ['train', 'lenet', '--epochs', '3', '--batch-size', '50', '--lr', '0.3'];
 
 function envFor(backend: string): NodeJS.ProcessEnv {
-  return { ...process.env, TORCHLET_BACKEND: backend, TORCHLET_CONV_LAYOUT: 'blocked', TORCHLET_NUM_THREADS: '2' };
+  return { ...process.env, TORCHLET_BACKEND: backend, TORCHLET_CACHE_DIR: path.join(work, 'cache'), TORCHLET_NUM_THREADS: '2' };
 }
 
 function trainSync(backend: string, extra: string[]): { code: number; out: string; err: string; ms: number } {

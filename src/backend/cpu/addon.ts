@@ -28,6 +28,10 @@ export interface CpuNative {
     op: number; layout: 'plain' | 'blocked' | 'direct' | 'winograd' | null;
     blockedMs: number | null; directMs: number | null; winogradMs: number | null; calls: number;
   }>;
+  /** The convolution plan decided for each shape so far, by hex shape key. */
+  convChoices(): Record<string, 'plain' | 'blocked' | 'direct' | 'winograd'>;
+  /** Decisions saved by an earlier process (for the current thread count); returns how many were taken. */
+  setConvChoices(choices: Record<string, string>): number;
   /** Drop the cached primitives (they are rebuilt on demand). */
   clearCache(): void;
   cacheSize(): number;

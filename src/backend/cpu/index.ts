@@ -18,6 +18,7 @@ import { batchNormKernels } from './batchnorm.js';
 import { softmaxKernels } from './softmax.js';
 import { optimKernels } from './optim.js';
 import type { CpuContext } from './common.js';
+import { usePlanCache } from './plan-cache.js';
 
 export { SMALL } from './common.js';
 export { loadNative, nativeLoadError, nativeAddonPath, type CpuNative } from './addon.js';
@@ -40,6 +41,7 @@ export function createCpuBackend(nat: CpuNative): HostBackend {
     if (Number.isInteger(n) && n > 0) nat.setNumThreads(n);
   }
   setHostAllocator({ create: uninitialisedHostBuffer, destroy: () => {} });
+  usePlanCache(nat);
   const v = nat.version();
   const ctx: CpuContext = { nat, backend: () => backend, keepBlocked: process.env.TORCHLET_BLOCKED_ACTIVATIONS !== '0' };
   const backend: HostBackend = {
