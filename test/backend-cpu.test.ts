@@ -19,6 +19,10 @@ import { getBackend, kernelsFor, withBackend } from '../src/backend/registry.js'
 import { CPU } from '../src/device.js';
 import * as torch from '../src/index.js';
 import { hostStorage, rowMajor as valuesOf } from '../src/backend/host.js';
+import { rng } from './helpers/seeded.js';
+import { convDesc, poolDesc, seededRand } from './helpers/kernel-cases.js';
+
+const rand = seededRand(1);
 
 const native = loadNative();
 const backend = native ? loadCpuBackend() : null;
@@ -27,24 +31,7 @@ const cpu = backend ? onArrays(backend, backend.kernels) : ({} as ReturnType<typ
 
 // ---------------------------------------------------------------- helpers
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-let seed = 1;
-function rand(n: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed++);
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
-  return a;
-}
 
 /**
  * |actual − expected| ≤ rtol·|expected| + atol, where atol = rtol·atolScale·max|expected|
@@ -83,19 +70,7 @@ function assertClose(got: Float32Array | null, want: Float32Array | null, what: 
   assert.ok(worst <= 1, `${what}: [${worstAt}] got ${actual[worstAt]}, expected ${expected[worstAt]} (${worst.toFixed(2)}× the tolerance)`);
 }
 
-function convDesc(n: number, c: number, h: number, w: number, oc: number, kh: number, kw: number,
-  sh: number, sw: number, ph: number, pw: number, activation?: ActivationOp): Conv2dDesc {
-  const oh = Math.floor((h + 2 * ph - kh) / sh) + 1;
-  const ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
-  return { n, c, h, w, oc, kh, kw, sh, sw, ph, pw, oh, ow, activation };
-}
 
-function poolDesc(kind: 'max' | 'avg', n: number, c: number, h: number, w: number, kh: number, kw: number,
-  sh: number, sw: number, ph: number, pw: number, countIncludePad = true): Pool2dDesc {
-  const oh = Math.floor((h + 2 * ph - kh) / sh) + 1;
-  const ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
-  return { kind, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, countIncludePad };
-}
 
 /** A test that is skipped, with the reason, when the addon is not built. */
 function check(name: string, fn: () => void): void {

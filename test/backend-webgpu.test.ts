@@ -13,27 +13,14 @@ import { KERNEL_NAMES } from '../src/backend/kernels.js';
 import { referenceKernels as ref } from '../src/backend/reference/index.js';
 import { Storage } from '../src/backend/storage.js';
 import { openTestGpu, gpuContext } from './helpers/gpu.js';
+import { rng } from './helpers/seeded.js';
+import { convDesc, poolDesc, seededRand } from './helpers/kernel-cases.js';
+
+const rand = seededRand(7);
 
 const { backend, skip } = await openTestGpu();
 const gk = (backend?.kernels ?? {}) as Kernels<Storage<GPUBuffer>>;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-let seed = 7;
-function rand(n: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed++);
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
-  return a;
-}
 
 function assertClose(actual: Float32Array, expected: Float32Array, what: string, rtol = 1e-4, atolScale = 0.01): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
@@ -88,17 +75,7 @@ async function both(name: KernelName, args: Arg[], what = name as string, rtol =
   }
 }
 
-function convDesc(n: number, c: number, h: number, w: number, oc: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, activation?: ActivationOp): Conv2dDesc {
-  const oh = Math.floor((h + 2 * ph - kh) / sh) + 1;
-  const ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
-  return { n, c, h, w, oc, kh, kw, sh, sw, ph, pw, oh, ow, activation };
-}
 
-function poolDesc(kind: 'max' | 'avg', n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, countIncludePad = true): Pool2dDesc {
-  const oh = Math.floor((h + 2 * ph - kh) / sh) + 1;
-  const ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
-  return { kind, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, countIncludePad };
-}
 
 describe('webgpu backend against reference', { skip }, () => {
   test('brings every kernel, and names its adapter', () => {

@@ -15,6 +15,7 @@
  * mirror (override: `mirror` option or `$TORCHLET_MIRROR`) into the cache dir, checking
  * SHA-256 and writing atomically (temp file in the same dir, fsync, rename).
  */
+import { fsyncDir } from '../util/atomic-write.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
@@ -297,18 +298,6 @@ function describeFetchError(err: unknown): string {
   return err.message;
 }
 
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Not supported everywhere (e.g. some filesystems); the rename is still atomic.
-  }
-}
 
 /**
  * Download the four .gz files into `dir` (default: the cache dir), skipping files that are

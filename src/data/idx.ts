@@ -256,8 +256,7 @@ function decodePayload(bytes: Uint8Array, offset: number, count: number, dtype: 
   }
 }
 
-/** Read and parse an IDX file (raw or .gz; gzip detected by content). */
-export function readIdxFile(path: string, expect: IdxExpect = {}): IdxArray {
+function readBytes(path: string): Uint8Array {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
@@ -265,19 +264,17 @@ export function readIdxFile(path: string, expect: IdxExpect = {}): IdxArray {
     const why = err instanceof Error ? err.message : String(err);
     throw new IdxFormatError(path, `cannot read file: ${why}`);
   }
-  return parseIdx(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path, expect);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** Read and parse an IDX file (raw or .gz; gzip detected by content). */
+export function readIdxFile(path: string, expect: IdxExpect = {}): IdxArray {
+  return parseIdx(readBytes(path), path, expect);
 }
 
 /** The header of an IDX file, read and checked without inflating its body (see readIdxHeader). */
 export function readIdxHeaderFile(path: string, expect: IdxExpect = {}): IdxHeader {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new IdxFormatError(path, `cannot read file: ${why}`);
-  }
-  return readIdxHeader(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path, expect);
+  return readIdxHeader(readBytes(path), path, expect);
 }
 
 export interface IdxImages {

@@ -17,7 +17,7 @@ import type { Module } from '../nn/module.js';
 import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
 import { saveSafetensors, loadSafetensors } from '../io/safetensors-file.js';
 import { CPU } from '../device.js';
-import { atomicWriteFileSync } from '../util/atomic-write.js';
+import { atomicWriteFileSync, fsyncDir } from '../util/atomic-write.js';
 import type { FitState } from './fit.js';
 
 export interface RunConfig {
@@ -66,18 +66,6 @@ function whyNotWritable(dir: string, err: unknown): string {
   return (err as Error).message;
 }
 
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; renames are still atomic.
-  }
-}
 
 /** A file-system failure while saving, said plainly: what failed, that the last checkpoint is intact, what to do. */
 function savingError(dir: string, err: unknown, previous: string | null): Error {

@@ -45,6 +45,11 @@ export function atomicWriteFileSync(
     rmSync(tmp, { force: true });
     throw err;
   }
+  fsyncDir(dir);
+}
+
+/** Make a directory's entries (a rename into it) durable; some filesystems refuse, and renames stay atomic anyway. */
+export function fsyncDir(dir: string): void {
   try {
     const dfd = openSync(dir, 'r');
     try {

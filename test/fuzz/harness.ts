@@ -13,17 +13,10 @@
 import { gzipSync } from 'node:zlib';
 import { deserialize, SafetensorsError } from '../../src/io/safetensors.js';
 import { encodeIdx, IdxFormatError, parseIdx } from '../../src/data/idx.js';
+import { rng } from '../helpers/seeded.js';
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
+
 
 type Rand = () => number;
 const int = (r: Rand, n: number): number => Math.floor(r() * n);

@@ -6,7 +6,7 @@ import { sizeOf } from './strides.js';
  * becomes alternating [keep, reduce, keep, ...] blocks. A channel reduction of
  * NCHW over (0,2,3), for example, becomes [N reduce][C keep][HW reduce].
  */
-function mergeDims(shape: readonly number[], axes: readonly number[]): { dims: number[]; reduced: boolean[] } {
+export function mergeDims(shape: readonly number[], axes: readonly number[]): { dims: number[]; reduced: boolean[] } {
   const dims: number[] = [];
   const reduced: boolean[] = [];
   shape.forEach((d, i) => {

@@ -2,6 +2,7 @@
 import type { Kernels } from '../kernels.js';
 import { alloc, groupsFor, run, type GpuStorage, type WebGpuCtx } from './common.js';
 import { kernel, perElement } from './wgsl.js';
+import { stridesFor } from '../reference/strides.js';
 
 const MAX_RANK = 8;
 
@@ -48,23 +49,14 @@ export function movementKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'permut
     run(c, spec, [x, y], values, groupsFor(c, n));
     return y;
   };
-  const rowStrides = (shape: readonly number[]): number[] => {
-    const s = new Array<number>(shape.length);
-    let acc = 1;
-    for (let i = shape.length - 1; i >= 0; i--) {
-      s[i] = acc;
-      acc *= shape[i];
-    }
-    return s;
-  };
 
   return {
     permute(x, shape, perm) {
-      const st = rowStrides(shape);
+      const st = stridesFor(shape);
       return gather(x, perm.map((p) => shape[p]), perm.map((p) => st[p]), 'permute');
     },
     expand(x, shape, outShape) {
-      const st = rowStrides(shape).map((s, i) => (shape[i] === 1 ? 0 : s));
+      const st = stridesFor(shape).map((s, i) => (shape[i] === 1 ? 0 : s));
       return gather(x, outShape, st, 'expand');
     },
     slice(x, outer, dim, inner, start, len) {

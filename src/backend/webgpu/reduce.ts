@@ -7,24 +7,16 @@
 import type { Kernels, ReduceOp } from '../kernels.js';
 import { alloc, groupsFor, NAN_HELPERS, run, type GpuStorage, type WebGpuCtx } from './common.js';
 import { kernel, perElement, WG } from './wgsl.js';
+import { mergeDims } from '../reference/reduce.js';
 
 const MAX_BLOCKS = 8;
 /** Reductions at most this long run one thread per output. */
 const SHORT = 64;
 
+/** The reference's merge of adjacent kept/reduced dims, after dropping size-1 dims (they index nothing). */
 function merge(shape: readonly number[], axes: readonly number[]): { dims: number[]; reduced: boolean[] } {
-  const dims: number[] = [];
-  const reduced: boolean[] = [];
-  shape.forEach((d, i) => {
-    if (d === 1) return;
-    const r = axes.includes(i);
-    if (dims.length > 0 && reduced[reduced.length - 1] === r) dims[dims.length - 1] *= d;
-    else {
-      dims.push(d);
-      reduced.push(r);
-    }
-  });
-  return { dims, reduced };
+  const kept = shape.map((d, i) => [d, i] as const).filter(([d]) => d !== 1);
+  return mergeDims(kept.map(([d]) => d), kept.flatMap(([, i], k) => (axes.includes(i) ? [k] : [])));
 }
 
 const INIT: Record<ReduceOp, string> = { sum: '0.0', max: '-inff()', min: 'inff()' };
