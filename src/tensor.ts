@@ -77,6 +77,9 @@ export class Tensor {
     return this.store.numel;
   }
 
+  /** torch's size(): the whole shape, or one dim's extent (negative dims count from the end). */
+  size(): readonly number[];
+  size(dim: number): number;
   size(dim?: number): number | readonly number[] {
     if (dim === undefined) return this.shape;
     return this.shape[dim < 0 ? dim + this.shape.length : dim];

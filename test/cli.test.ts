@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,17 @@ test('--out under a read-only or unwritable directory says which directory refus
     if (mounted) spawnSync('umount', [ro]);
     else if (!asRoot) chmodSync(ro, 0o755);
   }
+});
+
+test('--version prints the package version; --device cuda says which device torchlet has', () => {
+  const v = torchlet(['--version']);
+  assert.equal(v.code, 0);
+  assert.equal(v.out.trim(), (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
+  const c = torchlet(['train', 'lenet', '--device', 'cuda', '--data-dir', dataDir, '--out', path.join(work, 'cuda')]);
+  assert.equal(c.code, 1);
+  assert.match(c.err, /no device 'cuda'; torchlet's GPU device is 'gpu' \(WebGPU/);
+  const help = torchlet(['train', '--help']);
+  assert.doesNotMatch(help.out, /\bseed's\b|the seed\b/, 'help speaks of the book, not the project-internal seed');
 });
 
 test('summary prints the seed listing for lenet and a table with totals', () => {
@@ -104,7 +115,7 @@ test('train refuses an --out that is a file or already holds a run; eval refuses
 test('unknown model names list the known ones', () => {
   const r = torchlet(['summary', 'lenett']);
   assert.notEqual(r.code, 0);
-  assert.match(r.err, /unknown model 'lenett'; known models: lenet, alexnet, vgg11/);
+  assert.match(r.err, /unknown model 'lenett'; did you mean 'lenet'\? Known models: lenet, alexnet, vgg11/);
 });
 
 test('train prints the seed lines, writes the run directory; eval and --logits read it back', () => {

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../src/tensor.js';
+import * as torch from '../src/index.js';
 import { num } from './helpers/assert-close.js';
 import { fillValues, numelOf } from './helpers/fill.js';
 import { loadFixture, type FormatCase } from './helpers/fixtures.js';
@@ -36,4 +37,10 @@ test('toString: util.inspect uses the torch-style repr', async () => {
   const { inspect } = await import('node:util');
   const t = new Tensor(new Float32Array([1, 2.5]), [2]);
   assert.equal(inspect(t), 'tensor([1.0000, 2.5000])');
+});
+
+test('size() is typed as PyTorch uses it: the whole shape destructures, one dim is a number', () => {
+  const [n, c, h] = torch.zeros([2, 3, 4]).size();
+  const w: number = torch.zeros([2, 3, 4]).size(-1);
+  assert.deepEqual([n, c, h, w], [2, 3, 4, 4]);
 });

@@ -84,9 +84,9 @@ test('charts: an empty or partial history still renders with its legend', async 
 test('charts: PNG has the signature and the SVG size times the scale', async () => {
   const svg = await renderChartSvg(sampleHistory());
   const s = svgSize(svg);
-  const p1 = pngSize(renderChartPng(svg, { scale: 1 }));
+  const p1 = pngSize(Buffer.from(renderChartPng(svg, { scale: 1 })));
   assert.deepEqual(p1, { width: Math.round(s.width), height: Math.round(s.height) });
-  const p2 = pngSize(renderChartPng(svg));
+  const p2 = pngSize(Buffer.from(renderChartPng(svg)));
   assert.ok(Math.abs(p2.width - 2 * s.width) <= 1 && Math.abs(p2.height - 2 * s.height) <= 1, JSON.stringify(p2));
 });
 

@@ -47,19 +47,19 @@ function data(running: boolean): ReportData {
 
 test('report: encodeGrayPng round-trips bytes, [0,1] floats and normalised floats', () => {
   const bytes = new Uint8Array(6 * 4).map((_, i) => i * 10);
-  const back = PNG.sync.read(encodeGrayPng(bytes, 6, 4));
+  const back = PNG.sync.read(Buffer.from(encodeGrayPng(bytes, 6, 4)));
   assert.equal(back.width, 6);
   assert.equal(back.height, 4);
   for (let i = 0; i < bytes.length; i++) assert.equal(back.data[4 * i], bytes[i]); // decoded as RGBA
   const unit = Float32Array.from([0, 0.5, 1, 0.25]);
-  const u = PNG.sync.read(encodeGrayPng(unit, 2, 2));
+  const u = PNG.sync.read(Buffer.from(encodeGrayPng(unit, 2, 2)));
   assert.deepEqual([0, 1, 2, 3].map((i) => u.data[4 * i]), [0, 128, 255, 64]);
   const normed = Float32Array.from([-0.81, 0, 2.02, 1]); // mean/std-normalised: min–max scaled
-  const n = PNG.sync.read(encodeGrayPng(normed, 4, 1));
+  const n = PNG.sync.read(Buffer.from(encodeGrayPng(normed, 4, 1)));
   assert.equal(n.data[0], 0);
   assert.equal(n.data[8], 255);
   const wide = Float32Array.from([0, 100, 255, 3]); // floats in 0–255 stay as they are
-  assert.deepEqual([0, 1, 2, 3].map((i) => PNG.sync.read(encodeGrayPng(wide, 4, 1)).data[4 * i]), [0, 100, 255, 3]);
+  assert.deepEqual([0, 1, 2, 3].map((i) => PNG.sync.read(Buffer.from(encodeGrayPng(wide, 4, 1))).data[4 * i]), [0, 100, 255, 3]);
   assert.throws(() => encodeGrayPng(bytes, 5, 4), RangeError);
 });
 

@@ -8,9 +8,9 @@ import { positiveInt } from './args.js';
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('time train steps (forward, backward, SGD) on random data at the seed input size')
+    .description("time train steps (forward, backward, SGD) on random data at the book's input size")
     .argument('<model>', 'model name')
-    .option('--batch <B>', 'batch size (default: the seed\'s)', positiveInt)
+    .option('--batch <B>', 'batch size (default: the book\'s)', positiveInt)
     .option('--steps <S>', 'timed steps after warm-up', positiveInt, 10)
     .option('--warmup <W>', 'untimed warm-up steps', positiveInt, 2)
     .option('--device <D>', 'cpu (fastest available), gpu, or reference', 'cpu')

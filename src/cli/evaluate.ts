@@ -46,7 +46,7 @@ function loadNet(modelName: string, weights: string): Module {
 function commonOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--weights <file>', 'model.safetensors (torchlet run or PyTorch state_dict)')
-    .option('--resize <px>', "resize test images (default: the model's seed input size)", positiveInt)
+    .option('--resize <px>', "resize test images (default: the model's input size in the book)", positiveInt)
     .option('--device <d>', 'cpu (fastest available), gpu, or reference', 'cpu')
     .option('--threads <n>', 'compute threads', positiveInt)
     .option('--data-dir <dir>', 'directory holding the Fashion-MNIST IDX files')

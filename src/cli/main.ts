@@ -5,6 +5,7 @@
 import { releaseGpu } from '../gpu.js';
 import '../node/setup.js';
 import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { registerSummaryCommand } from './summary.js';
 import { registerBenchCommand } from './bench.js';
 import { registerModelsCommand } from './models.js';
@@ -12,9 +13,20 @@ import { registerExtraCommands } from './extra.js';
 
 export { positiveInt, positiveNumber } from './args.js';
 
+/** The version in torchlet's package.json (two levels above dist/src/cli). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('torchlet')
     .description('Deep learning for TypeScript: the d2l convnet zoo on Fashion-MNIST')
+    .version(packageVersion(), '-V, --version', 'print the torchlet version')
     .showHelpAfterError('(run with --help for usage)');
   registerModelsCommand(program);
   registerSummaryCommand(program);

@@ -17,9 +17,9 @@ export function parseInputShape(text: string): [number, number, number] {
 export function registerSummaryCommand(program: Command): void {
   program
     .command('summary')
-    .description("print each top-level layer's output shape, as the seed does")
+    .description("print each top-level layer's output shape, as the book (d2l) does")
     .argument('<model>', 'model name (see `torchlet models`)')
-    .option('--input <CxHxW>', "input size (default: the seed's for this model)")
+    .option('--input <CxHxW>', "input size (default: the book's for this model)")
     .option('--table', 'also print parameters and multiply-adds per layer')
     .action(async (modelName: string, opts: { input?: string; table?: boolean }) => {
       const spec = getModelSpec(modelName);

@@ -41,12 +41,12 @@ interface TrainFlags {
 export function registerTrainCommand(program: Command): void {
   program
     .command('train')
-    .description("train a zoo model on Fashion-MNIST with the seed's settings (train_ch6)")
+    .description("train a zoo model on Fashion-MNIST with the book's settings (d2l's train_ch6)")
     .argument('<model>', 'model name (see `torchlet models`)')
-    .option('--epochs <n>', 'epochs (default: the seed\'s, 10)', positiveInt)
-    .option('--lr <lr>', 'learning rate (default: the seed\'s for this model)', positiveNumber)
-    .option('--batch-size <n>', 'batch size (default: the seed\'s)', positiveInt)
-    .option('--resize <px>', 'resize images to px×px (default: the seed\'s input size)', positiveInt)
+    .option('--epochs <n>', 'epochs (default: the book\'s, 10)', positiveInt)
+    .option('--lr <lr>', 'learning rate (default: the book\'s for this model)', positiveNumber)
+    .option('--batch-size <n>', 'batch size (default: the book\'s)', positiveInt)
+    .option('--resize <px>', 'resize images to px×px (default: the book\'s input size)', positiveInt)
     .option('--device <d>', 'cpu (fastest available), gpu, or reference', 'cpu')
     .option('--seed <n>', 'random seed for init, shuffling and dropout', seedInt, 0)
     .option('--threads <n>', 'compute threads (default: all cores)', positiveInt)

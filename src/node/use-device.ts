@@ -23,6 +23,10 @@ export async function useDevice(name = 'cpu', opts: { threads?: number } = {}): 
     setBackend(forced ?? 'reference');
     dev = CPU;
   } else {
+    // The CLI names devices as torchlet has them; PyTorch's names say where to look instead.
+    if (/^(cuda|mps)(:\d+)?$/i.test(name)) {
+      throw new Error(`no device '${name}'; torchlet's GPU device is 'gpu' (WebGPU, on any vendor's GPU): use --device gpu. Devices: ${DEVICES.join(', ')}`);
+    }
     try {
       dev = toDevice(name);
     } catch {

@@ -179,7 +179,7 @@ export function defaultChartFont(): ChartFont | null {
 }
 
 /** Rasterises an SVG (e.g. from renderChartSvg) to a PNG. */
-export function renderChartPng(svg: string, opts: PngOptions = {}): Buffer {
+export function renderChartPng(svg: string, opts: PngOptions = {}): Uint8Array {
   const font = opts.font ?? defaultChartFont();
   const resvg = new Resvg(svg, {
     fitTo: { mode: 'zoom', value: opts.scale ?? 2 },

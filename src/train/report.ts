@@ -62,7 +62,7 @@ export interface ReportOptions {
  * taken as they are, and anything else (e.g. mean/std-normalised inputs) is
  * min–max scaled to 0–255.
  */
-export function encodeGrayPng(pixels: ArrayLike<number>, width: number, height: number): Buffer {
+export function encodeGrayPng(pixels: ArrayLike<number>, width: number, height: number): Uint8Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`encodeGrayPng: bad size ${width}x${height}`);
   }
@@ -156,7 +156,7 @@ ${rows.join('\n')}
 
 function sampleGrid(samples: ReportSample[], zoom: number): string {
   const figs = samples.map((s) => {
-    const png = encodeGrayPng(s.pixels, s.width, s.height).toString('base64');
+    const png = Buffer.from(encodeGrayPng(s.pixels, s.width, s.height)).toString('base64');
     const wrong = s.trueLabel !== s.predLabel;
     const alt = `true ${s.trueLabel}, predicted ${s.predLabel}`;
     return `<figure class="${wrong ? 'wrong' : 'right'}"><img src="data:image/png;base64,${png}" width="${s.width * zoom}" height="${s.height * zoom}" alt="${escapeHtml(alt)}"><figcaption><span class="true">${escapeHtml(s.trueLabel)}</span><br><span class="pred">${escapeHtml(s.predLabel)}</span></figcaption></figure>`;
