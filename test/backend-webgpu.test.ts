@@ -197,6 +197,24 @@ describe('webgpu backend against reference', { skip }, () => {
     }
   });
 
+  test('convolution kernels are chosen per shape and pass by timing, when the host next waits for the GPU', async () => {
+    const b = backend!;
+    const d = convDesc(4, 3, 13, 13, 5, 3, 3, 1, 1, 1, 1);
+    const x = b.upload(rand(d.n * d.c * d.h * d.w));
+    const w = b.upload(rand(d.oc * d.c * d.kh * d.kw));
+    const dy = b.upload(rand(d.n * d.oc * d.oh * d.ow));
+    gk.conv2d(x, w, null, d);
+    gk.conv2dBackwardData(dy, w, d);
+    gk.conv2dBackwardWeight(x, dy, d, false);
+    await b.finish?.();
+    const tuned = [...gpuContext()!.convTuning].filter(([k]) => k.endsWith(':4,3,13,13,5,3,3,1,1,1,1,'));
+    assert.equal(tuned.length, 3, 'forward, data and weight passes were timed');
+    for (const [k, t] of tuned) {
+      assert.ok(Number.isFinite(t.direct) && Number.isFinite(t.gemm), `${k}: both variants timed`);
+      assert.equal(t.chosen, t.direct <= t.gemm ? 'direct' : 'gemm');
+    }
+  });
+
   const convCases: Array<[string, Conv2dDesc]> = [
     ['3x3 pad 1, odd sizes', convDesc(2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1)],
     ['LeNet conv1 5x5 pad 2 + relu', convDesc(3, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 'relu')],

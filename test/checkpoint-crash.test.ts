@@ -34,15 +34,31 @@ function trainSync(backend: string, extra: string[]): { code: number; out: strin
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr, ms: performance.now() - t0 };
 }
 
-/** Start a run and SIGKILL it after `ms`; resolves with its exit code (null when killed). */
-function trainKilledAfter(backend: string, extra: string[], ms: number): Promise<{ code: number | null; err: string }> {
+function metricLines(dir: string): number {
+  try {
+    return readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Start a run and SIGKILL it once its metrics log has `lines` records, `delayMs` later: kill points
+ * follow the run's progress, not the clock, so they land mid-run however fast the machine is.
+ * Resolves with its exit code (null when killed).
+ */
+function trainKilledAt(backend: string, extra: string[], dir: string, lines: number, delayMs: number): Promise<{ code: number | null; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...TRAIN, '--data-dir', dataDir, ...extra], { env: envFor(backend), stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    const poll = setInterval(() => {
+      if (metricLines(dir) < lines) return;
+      clearInterval(poll);
+      setTimeout(() => child.kill('SIGKILL'), delayMs);
+    }, 2);
     child.on('exit', (code) => {
-      clearTimeout(timer);
+      clearInterval(poll);
       resolve({ code, err });
     });
   });
@@ -84,13 +100,14 @@ for (const backend of ['reference', 'cpu']) {
       const full = trainSync(backend, ['--out', base]);
       assert.equal(full.code, 0, full.err);
       const want = weights(base);
-      // Kill points spread over the whole run, startup and the three checkpoint writes included;
-      // some runs are killed twice.
-      const kills = [0.15, 0.25, 0.35, 0.45, 0.55, 0.62, 0.7, 0.78, 0.86, 0.93, 0.98].map((f) => f * full.ms);
+      // Kill points spread over the whole run by its progress (metrics records written), some just
+      // after an epoch's record, while its checkpoint is being written; some runs are killed twice.
+      const total = metricLines(base);
+      const kills = [0.05, 0.15, 0.3, 0.34, 0.45, 0.6, 0.67, 0.75, 0.85, 0.95, 1].map((f, i) => ({ lines: Math.max(1, Math.round(f * total)), delay: [0, 3, 15][i % 3] }));
       let resumed = 0;
       for (const [k, at] of kills.entries()) {
         const dir = path.join(work, `${backend}-kill-${k}`);
-        const first = await trainKilledAfter(backend, ['--out', dir], at);
+        const first = await trainKilledAt(backend, ['--out', dir], dir, at.lines, at.delay);
         if (first.code !== null) assert.equal(first.code, 0, `run ${k} exited ${first.code} on its own: ${first.err}`);
         if (!existsSync(path.join(dir, 'config.json'))) {
           // Killed before the run directory existed: there is nothing to resume; start again.
@@ -99,7 +116,7 @@ for (const backend of ['reference', 'cpu']) {
           assert.equal(again.code, 0, again.err);
         } else {
           if (k % 3 === 0 && first.code === null) {
-            const second = await trainKilledAfter(backend, ['--resume', dir], at / 2);
+            const second = await trainKilledAt(backend, ['--resume', dir], dir, metricLines(dir) + 3, 5);
             if (second.code !== null && second.code !== 0) assert.match(second.err, /already finished its 3 epochs/, `resume of run ${k} failed: ${second.err}`);
           }
           const r = trainSync(backend, ['--resume', dir]);
@@ -108,7 +125,7 @@ for (const backend of ['reference', 'cpu']) {
           else resumed++;
         }
         assert.deepEqual(leftovers(dir), [], `run ${k}: temporary files left behind`);
-        assert.ok(weights(dir).equals(want), `run ${k} (killed at ${at.toFixed(0)} ms): weights differ from the uninterrupted run`);
+        assert.ok(weights(dir).equals(want), `run ${k} (killed at metrics record ${at.lines} + ${at.delay} ms): weights differ from the uninterrupted run`);
       }
       t.diagnostic(`${kills.length} runs killed (${resumed} resumed mid-run), all bit-identical to the uninterrupted run (${full.ms.toFixed(0)} ms)`);
       assert.ok(resumed >= kills.length / 2, `only ${resumed} of ${kills.length} kills landed mid-run`);

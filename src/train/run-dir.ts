@@ -91,6 +91,7 @@ export class RunDir {
       throw new Error(`cannot create the run directory ${dir}: ${whyNotWritable(dir, err)}; choose another --out`, { cause: err });
     }
     this.removeStaleTemporaries();
+    this.repairTopLevelWeights();
     const metricsPath = this.file('metrics');
     if (existsSync(metricsPath)) this.metricsLines = readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l.length > 0);
   }
@@ -176,6 +177,25 @@ export class RunDir {
     // The committed checkpoint is safe now; what follows only tidies and may fail harmlessly.
     this.linkTopLevelWeights(path.join(final, RUN_FILES.model));
     this.pruneGenerations(generation);
+  }
+
+  /**
+   * A process killed between committing a checkpoint and re-linking model.safetensors left the
+   * top-level weights one generation behind the manifest: link them again.
+   */
+  private repairTopLevelWeights(): void {
+    let m: Manifest | null;
+    try {
+      m = this.readManifest();
+    } catch {
+      return; // a damaged manifest is reported by whatever reads it next
+    }
+    if (!m) return;
+    const current = path.join(this.dir, CHECKPOINTS, m.generation, RUN_FILES.model);
+    if (!existsSync(current)) return;
+    const top = this.file('model');
+    if (existsSync(top) && statSync(top).ino === statSync(current).ino) return;
+    this.linkTopLevelWeights(current);
   }
 
   /** model.safetensors at the top of the run: a hard link to the newest weights, replaced atomically. */

@@ -66,6 +66,8 @@ const STAGING_START = 16 * 1024 * 1024;
 
 export class GpuContext {
   readonly counters: GpuCounters = { submits: 0, dispatches: 0, readbacks: 0, buffersCreated: 0, pipelines: 0 };
+  /** The convolution tuner's timings (ms) and choice per shape and pass. */
+  readonly convTuning = new Map<string, { direct: number; gemm: number; chosen: 'direct' | 'gemm' }>();
   readonly limits: GpuLimits;
   private readonly pipelines = new Map<string, Pipeline>();
   private encoder: GPUCommandEncoder | null = null;
@@ -304,9 +306,28 @@ export class GpuContext {
     return out;
   }
 
+  /** Jobs that time kernels (the convolution tuner), run when the host waits for the GPU anyway. */
+  private idleJobs: Array<() => Promise<void>> = [];
+
+  whenIdle(job: () => Promise<void>): void {
+    this.idleJobs.push(job);
+  }
+
+  private async runIdleJobs(): Promise<void> {
+    while (this.idleJobs.length > 0) {
+      const jobs = this.idleJobs;
+      this.idleJobs = [];
+      for (const job of jobs) await job();
+    }
+  }
+
   /** Wait until at most `maxInFlight` submits are still running, so the host runs at most that far ahead. */
   async settle(maxInFlight = 2): Promise<void> {
     while (this.inFlight.length > maxInFlight) await this.inFlight.shift();
+    if (this.idleJobs.length > 0) {
+      await this.sync();
+      await this.runIdleJobs();
+    }
     this.throwIfFailed();
   }
 
@@ -315,6 +336,7 @@ export class GpuContext {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.inFlight = [];
+    if (this.idleJobs.length > 0) await this.runIdleJobs();
     this.throwIfFailed();
   }
 

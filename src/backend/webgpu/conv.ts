@@ -17,7 +17,8 @@ import { MATH_HELPERS, actCode } from './elementwise.js';
 import { GEMM_PARAMS, TILE_K, TILE_M, TILE_N, gemmBody, gemmGroups } from './gemm.js';
 import { kernel, perElement } from './wgsl.js';
 import { reduceKernels } from './reduce.js';
-import { directConv, preferDirect } from './conv-direct.js';
+import { directConv } from './conv-direct.js';
+import { ConvTuner, type ConvVariants } from './conv-tuner.js';
 
 const GEOMETRY = 'C:u32 H:u32 W:u32 OC:u32 KH:u32 KW:u32 SH:u32 SW:u32 PH:u32 PW:u32 OH:u32 OW:u32';
 
@@ -46,9 +47,8 @@ function splitsFor(m: number, n: number, depth: number): { splits: number; chunk
 export function convKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardWeight'> {
   const reduce = reduceKernels(c).reduce;
   const direct = directConv(c);
-  return {
-    conv2d(x: GpuStorage, w: GpuStorage, bias: GpuStorage | null, d: Conv2dDesc): GpuStorage {
-      if (preferDirect(d, 'forward')) return direct.forward(x, w, bias, d, actCode(d.activation));
+  const gemm = {
+    forward(x: GpuStorage, w: GpuStorage, bias: GpuStorage | null, d: Conv2dDesc): GpuStorage {
       const ohw = d.oh * d.ow;
       const y = alloc(c, d.n * d.oc * ohw);
       const spec = kernel('conv2d.fwd', () => ({
@@ -82,8 +82,7 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) {
       return y;
     },
 
-    conv2dBackwardData(dy: GpuStorage, w: GpuStorage, d: Conv2dDesc): GpuStorage {
-      if (preferDirect(d, 'data')) return direct.backwardData(dy, w, d);
+    backwardData(dy: GpuStorage, w: GpuStorage, d: Conv2dDesc): GpuStorage {
       const hw = d.h * d.w;
       const dx = alloc(c, d.n * d.c * hw);
       const spec = kernel('conv2d.bwdData', () => ({
@@ -127,10 +126,8 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) {
       return dx;
     },
 
-    conv2dBackwardWeight(x: GpuStorage, dy: GpuStorage, d: Conv2dDesc, withBias: boolean): { dw: GpuStorage; db: GpuStorage | null } {
+    backwardWeight(x: GpuStorage, dy: GpuStorage, d: Conv2dDesc): GpuStorage {
       const ohw = d.oh * d.ow;
-      const db = withBias ? reduce('sum', dy, [d.n, d.oc, ohw], [0, 2]) : null;
-      if (preferDirect(d, 'weight')) return { dw: direct.backwardWeight(x, dy, d), db };
       const M = d.oc;
       const N = d.c * d.kh * d.kw;
       const K = d.n * ohw;
@@ -168,7 +165,21 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) { OUT[(split * P.M + m) * P
         run(c, sum, [target, dw], [M * N, splits], groupsFor(c, M * N));
         target.discard();
       }
-      return { dw, db };
+      return dw;
+    },
+  };
+  const variants: ConvVariants = {
+    forward: { direct: (x, w, b, d) => direct.forward(x, w, b, d, actCode(d.activation)), gemm: gemm.forward },
+    data: { direct: direct.backwardData, gemm: gemm.backwardData },
+    weight: { direct: direct.backwardWeight, gemm: gemm.backwardWeight },
+  };
+  const tuner = new ConvTuner(c, variants);
+  return {
+    conv2d: (x, w, bias, d) => variants.forward[tuner.pick('forward', d)](x, w, bias, d),
+    conv2dBackwardData: (dy, w, d) => variants.data[tuner.pick('data', d)](dy, w, d),
+    conv2dBackwardWeight(x, dy, d, withBias) {
+      const db = withBias ? reduce('sum', dy, [d.n, d.oc, d.oh * d.ow], [0, 2]) : null;
+      return { dw: variants.weight[tuner.pick('weight', d)](x, dy, d), db };
     },
   };
 }
