@@ -150,6 +150,30 @@ describe('training on the gpu device', { skip: gpu.skip }, () => {
     assert.deepEqual(onGpu.confusion, onCpu.confusion);
   });
 
+  test('at batch 256 the pool keeps every buffer a LeNet step reuses: no GPU buffer is created after the first step', async () => {
+    torch.manualSeed(5);
+    const net = torch.createModel('lenet').to('gpu');
+    const opt = new SGD(net.parameters(), { lr: 0.05 });
+    const X = torch.rand([256, 1, 28, 28]).to('gpu');
+    const y = torch.randint(0, 10, [256]).to('gpu');
+    const backend = torch.backendFor(GPU);
+    const ctx = gpuContext()!;
+    const created: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c0 = ctx.counters.buffersCreated;
+      torch.tidy(() => {
+        opt.zeroGrad();
+        crossEntropy(net.forward(X), y).backward();
+        opt.step();
+      });
+      backend.flush?.();
+      await backend.settle?.();
+      created.push(ctx.counters.buffersCreated - c0);
+    }
+    // (It destroyed and re-created 33 buffers every step while the pool evicted by peak live bytes.)
+    assert.deepEqual(created.slice(1), [0, 0, 0, 0], `new GPU buffers per step: ${created.join(', ')}`);
+  });
+
   test('bench on gpu times whole steps and the JavaScript time to record one', async () => {
     torch.manualSeed(4);
     const r = await benchTrainSteps(torch.createModel('lenet'), { batch: 8, steps: 3, warmup: 1, inputShape: [1, 28, 28], device: 'gpu' });

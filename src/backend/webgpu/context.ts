@@ -27,8 +27,6 @@ export interface KernelSpec {
   readonly params: readonly ParamSpec[];
   /** The WGSL text; `struct Params` and the bindings are declared by the context. */
   readonly body: string;
-  /** Threads per workgroup along x, y (z is 1). */
-  readonly workgroup: readonly [number, number];
 }
 
 /** Part of a buffer bound on its own (work split because a whole buffer exceeds the binding limit). */
@@ -51,7 +49,6 @@ export interface GpuLimits {
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
   maxComputeWorkgroupsPerDimension: number;
-  minUniformBufferOffsetAlignment: number;
   minStorageBufferOffsetAlignment: number;
 }
 
@@ -78,8 +75,8 @@ export class GpuContext {
   private readonly uniformHost = new ArrayBuffer(UNIFORM_SLOT * UNIFORM_SLOTS);
   private readonly uniformViews = { u: new Uint32Array(this.uniformHost), i: new Int32Array(this.uniformHost), f: new Float32Array(this.uniformHost) };
   /**
-   * Bind groups by kernel and bound buffers: a training step binds the same pooled buffers in
-   * the same order every time, so after the first steps no bind group is created.
+   * Bind groups by kernel and bound buffers, reused when a dispatch binds the same pooled buffers
+   * again (the pool does not promise the same buffer for the same tensor each step).
    */
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   /** Cache keys that name each buffer, to drop them when it is destroyed. */
@@ -105,7 +102,6 @@ export class GpuContext {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
-      minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
       minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
     };
     this.uniforms = device.createBuffer({ size: UNIFORM_SLOT * UNIFORM_SLOTS, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
@@ -131,7 +127,6 @@ export class GpuContext {
     return this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
   }
 
-  /** Destroy a buffer once the commands recorded so far are submitted. */
   private idOf(b: GPUBuffer): number {
     let id = this.bufferIds.get(b);
     if (id === undefined) {
@@ -148,6 +143,7 @@ export class GpuContext {
     for (const k of keys) this.bindGroups.delete(k);
   }
 
+  /** Destroy a buffer once the commands recorded so far are submitted. */
   destroyBuffer(b: GPUBuffer): void {
     this.forgetGroups(b);
     if (this.encoder) this.doomed.push(b);

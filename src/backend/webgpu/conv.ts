@@ -54,7 +54,6 @@ export function convKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'conv2d' | 
       const spec = kernel('conv2d.fwd', () => ({
         bindings: 'X:r Wt:r Bias:r Y:w',
         params: `${GEMM_PARAMS} ${GEOMETRY} hasBias:u32 act:u32`,
-        workgroup: [16, 16],
         body: gemmBody({
           aAlongM: false,
           bAlongN: true,
@@ -88,7 +87,6 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) {
       const spec = kernel('conv2d.bwdData', () => ({
         bindings: 'DY:r Wt:r DX:w',
         params: `${GEMM_PARAMS} ${GEOMETRY}`,
-        workgroup: [16, 16],
         body: gemmBody({
           aAlongM: false,
           bAlongN: true,
@@ -137,7 +135,6 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) {
       const spec = kernel('conv2d.bwdWeight', () => ({
         bindings: 'X:r DY:r OUT:w',
         params: `${GEMM_PARAMS} ${GEOMETRY}`,
-        workgroup: [16, 16],
         body: gemmBody({
           aAlongM: false,
           bAlongN: false,

@@ -30,6 +30,11 @@ const GPU_POOL_LIMIT = 2 * 1024 ** 3;
 
 export function createWebGpuBackend(gpu: GpuContext, label: string, device: Device = Device.of('gpu')): GpuBackend {
   const memory = new DeviceMemory<GPUBuffer>({ create: (n) => gpu.createBuffer(n), destroy: (b) => gpu.destroyBuffer(b) }, GPU_POOL_LIMIT, true);
+  // No eviction below the pool limit. The peak-based slack thrashes here: a step's buffers of
+  // different sizes are never all live at once, so what it reuses adds up to more than 1.5× its
+  // peak, and LeNet at batch 256 destroyed and re-created 33 buffers every step (each one also
+  // dropping its cached bind groups). The limit still bounds what is kept.
+  memory.slack = Infinity;
   const ctx: WebGpuCtx = { gpu, backend: () => backend };
   const backend: GpuBackend = {
     name: 'webgpu',

@@ -13,7 +13,6 @@ export function matmulKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'matmul'>
       const spec = kernel(key, () => ({
         bindings: 'A:r B:r O:w',
         params: GEMM_PARAMS,
-        workgroup: [16, 16],
         body: gemmBody({
           aAlongM: d.transA,
           bAlongN: !d.transB,
@@ -47,7 +46,6 @@ const FILL_ZERO = () => kernel('fill.zero', () => ({
 const GENERAL = (transA: boolean, transB: boolean) => kernel(`matmul.general.${transA ? 't' : 'n'}${transB ? 't' : 'n'}`, () => ({
   bindings: 'A:r B:r O:w',
   params: `${GEMM_PARAMS} lda:u32 ldb:u32 ldo:u32 aOff:u32 bOff:u32 oOff:u32 accumulate:u32`,
-  workgroup: [16, 16],
   body: gemmBody({
     aAlongM: transA,
     bAlongN: !transB,

@@ -39,11 +39,11 @@ const specs = new Map<string, KernelSpec>();
  * A kernel, built once per key. `bindings` is e.g. 'x:r y:w' and `params`
  * e.g. 'n:u32 scale:f32'; the body reads parameters as `P.name`.
  */
-export function kernel(key: string, make: () => { bindings: string; params: string; body: string; workgroup?: readonly [number, number] }): KernelSpec {
+export function kernel(key: string, make: () => { bindings: string; params: string; body: string }): KernelSpec {
   let s = specs.get(key);
   if (!s) {
     const m = make();
-    s = { key, bindings: parseBindings(m.bindings), params: parseParams(m.params), body: m.body, workgroup: m.workgroup ?? [WG, 1] };
+    s = { key, bindings: parseBindings(m.bindings), params: parseParams(m.params), body: m.body };
     specs.set(key, s);
   }
   return s;
