@@ -22,7 +22,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { ImageDataset } from './dataset.js';
-import { IDX_MAGIC_IMAGES_U8, IDX_MAGIC_LABELS_U8, readIdxHeaderFile, readIdxImages, readIdxLabels } from './idx.js';
+import { IDX_MAGIC_IMAGES_U8, IDX_MAGIC_LABELS_U8, parseIdx, readIdxBytes, readIdxHeader } from './idx.js';
 
 /** d2l's `get_fashion_mnist_labels` text labels, indexed by class. */
 export const FASHION_MNIST_LABELS: readonly string[] = Object.freeze([
@@ -407,19 +407,21 @@ export class FashionMNIST implements ImageDataset {
 
 /** Read and cross-check an images/labels pair of Fashion-MNIST files. */
 export function readFashionMNISTFiles(imagesPath: string, labelsPath: string): { images: Uint8Array; labels: Uint8Array } {
-  // Both headers first: a pair that disagrees is refused before either body is inflated.
-  const imgHead = readIdxHeaderFile(imagesPath, { magic: IDX_MAGIC_IMAGES_U8, dims: [null, 28, 28] });
-  const labHead = readIdxHeaderFile(labelsPath, { magic: IDX_MAGIC_LABELS_U8, dims: [null] });
+  // Each file is read once. Both headers come first: a pair that disagrees is refused before
+  // either body is inflated (and each body must then match its header exactly).
+  const imgBytes = readIdxBytes(imagesPath);
+  const labBytes = readIdxBytes(labelsPath);
+  const imgExpect = { magic: IDX_MAGIC_IMAGES_U8, dims: [null, 28, 28] };
+  const labExpect = { magic: IDX_MAGIC_LABELS_U8, dims: [null] };
+  const imgHead = readIdxHeader(imgBytes, imagesPath, imgExpect);
+  const labHead = readIdxHeader(labBytes, labelsPath, labExpect);
   if (imgHead.shape[0] !== labHead.shape[0]) {
     throw new Error(`${basename(imagesPath)} declares ${imgHead.shape[0]} images but ${basename(labelsPath)} declares ${labHead.shape[0]} labels; the files do not belong together`);
   }
-  const img = readIdxImages(imagesPath, 28, 28);
-  const labels = readIdxLabels(labelsPath);
-  if (labels.length !== img.count) {
-    throw new Error(`${basename(imagesPath)} has ${img.count} images but ${basename(labelsPath)} has ${labels.length} labels`);
-  }
+  const images = parseIdx(imgBytes, imagesPath, imgExpect).data as Uint8Array;
+  const labels = parseIdx(labBytes, labelsPath, labExpect).data as Uint8Array;
   for (let i = 0; i < labels.length; i++) {
     if (labels[i] > 9) throw new Error(`${labelsPath}: label ${labels[i]} at index ${i} is out of range 0..9`);
   }
-  return { images: img.data, labels };
+  return { images, labels };
 }

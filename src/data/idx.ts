@@ -213,7 +213,8 @@ export function parseIdx(input: Uint8Array, name = '<buffer>', expect: IdxExpect
   // The header first, checked against the real input; then the body, never inflated past what it declares.
   const declared = readIdxHeader(input, name, expect);
   const bytes = maybeGunzip(input, name, declared.totalBytes);
-  const h = headerOf(bytes, name, expect);
+  // The header was read from these bytes' first part (inflated on its own for a .gz file).
+  const h = declared;
   const payload = h.totalBytes - h.headerLen;
   const actual = bytes.length - h.headerLen;
   if (actual !== payload) {
@@ -256,7 +257,8 @@ function decodePayload(bytes: Uint8Array, offset: number, count: number, dtype: 
   }
 }
 
-function readBytes(path: string): Uint8Array {
+/** A file's bytes, as the IDX readers take them; a read failure names the file. */
+export function readIdxBytes(path: string): Uint8Array {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
@@ -269,12 +271,7 @@ function readBytes(path: string): Uint8Array {
 
 /** Read and parse an IDX file (raw or .gz; gzip detected by content). */
 export function readIdxFile(path: string, expect: IdxExpect = {}): IdxArray {
-  return parseIdx(readBytes(path), path, expect);
-}
-
-/** The header of an IDX file, read and checked without inflating its body (see readIdxHeader). */
-export function readIdxHeaderFile(path: string, expect: IdxExpect = {}): IdxHeader {
-  return readIdxHeader(readBytes(path), path, expect);
+  return parseIdx(readIdxBytes(path), path, expect);
 }
 
 export interface IdxImages {
