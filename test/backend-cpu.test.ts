@@ -7,7 +7,7 @@
  * output's magnitude, for entries that cancel to ~0). Without the addon every
  * test is skipped with the reason.
  */
-import { layoutOf, onArrays, plainOf } from './helpers/host-arrays.js';
+import { layoutOf, onArrays } from './helpers/host-arrays.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type {
@@ -20,7 +20,7 @@ import { CPU } from '../src/device.js';
 import * as torch from '../src/index.js';
 import { hostStorage, rowMajor as valuesOf } from '../src/backend/host.js';
 import { rng } from './helpers/seeded.js';
-import { convDesc, poolDesc, seededRand } from './helpers/kernel-cases.js';
+import { assertClose, convDesc, poolDesc, seededRand } from './helpers/kernel-cases.js';
 
 const rand = seededRand(1);
 
@@ -33,42 +33,6 @@ const cpu = backend ? onArrays(backend, backend.kernels) : ({} as ReturnType<typ
 
 
 
-/**
- * |actual − expected| ≤ rtol·|expected| + atol, where atol = rtol·atolScale·max|expected|
- * covers entries that are sums cancelling to ~0 (their relative error is meaningless).
- */
-function assertClose(got: Float32Array | null, want: Float32Array | null, what: string, rtol = 1e-4, atolScale = 0.01, scale?: number): void {
-  if (!got || !want) assert.fail(`${what}: missing output`);
-  // Kernels may hand back activations in oneDNN's blocked layout: compare values, row-major.
-  const actual: Float32Array = plainOf(got);
-  const expected: Float32Array = plainOf(want);
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let maxAbs = 0;
-  for (const v of expected) if (Number.isFinite(v)) maxAbs = Math.max(maxAbs, Math.abs(v));
-  // `scale` overrides the magnitude the absolute floor is taken relative to.
-  const atol = rtol * atolScale * (scale ?? Math.max(maxAbs, 1e-3));
-  let worst = 0;
-  let worstAt = -1;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i];
-    const e = expected[i];
-    if (Number.isNaN(e) || Number.isNaN(a)) {
-      assert.ok(Number.isNaN(e) && Number.isNaN(a), `${what}[${i}]: got ${a}, expected ${e}`);
-      continue;
-    }
-    if (!Number.isFinite(e) || !Number.isFinite(a)) {
-      assert.equal(a, e, `${what}[${i}]`);
-      continue;
-    }
-    const excess = Math.abs(a - e) / (rtol * Math.abs(e) + atol);
-    if (excess > worst) {
-      worst = excess;
-      worstAt = i;
-    }
-  }
-  if (process.env.TORCHLET_TEST_VERBOSE) console.log(`${what}: worst ${worst.toFixed(3)}× tolerance`);
-  assert.ok(worst <= 1, `${what}: [${worstAt}] got ${actual[worstAt]}, expected ${expected[worstAt]} (${worst.toFixed(2)}× the tolerance)`);
-}
 
 
 

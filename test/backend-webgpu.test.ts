@@ -14,7 +14,7 @@ import { referenceKernels as ref } from '../src/backend/reference/index.js';
 import { Storage } from '../src/backend/storage.js';
 import { openTestGpu, gpuContext } from './helpers/gpu.js';
 import { rng } from './helpers/seeded.js';
-import { convDesc, poolDesc, seededRand } from './helpers/kernel-cases.js';
+import { assertClose, convDesc, poolDesc, seededRand } from './helpers/kernel-cases.js';
 
 const rand = seededRand(7);
 
@@ -22,25 +22,6 @@ const { backend, skip } = await openTestGpu();
 const gk = (backend?.kernels ?? {}) as Kernels<Storage<GPUBuffer>>;
 
 
-function assertClose(actual: Float32Array, expected: Float32Array, what: string, rtol = 1e-4, atolScale = 0.01): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let maxAbs = 0;
-  for (const v of expected) if (Number.isFinite(v)) maxAbs = Math.max(maxAbs, Math.abs(v));
-  const atol = rtol * atolScale * Math.max(maxAbs, 1e-3);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i];
-    const e = expected[i];
-    if (Number.isNaN(e) || Number.isNaN(a)) {
-      assert.ok(Number.isNaN(e) && Number.isNaN(a), `${what}[${i}]: got ${a}, expected ${e}`);
-      continue;
-    }
-    if (!Number.isFinite(e) || !Number.isFinite(a)) {
-      assert.equal(a, e, `${what}[${i}]`);
-      continue;
-    }
-    assert.ok(Math.abs(a - e) <= rtol * Math.abs(e) + atol, `${what}[${i}]: got ${a}, expected ${e}`);
-  }
-}
 
 type Arg = unknown;
 const isArr = (a: unknown): a is Float32Array => a instanceof Float32Array;
