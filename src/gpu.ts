@@ -35,20 +35,20 @@ export function setGpuSource(s: GpuSource | null): void {
  */
 export function initGpu(): Promise<Device> {
   if (opened?.ctx.alive) return Promise.resolve(Device.of('gpu'));
-  opening ??= (async () => {
-    try {
-      if (!source) throw new Error('gpu: WebGPU is not available in this environment (no navigator.gpu, and no Node entry)');
-      const ctx = await openGpu(await source.gpu());
-      const label = source.api ? `${ctx.adapterName}, ${source.api}` : ctx.adapterName;
-      const backend = createWebGpuBackend(ctx, label);
-      registerBackend(backend);
-      opened = { ctx, backend };
-      return Device.of('gpu');
-    } finally {
-      opening = null;
-    }
-  })();
+  if (!source) return Promise.reject(new Error('gpu: WebGPU is not available in this environment (no navigator.gpu, and no Node entry)'));
+  // One opening at a time; once it settles (either way) a later call may try again.
+  opening ??= open(source).finally(() => {
+    opening = null;
+  });
   return opening;
+}
+
+async function open(from: GpuSource): Promise<Device> {
+  const ctx = await openGpu(await from.gpu());
+  const backend = createWebGpuBackend(ctx, from.api ? `${ctx.adapterName}, ${from.api}` : ctx.adapterName);
+  registerBackend(backend);
+  opened = { ctx, backend };
+  return Device.of('gpu');
 }
 
 /** d2l's try_gpu() for async code: the gpu device when one opens, else cpu. */

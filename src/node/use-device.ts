@@ -14,7 +14,7 @@ let warnedFallback = false;
 
 /**
  * Make `name` the device to compute on; returns it (move the net and batches there).
- * Async because opening a GPU is: `gpu` (also 'cuda', 'webgpu') opens it first.
+ * Async because opening a GPU is: `gpu` (also 'webgpu') opens it first.
  */
 export async function useDevice(name = 'cpu', opts: { threads?: number } = {}): Promise<Device> {
   const forced = process.env.TORCHLET_BACKEND || undefined;
