@@ -44,6 +44,14 @@ fn coverRange(i: u32, k: u32, s: u32, p: u32, o: u32) -> vec2<u32> {
   return vec2<u32>(u32(lo), u32(max(hi, lo)));
 }`;
 
+/** WGSL opening both backward kernels: input element i's plane and position, and the outputs whose windows cover it. */
+const COVERING = `  let hw = P.H * P.W;
+  let plane = i / hw;
+  let p = i % hw;
+  let ry = coverRange(p / P.W, P.KH, P.SH, P.PH, P.OH);
+  let rx = coverRange(p % P.W, P.KW, P.SW, P.PW, P.OW);
+`;
+
 export function poolKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'pool2d' | 'pool2dBackward'> {
   const forward = (x: GpuStorage, d: Pool2dDesc): { y: GpuStorage; indices: GpuStorage | null } => {
     const count = d.n * d.c * d.oh * d.ow;
@@ -117,12 +125,7 @@ export function poolKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'pool2d' | 
         }
         const spec = kernel('pool.max.bwd', () => ({
           bindings: 'DY:r I:r DX:w', params: GEOMETRY,
-          body: `${WINDOW}\n${perElement('P.n', `  let hw = P.H * P.W;
-  let plane = i / hw;
-  let p = i % hw;
-  let ry = coverRange(p / P.W, P.KH, P.SH, P.PH, P.OH);
-  let rx = coverRange(p % P.W, P.KW, P.SW, P.PW, P.OW);
-  let me = f32(p);
+          body: `${WINDOW}\n${perElement('P.n', `${COVERING}  let me = f32(p);
   var g = 0.0;
   for (var oy = ry.x; oy < ry.y; oy++) {
     for (var ox = rx.x; ox < rx.y; ox++) {
@@ -138,12 +141,7 @@ export function poolKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'pool2d' | 
       }
       const spec = kernel('pool.avg.bwd', () => ({
         bindings: 'DY:r DX:w', params: GEOMETRY,
-        body: `${WINDOW}\n${perElement('P.n', `  let hw = P.H * P.W;
-  let plane = i / hw;
-  let p = i % hw;
-  let ry = coverRange(p / P.W, P.KH, P.SH, P.PH, P.OH);
-  let rx = coverRange(p % P.W, P.KW, P.SW, P.PW, P.OW);
-  var g = 0.0;
+        body: `${WINDOW}\n${perElement('P.n', `${COVERING}  var g = 0.0;
   for (var oy = ry.x; oy < ry.y; oy++) {
     for (var ox = rx.x; ox < rx.y; ox++) {
       let w = windowAt(oy, ox);
