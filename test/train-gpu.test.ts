@@ -47,27 +47,33 @@ function loaders(): [DataLoader, DataLoader] {
   ];
 }
 
+/** `steps` LeNet train steps at `batch` on the gpu, each recorded, submitted and settled; `after` runs after each. */
+async function lenetSteps(seed: number, batch: number, steps: number, after: () => void): Promise<void> {
+  torch.manualSeed(seed);
+  const net = torch.createModel('lenet').to('gpu');
+  const opt = new SGD(net.parameters(), { lr: 0.05 });
+  const X = torch.rand([batch, 1, 28, 28]).to('gpu');
+  const y = torch.randint(0, 10, [batch]).to('gpu');
+  const backend = torch.backendFor(GPU);
+  for (let i = 0; i < steps; i++) {
+    torch.tidy(() => {
+      opt.zeroGrad();
+      crossEntropy(net.forward(X), y).backward();
+      opt.step();
+    });
+    backend.flush?.();
+    await backend.settle?.();
+    after();
+  }
+}
+
 describe('training on the gpu device', { skip: gpu.skip }, () => {
   // First in the file: later tests leave GPU tensors for the garbage collector, whose finalizers
   // would return them at random moments and move the live count under this test.
   test('50 LeNet train steps: live GPU memory is flat after the first', async () => {
-    torch.manualSeed(3);
-    const net = torch.createModel('lenet').to('gpu');
-    const opt = new SGD(net.parameters(), { lr: 0.05 });
-    const X = torch.rand([16, 1, 28, 28]).to('gpu');
-    const y = torch.randint(0, 10, [16]).to('gpu');
     const backend = torch.backendFor(GPU);
     const live: number[] = [];
-    for (let i = 0; i < 50; i++) {
-      torch.tidy(() => {
-        opt.zeroGrad();
-        crossEntropy(net.forward(X), y).backward();
-        opt.step();
-      });
-      backend.flush?.();
-      await backend.settle?.();
-      live.push(backend.memory.stats().liveBytes);
-    }
+    await lenetSteps(3, 16, 50, () => live.push(backend.memory.stats().liveBytes));
     // The first step is allowed its one-off tensors (the gradients' first allocation, say); after it, nothing may grow.
     const after = live.slice(1);
     assert.ok(after.every((b) => b === after[0]), `live bytes over steps 2-50: ${[...new Set(after)].join(', ')}`);
@@ -151,25 +157,13 @@ describe('training on the gpu device', { skip: gpu.skip }, () => {
   });
 
   test('at batch 256 the pool keeps every buffer a LeNet step reuses: no GPU buffer is created after the first step', async () => {
-    torch.manualSeed(5);
-    const net = torch.createModel('lenet').to('gpu');
-    const opt = new SGD(net.parameters(), { lr: 0.05 });
-    const X = torch.rand([256, 1, 28, 28]).to('gpu');
-    const y = torch.randint(0, 10, [256]).to('gpu');
-    const backend = torch.backendFor(GPU);
     const ctx = gpuContext()!;
     const created: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const c0 = ctx.counters.buffersCreated;
-      torch.tidy(() => {
-        opt.zeroGrad();
-        crossEntropy(net.forward(X), y).backward();
-        opt.step();
-      });
-      backend.flush?.();
-      await backend.settle?.();
+    let c0 = ctx.counters.buffersCreated;
+    await lenetSteps(5, 256, 5, () => {
       created.push(ctx.counters.buffersCreated - c0);
-    }
+      c0 = ctx.counters.buffersCreated;
+    });
     // (It destroyed and re-created 33 buffers every step while the pool evicted by peak live bytes.)
     assert.deepEqual(created.slice(1), [0, 0, 0, 0], `new GPU buffers per step: ${created.join(', ')}`);
   });
