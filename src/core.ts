@@ -30,3 +30,4 @@ export * as models from './models/index.js';
 export { createModel, listModels, getModelSpec, MODEL_NAMES, type ModelSpec } from './models/index.js';
 export { summarize, formatSummary, type LayerSummary } from './models/summary.js';
 export * as io from './io/bytes.js';
+export * as onnx from './io/onnx/index.js';

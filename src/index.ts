@@ -13,3 +13,5 @@ export * as train from './train/index.js';
 export { fit, trainCh6, evaluateAccuracy, Accumulator, Timer, accuracy } from './train/index.js';
 // io: the core's bytes-only io, widened with files
 export * as io from './io/index.js';
+// onnx: export to bytes from the core, and to a file here (torch.onnx.export)
+export * as onnx from './io/onnx-file.js';

@@ -12,6 +12,7 @@ import * as red from './ops/reduce.js';
 import * as mv from './ops/movement.js';
 import * as mm from './ops/matmul.js';
 import { toDeviceAsync, toDeviceOp } from './ops/transfer.js';
+import { asOneOp, recordOp, tracingOn } from './ops/trace.js';
 
 declare module './tensor.js' {
   interface Tensor {
@@ -132,8 +133,14 @@ const methods = {
   narrow(this: Tensor, dim: number, start: number, length: number): Tensor { return mv.slice(this, dim, start, start + length); },
   index(this: Tensor, i: number): Tensor { return mv.select(this, 0, i); },
   select(this: Tensor, dim: number, i: number): Tensor { return mv.select(this, dim, i); },
-  float(this: Tensor): Tensor { return this.dtype === 'float32' ? this : new Tensor(this.storage, this.shape); },
+  float(this: Tensor): Tensor {
+    if (this.dtype === 'float32') return this;
+    const out = new Tensor(this.storage, this.shape);
+    if (tracingOn()) recordOp('float', [this], out);
+    return out;
+  },
   int(this: Tensor): Tensor {
+    if (tracingOn()) return asOneOp('int', [this], {}, () => this.int());
     return noGrad(() => new Tensor(ew.unaryOp('trunc', this).storage, this.shape, { dtype: 'int32' }));
   },
   to(this: Tensor, device: DeviceLike): Tensor { return toDeviceOp(this, toDevice(device)); },

@@ -19,6 +19,7 @@ import { Storage } from './backend/storage.js';
 import { backendFor, kernelsFor } from './backend/registry.js';
 import { CPU, device as toDevice, type Device, type DeviceLike } from './device.js';
 import { trackTensor } from './memory.js';
+import { recordOp, tracingOn } from './ops/trace.js';
 
 export type DType = 'float32' | 'int32';
 export type Scalar = number;
@@ -200,7 +201,10 @@ export class Tensor {
 
   /** A tensor sharing storage but cut from the graph. */
   detach(): Tensor {
-    return new Tensor(this.storage, this.shape, { dtype: this.dtype });
+    const out = new Tensor(this.storage, this.shape, { dtype: this.dtype });
+    // Traced graphs see through detach (it is the identity on values).
+    if (tracingOn()) recordOp('detach', [this], out);
+    return out;
   }
 
   requiresGrad_(on = true): this {

@@ -26,7 +26,7 @@ interface EvalFlags {
   batchSize: number;
 }
 
-function loadNet(modelName: string, weights: string): Module {
+export function loadNet(modelName: string, weights: string): Module {
   const spec = getModelSpec(modelName);
   if (existsSync(weights) && statSync(weights).isDirectory()) {
     const inside = path.join(weights, 'model.safetensors');

@@ -5,33 +5,26 @@
 import { releaseGpu } from '../gpu.js';
 import '../node/setup.js';
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { VERSION } from '../version.js';
 import { registerSummaryCommand } from './summary.js';
 import { registerBenchCommand } from './bench.js';
 import { registerModelsCommand } from './models.js';
 import { registerExtraCommands } from './extra.js';
+import { registerExportCommand } from './export.js';
 
 export { positiveInt, positiveNumber } from './args.js';
 
-/** The version in torchlet's package.json (two levels above dist/src/cli). */
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 export function buildProgram(): Command {
   const program = new Command('torchlet')
     .description('Deep learning for TypeScript: the d2l convnet zoo on Fashion-MNIST')
-    .version(packageVersion(), '-V, --version', 'print the torchlet version')
+    .version(VERSION, '-V, --version', 'print the torchlet version')
     .showHelpAfterError('(run with --help for usage)');
   registerModelsCommand(program);
   registerSummaryCommand(program);
   registerBenchCommand(program);
   registerExtraCommands(program);
+  registerExportCommand(program);
   return program;
 }
 

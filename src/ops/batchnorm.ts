@@ -5,6 +5,7 @@ import type { ActivationOp, BatchNormDesc } from '../backend/kernels.js';
 import { Tensor, fromOp } from '../tensor.js';
 import type { Storage } from '../backend/storage.js';
 import { numel, shapeStr } from '../shape.js';
+import { recordOp, tracingOn } from './trace.js';
 
 export interface BatchNormOptions {
   training: boolean;
@@ -55,16 +56,18 @@ export function batchNorm(
     // The batch statistics ride along as inputs that need no gradient, so the graph frees them
     // with the node (see the engine) instead of leaving them to the garbage collector.
     const saved = [new Tensor(mean, [c]), new Tensor(variance, [c])];
-    return fromOp(y, x.shape, [...inputs, ...saved], name, (g) => {
+    const out = fromOp(y, x.shape, [...inputs, ...saved], name, (g) => {
       const r = k.batchNormBackward(x.storage, g.storage, gamma.storage, saved[0].storage, saved[1].storage, d, y);
       const gx = new Tensor(r.dx, x.shape);
       return weight && bias ? [gx, new Tensor(r.dgamma, weight.shape), new Tensor(r.dbeta, bias.shape)] : [gx];
     });
+    if (tracingOn()) recordOp('batch_norm_batch_stats', [x, gamma, beta], out, { eps: opts.eps, activation: opts.activation ?? null });
+    return out;
   }
   const rm = runningMean as Tensor;
   const rv = runningVar as Tensor;
   const y = k.batchNormInference(x.storage, gamma.storage, beta.storage, rm.storage, rv.storage, d);
-  return fromOp(y, x.shape, inputs, name, (gOut) => {
+  const out = fromOp(y, x.shape, inputs, name, (gOut) => {
     const act = opts.activation;
     const g = act ? new Tensor(k.activationBackward(act, y, y, gOut.storage), gOut.shape) : gOut;
     // With fixed statistics the op is a per-channel affine map.
@@ -76,4 +79,6 @@ export function batchNorm(
     const xhat = x.sub(rm.reshape(bshape)).mul(invstd);
     return [gx, g.mul(xhat).sum(axes).reshape(weight.shape), g.sum(axes).reshape(bias.shape)];
   });
+  if (tracingOn()) recordOp('batch_norm', [x, gamma, beta, rm, rv], out, { eps: opts.eps, activation: opts.activation ?? null });
+  return out;
 }

@@ -4,6 +4,7 @@ import type { ActivationOp, Conv2dDesc } from '../backend/kernels.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { shapeStr } from '../shape.js';
 import { countMacs } from './counter.js';
+import { recordOp, tracingOn } from './trace.js';
 
 export type Pair = number | readonly [number, number];
 
@@ -57,5 +58,6 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, stride: Pair =
     }
     return bias ? [gx, gw, gb] : [gx, gw];
   });
+  if (tracingOn()) recordOp('conv2d', inputs, out, { stride: [d.sh, d.sw], padding: [d.ph, d.pw], kernel: [d.kh, d.kw], activation: activation ?? null });
   return out;
 }

@@ -6,6 +6,7 @@ import { Tensor, fromOp, type TensorLike } from '../tensor.js';
 import type { Storage } from '../backend/storage.js';
 import { broadcastShapes, padShape, sameShape } from '../shape.js';
 import { sumTo } from './reduce.js';
+import { recordOp, tracingOn } from './trace.js';
 
 /** A 0-d tensor on a device (host values are borrowed on cpu, uploaded elsewhere). */
 export function scalarTensor(v: number, device: Device = CPU): Tensor {
@@ -23,6 +24,7 @@ export function unaryOp(op: UnaryName, x: Tensor): Tensor {
   const k = kernelsOn(op, x);
   const y = op === 'clone' ? k.affine(x.storage, 1, 0) : k.unary(op, x.storage);
   const out = fromOp(y, x.shape, [x], capital(op), (g) => [unaryGrad(op, x, out, g)]);
+  if (tracingOn()) recordOp(op, [x], out);
   return out;
 }
 
@@ -53,11 +55,16 @@ export function binaryOp(op: BinaryOp, aIn: TensorLike, bIn: TensorLike): Tensor
   const rank = outShape.length;
   const buf = k.binary(op, a.storage, padShape(a.shape, rank), b.storage, padShape(b.shape, rank), outShape);
   const comparison = op === 'eq' || op === 'ne' || op === 'lt' || op === 'le' || op === 'gt' || op === 'ge';
-  if (comparison) return new Tensor(buf, outShape);
+  if (comparison) {
+    const mask = new Tensor(buf, outShape);
+    if (tracingOn()) recordOp(op, [a, b], mask);
+    return mask;
+  }
   const out = fromOp(buf, outShape, [a, b], capital(op), (g) => {
     const [ga, gb] = binaryGrad(op, a, b, out, g);
     return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
   });
+  if (tracingOn()) recordOp(op, [a, b], out);
   return out;
 }
 
@@ -94,7 +101,7 @@ export function where(cond: Tensor, aIn: TensorLike, bIn: TensorLike): Tensor {
   const ex = (t: Tensor): Storage => (sameShape(t.shape, shape) ? t.storage : k.expand(t.storage, padShape(t.shape, shape.length), shape));
   const buf = k.where(ex(cond), ex(a), ex(b));
   // cond is read again by the backward, so the graph holds it as an input (it gets no gradient).
-  return fromOp(buf, shape, [a, b, cond], 'Where', (g) => {
+  const out = fromOp(buf, shape, [a, b, cond], 'Where', (g) => {
     const zero = scalarTensor(0, g.device);
     return [
       a.requiresGrad ? sumTo(where(cond, g, zero), a.shape) : null,
@@ -102,11 +109,15 @@ export function where(cond: Tensor, aIn: TensorLike, bIn: TensorLike): Tensor {
       null,
     ];
   });
+  if (tracingOn()) recordOp('where', [cond, a, b], out);
+  return out;
 }
 
 export function clamp(x: Tensor, min: number, max: number): Tensor {
   const buf = kernelsOn('clamp', x).clamp(x.storage, min, max);
-  return fromOp(buf, x.shape, [x], 'Clamp', (g) => [g.mul(x.ge(min).mul(x.le(max)))]);
+  const out = fromOp(buf, x.shape, [x], 'Clamp', (g) => [g.mul(x.ge(min).mul(x.le(max)))]);
+  if (tracingOn()) recordOp('clamp', [x], out, { min, max });
+  return out;
 }
 
 /** Both operands as tensors; a number takes the device of the tensor beside it. */

@@ -8,11 +8,13 @@ import { Tensor, fromOp } from '../tensor.js';
 import { broadcastShapes, numel, shapeStr } from '../shape.js';
 import { sumTo } from './reduce.js';
 import { countMacs } from './counter.js';
+import { asOneOp, recordOp, tracingOn } from './trace.js';
 import { expand, reshape, transpose, unsqueeze, squeeze } from './movement.js';
 
 /** torch.matmul for rank ≥ 1 operands, with batch broadcasting. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 0 || b.ndim === 0) throw new Error('matmul: both arguments need at least 1 dimension');
+  if (tracingOn()) return asOneOp('matmul', [a, b], {}, () => matmul(a, b));
   if (a.ndim === 1 && b.ndim === 1) return reshape(matmul(unsqueeze(a, 0), unsqueeze(b, -1)), []);
   if (a.ndim === 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.ndim === 1) return squeeze(matmul(a, unsqueeze(b, -1)), -1);
@@ -46,7 +48,7 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null): Tensor {
   if (bias) xw.discard(); // the product without bias is a temporary no tensor holds
   const outShape = [...x.shape.slice(0, -1), outF];
   const inputs = bias ? [x, w, bias] : [x, w];
-  return fromOp(y, outShape, inputs, 'Addmm', (g) => {
+  const out = fromOp(y, outShape, inputs, 'Addmm', (g) => {
     const gx = x.requiresGrad
       ? new Tensor(k.matmul(g.storage, w.storage, { batch: 1, m: rows, k: outF, n: inF, transA: false, transB: false }), x.shape)
       : null;
@@ -56,4 +58,6 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null): Tensor {
     const gb = bias?.requiresGrad ? reshape(g, [rows, outF]).sum(0) : null;
     return bias ? [gx, gw, gb] : [gx, gw];
   });
+  if (tracingOn()) recordOp('linear', inputs, out);
+  return out;
 }

@@ -4,12 +4,18 @@ import { fullOn } from './creation-on.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { normDim, numel, padShape, sameShape, shapeStr, type Shape } from '../shape.js';
 import { sumTo } from './reduce.js';
+import { asOneOp, recordOp, tracingOn } from './trace.js';
+import type { Storage } from '../backend/storage.js';
 
 export function reshape(x: Tensor, shapeIn: readonly number[]): Tensor {
   const shape = resolveShape(shapeIn, x.numel(), x.shape);
   if (sameShape(shape, x.shape)) return x;
-  if (x.dtype !== 'float32') return new Tensor(x.storage, shape, { dtype: x.dtype });
-  return fromOp(x.storage, shape, [x], 'View', (g) => [reshape(g, x.shape)]);
+  const out = x.dtype !== 'float32'
+    ? new Tensor(x.storage, shape, { dtype: x.dtype })
+    : fromOp(x.storage, shape, [x], 'View', (g) => [reshape(g, x.shape)]);
+  // The shape as asked (with its -1) is what a traced graph needs to stay valid for other batch sizes.
+  if (tracingOn()) recordOp('reshape', [x], out, { shape: [...shapeIn] });
+  return out;
 }
 
 function resolveShape(shape: readonly number[], n: number, from: Shape): number[] {
@@ -29,6 +35,7 @@ function resolveShape(shape: readonly number[], n: number, from: Shape): number[
 
 export function flatten(x: Tensor, startDim: number, endDim: number): Tensor {
   if (x.ndim === 0) return reshape(x, [1]);
+  if (tracingOn()) return asOneOp('flatten', [x], { startDim, endDim }, () => flatten(x, startDim, endDim));
   const s = normDim(startDim, x.ndim, 'flatten');
   const e = normDim(endDim, x.ndim, 'flatten');
   if (s > e) throw new Error(`flatten: start_dim ${startDim} comes after end_dim ${endDim}`);
@@ -44,7 +51,9 @@ export function permute(x: Tensor, permIn: readonly number[]): Tensor {
   const shape = perm.map((p) => x.shape[p]);
   const inverse = new Array<number>(perm.length);
   perm.forEach((p, i) => (inverse[p] = i));
-  return fromOp(kernelsOn('permute', x).permute(x.storage, x.shape, perm), shape, [x], 'Permute', (g) => [permute(g, inverse)]);
+  const out = fromOp(kernelsOn('permute', x).permute(x.storage, x.shape, perm), shape, [x], 'Permute', (g) => [permute(g, inverse)]);
+  if (tracingOn()) recordOp('permute', [x], out, { perm });
+  return out;
 }
 
 export function transpose(x: Tensor, d0: number, d1: number): Tensor {
@@ -77,7 +86,9 @@ export function expand(x: Tensor, shapeIn: readonly number[]): Tensor {
     if (padded[i] !== 1 && padded[i] !== d) throw new Error(`expand: cannot expand ${shapeStr(x.shape)} to ${shapeStr(shapeIn)} (dim ${i})`);
   });
   if (sameShape(shape, x.shape)) return x;
-  return fromOp(kernelsOn('expand', x).expand(x.storage, padded, shape), shape, [x], 'Expand', (g) => [sumTo(g, x.shape)]);
+  const out = fromOp(kernelsOn('expand', x).expand(x.storage, padded, shape), shape, [x], 'Expand', (g) => [sumTo(g, x.shape)]);
+  if (tracingOn()) recordOp('expand', [x], out, { shape });
+  return out;
 }
 
 /** View x as [outer, dim, inner] around axis d. */
@@ -95,7 +106,14 @@ export function slice(x: Tensor, dim: number, start: number, end?: number): Tens
   const shape = [...x.shape];
   shape[d] = e - s;
   const buf = kernelsOn('slice', x).slice(x.storage, outer, size, inner, s, e - s);
-  if (x.dtype !== 'float32') return new Tensor(buf, shape, { dtype: x.dtype });
+  const out = x.dtype !== 'float32' ? new Tensor(buf, shape, { dtype: x.dtype }) : sliceNode(x, buf, shape, d, s, e);
+  if (tracingOn()) recordOp('slice', [x], out, { dim: d, start: s, end: e });
+  return out;
+}
+
+/** A float slice with its gradient: zeros around g along the sliced dim. */
+function sliceNode(x: Tensor, buf: Storage, shape: number[], d: number, s: number, e: number): Tensor {
+  const size = x.shape[d];
   return fromOp(buf, shape, [x], 'Slice', (g) => {
     // Pad the gradient back with zeros before and after the slice.
     const parts: Tensor[] = [];
@@ -131,8 +149,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const shape = [...first.shape];
   shape[d] = dims.reduce((a, b) => a + b, 0);
   const buf = kernelsOn('cat', ...tensors).concat(tensors.map((t) => t.storage), dims, outer, inner);
-  if (first.dtype !== 'float32') return new Tensor(buf, shape, { dtype: first.dtype });
-  return fromOp(buf, shape, tensors, 'Cat', (g) => {
+  const out = first.dtype !== 'float32' ? new Tensor(buf, shape, { dtype: first.dtype }) : fromOp(buf, shape, tensors, 'Cat', (g) => {
     let offset = 0;
     return tensors.map((t, i) => {
       const part = t.requiresGrad ? slice(g, d, offset, offset + dims[i]) : null;
@@ -140,6 +157,8 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
       return part;
     });
   });
+  if (tracingOn()) recordOp('cat', tensors, out, { dim: d });
+  return out;
 }
 
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {

@@ -5,6 +5,7 @@ import { Tensor, fromOp } from '../tensor.js';
 import { shapeStr } from '../shape.js';
 import { pair, type Pair } from './conv.js';
 import { cat } from './movement.js';
+import { asOneOp, recordOp, tracingOn } from './trace.js';
 
 function poolDesc(kind: 'max' | 'avg', x: Tensor, kernel: Pair, stride: Pair | null, padding: Pair, countIncludePad: boolean): Pool2dDesc {
   const name = kind === 'max' ? 'max_pool2d' : 'avg_pool2d';
@@ -26,6 +27,10 @@ function pool(d: Pool2dDesc, x: Tensor): Tensor {
   const out = fromOp(y, [d.n, d.c, d.oh, d.ow], [x], d.kind === 'max' ? 'MaxPool2DWithIndices' : 'AvgPool2D', (g) => [
     new Tensor(k.pool2dBackward(x.storage, out.storage, g.storage, d), x.shape),
   ]);
+  if (tracingOn()) {
+    const attrs = { kernel: [d.kh, d.kw], stride: [d.sh, d.sw], padding: [d.ph, d.pw], countIncludePad: d.countIncludePad };
+    recordOp(d.kind === 'max' ? 'max_pool2d' : 'avg_pool2d', [x], out, attrs);
+  }
   return out;
 }
 
@@ -45,6 +50,8 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
   if (x.ndim !== 4) throw new Error(`adaptive_avg_pool2d: expected a 4-D input [N,C,H,W], got shape ${shapeStr(x.shape)}`);
   const [oh, ow] = pair(outputSize);
   const [, , h, w] = x.shape;
+  // A 1×1 output is a global average, one op of its own in exported graphs.
+  if (oh === 1 && ow === 1 && tracingOn()) return asOneOp('global_avg_pool2d', [x], {}, () => adaptiveAvgPool2d(x, outputSize));
   if (h % oh === 0 && w % ow === 0) return avgPool2d(x, [h / oh, w / ow], [h / oh, w / ow], 0);
   const rows: Tensor[] = [];
   for (let i = 0; i < oh; i++) {

@@ -2,6 +2,7 @@
 import { kernelsOn } from './dispatch.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { normDim, normDims, numel, padShape, sameShape, type Shape } from '../shape.js';
+import { asOneOp, recordOp, tracingOn } from './trace.js';
 
 function keptShape(shape: Shape, axes: readonly number[]): number[] {
   return shape.map((d, i) => (axes.includes(i) ? 1 : d));
@@ -32,13 +33,16 @@ export function sum(x: Tensor, dim: number | readonly number[] | undefined, keep
   const k = kernelsOn('sum', x);
   const buf = axes.length === 0 || x.ndim === 0 ? k.affine(x.storage, 1, 0) : k.reduce('sum', x.storage, x.shape, axes);
   const shape = keepdim ? keptShape(x.shape, axes) : dropAxes(x.shape, axes);
-  return fromOp(buf, shape, [x], 'Sum', (g) => [expandBack(g, x.shape, axes)]);
+  const out = fromOp(buf, shape, [x], 'Sum', (g) => [expandBack(g, x.shape, axes)]);
+  if (tracingOn()) recordOp('sum', [x], out, { axes, keepdim });
+  return out;
 }
 
 export function mean(x: Tensor, dim: number | readonly number[] | undefined, keepdim: boolean): Tensor {
   const axes = normDims(dim, x.ndim, 'mean');
   const count = axes.reduce((p, a) => p * x.shape[a], 1);
   if (count === 0) throw new Error(`mean: reducing over an empty dimension (shape [${x.shape.join(',')}])`);
+  if (tracingOn()) return asOneOp('mean', [x], { axes, keepdim }, () => mean(x, axes, keepdim));
   return sum(x, axes, keepdim).div(count);
 }
 
@@ -55,6 +59,7 @@ function extreme(op: 'max' | 'min', x: Tensor, dim: number | undefined, keepdim:
     const count = sum(mask, axes, true);
     return [mask.div(count).mul(g.reshape(kept))];
   });
+  if (tracingOn()) recordOp(op === 'max' ? 'amax' : 'amin', [x], out, { axes, keepdim });
   return out;
 }
 
@@ -74,7 +79,9 @@ export function argmax(x: Tensor, dim: number | undefined, keepdim: boolean): Te
   const d = normDim(dim, x.ndim, 'argmax');
   const buf = kernelsOn('argmax', x).argmax(x.storage, x.shape, d);
   const shape = keepdim ? keptShape(x.shape, [d]) : dropAxes(x.shape, [d]);
-  return new Tensor(buf, shape, { dtype: 'int32' });
+  const out = new Tensor(buf, shape, { dtype: 'int32' });
+  if (tracingOn()) recordOp('argmax', [x], out, { dim: d, keepdim });
+  return out;
 }
 
 /** Variance with Bessel's correction by default (torch.var). */

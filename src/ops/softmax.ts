@@ -3,12 +3,14 @@ import { kernelsOn } from './dispatch.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { normDim, shapeStr } from '../shape.js';
 import { transpose } from './movement.js';
+import { asOneOp, recordOp, tracingOn } from './trace.js';
 
 type RowKernel = 'softmax' | 'logSoftmax';
 
 /** Apply a row-wise kernel along `dim` by moving that dim last when needed. */
 function alongDim(kind: RowKernel, x: Tensor, dim: number): Tensor {
   const d = normDim(dim, x.ndim, kind);
+  if (tracingOn()) return asOneOp(kind === 'softmax' ? 'softmax' : 'log_softmax', [x], { dim: d }, () => alongDim(kind, x, d));
   const last = x.ndim - 1;
   if (d !== last) return transpose(alongDim(kind, transpose(x, d, last), last), d, last);
   const cols = x.shape[last] ?? 1;
@@ -46,6 +48,7 @@ export function nllLoss(logp: Tensor, target: Tensor, reduction: Reduction = 'me
   const perRow = fromOp(k.nllLoss(logp.storage, target.storage, rows, cols), [rows], [logp], 'NllLoss', (g) => [
     new Tensor(k.nllLossBackward(g.storage, target.storage, rows, cols), logp.shape),
   ]);
+  if (tracingOn()) recordOp('nll_loss', [logp, target], perRow);
   if (reduction === 'none') return perRow;
   return reduction === 'sum' ? perRow.sum() : perRow.mean();
 }

@@ -3,6 +3,7 @@ import { backendFor } from '../backend/registry.js';
 import type { Storage } from '../backend/storage.js';
 import type { Device } from '../device.js';
 import { Tensor, fromOp } from '../tensor.js';
+import { recordOp, tracingOn } from './trace.js';
 
 function copyTo(s: Storage, to: Device, what: string): Storage {
   const read = s.backend.readSync;
@@ -15,9 +16,12 @@ function copyTo(s: Storage, to: Device, what: string): Storage {
 export function toDeviceOp(x: Tensor, to: Device): Tensor {
   if (x.device === to) return x;
   const s = copyTo(x.storage, to, `to('${to}')`);
-  if (x.dtype !== 'float32') return new Tensor(s, x.shape, { dtype: x.dtype });
   const from = x.device;
-  return fromOp(s, x.shape, [x], 'ToCopy', (g) => [new Tensor(copyTo(g.storage, from, `backward of to('${to}')`), x.shape)]);
+  const out = x.dtype !== 'float32'
+    ? new Tensor(s, x.shape, { dtype: x.dtype })
+    : fromOp(s, x.shape, [x], 'ToCopy', (g) => [new Tensor(copyTo(g.storage, from, `backward of to('${to}')`), x.shape)]);
+  if (tracingOn()) recordOp('to', [x], out, { device: String(to) });
+  return out;
 }
 
 /** The copy for devices read back asynchronously (a GPU tensor to cpu); not recorded for autograd. */
