@@ -26,7 +26,7 @@ const net = new nn.Sequential(
 let X = torch.randn([1, 1, 224, 224]);
 for (const layer of net) {
   X = layer.forward(X);
-  console.log(layer.constructor.name, 'output shape:\t', X.shape);
+  console.log(`${layer.constructor.name} output shape:\t[${X.shape.join(', ')}]`);
 }
 
 // TODO: 读取数据 (read the data), TODO: 训练 (train)

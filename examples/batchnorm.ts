@@ -76,7 +76,7 @@ let X = torch.rand([1, 1, 28, 28]);
 torch.noGrad(() => {
   for (const layer of net) {
     X = layer.forward(X);
-    console.log(layer.constructor.name, 'output shape:\t', X.shape);
+    console.log(`${layer.constructor.name} output shape:\t[${X.shape.join(', ')}]`);
   }
 });
 

@@ -71,7 +71,7 @@ const net = new nn.Sequential(stage1, stage2, stage3, stage4, stage5, new nn.Lin
 let X = torch.rand([1, 1, 96, 96]);
 for (const layer of net) {
   X = layer.forward(X);
-  console.log(layer.constructor.name, 'output shape:\t', X.shape);
+  console.log(`${layer.constructor.name} output shape:\t[${X.shape.join(', ')}]`);
 }
 
 if (!shapesOnly) {

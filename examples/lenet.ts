@@ -30,7 +30,7 @@ const net = new nn.Sequential(
 let X = torch.rand([1, 1, 28, 28]);
 for (const layer of net) {
   X = layer.forward(X);
-  console.log(layer.constructor.name, 'output shape: \t', X.shape);
+  console.log(`${layer.constructor.name} output shape:\t[${X.shape.join(', ')}]`);
 }
 
 // TODO: 尝试使用GPU训练Fashion-MNIST数据集 (train on Fashion-MNIST)

@@ -33,7 +33,7 @@ const net = new nn.Sequential(
 let X = torch.rand([1, 1, 224, 224]);
 for (const layer of net) {
   X = layer.forward(X);
-  console.log(layer.constructor.name, 'output shape:\t', X.shape);
+  console.log(`${layer.constructor.name} output shape:\t[${X.shape.join(', ')}]`);
 }
 
 // TODO: 训练 (train)

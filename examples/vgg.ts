@@ -43,7 +43,7 @@ let net = vgg(convArch);
 let X = torch.randn([1, 1, 224, 224]);
 for (const blk of net) {
   X = blk.forward(X);
-  console.log(blk.constructor.name, 'output shape: \t', X.shape);
+  console.log(`${blk.constructor.name} output shape:\t[${X.shape.join(', ')}]`);
 }
 
 // The full model is large, so train a smaller one: channels ÷ 4.

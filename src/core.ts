@@ -29,5 +29,6 @@ export * from './functions.js';
 export * as models from './models/index.js';
 export { createModel, listModels, getModelSpec, MODEL_NAMES, type ModelSpec } from './models/index.js';
 export { summarize, formatSummary, type LayerSummary } from './models/summary.js';
+export { summary, formatModelSummary, type ModelSummary, type SummaryRow, type SummaryOptions } from './models/model-summary.js';
 export * as io from './io/bytes.js';
 export * as onnx from './io/onnx/index.js';

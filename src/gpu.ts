@@ -5,7 +5,7 @@
  * from is the entry's business: the Node entry supplies Dawn (the optional
  * `webgpu` package), the browser entry `navigator.gpu`.
  */
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 import { registerBackend, unregisterBackend } from './backend/registry.js';
 import { Device } from './device.js';
 import { openGpu } from './backend/webgpu/open.js';

@@ -7,23 +7,33 @@ import { fileURLToPath } from 'node:url';
 
 const distExamples = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'examples');
 
-/** The seed's printed listings (layer names and final dims), where the seed gives them. */
-const expected: Record<string, { first: string; last: string; lines: number }> = {
-  lenet: { first: 'Reshape output shape: \t [ 1, 1, 28, 28 ]', last: 'Linear output shape: \t [ 1, 10 ]', lines: 13 },
-  alexnet: { first: 'Conv2d output shape:\t [ 1, 96, 54, 54 ]', last: 'Linear output shape:\t [ 1, 10 ]', lines: 21 },
-  vgg: { first: 'Sequential output shape: \t [ 1, 64, 112, 112 ]', last: 'Linear output shape: \t [ 1, 10 ]', lines: 13 },
-  nin: { first: 'Sequential output shape:\t [ 1, 96, 54, 54 ]', last: 'Flatten output shape:\t [ 1, 10 ]', lines: 10 },
-  googlenet: { first: 'Sequential output shape:\t [ 1, 64, 24, 24 ]', last: 'Linear output shape:\t [ 1, 10 ]', lines: 6 },
-  batchnorm: { first: 'Conv2d output shape:\t [ 1, 6, 24, 24 ]', last: 'Linear output shape:\t [ 1, 10 ]', lines: 16 },
+/**
+ * Each example prints its network's layer listing in the very form `torchlet summary` prints it
+ * (the book's `print(layer.__class__.__name__, 'output shape:\t', X.shape)` loop), for the zoo
+ * model it builds.
+ */
+const zooModel: Record<string, string> = {
+  lenet: 'lenet', alexnet: 'alexnet', vgg: 'vgg11', nin: 'nin', googlenet: 'googlenet', batchnorm: 'lenet-bn-scratch',
 };
+const bin = path.resolve(distExamples, '..', '..', 'bin', 'torchlet.js');
 
-for (const [name, want] of Object.entries(expected)) {
-  test(`examples/${name}.ts prints the seed's shapes`, () => {
+for (const [name, model] of Object.entries(zooModel)) {
+  test(`examples/${name}.ts prints the book's shapes, exactly as \`torchlet summary ${model}\` does`, () => {
     const r = spawnSync(process.execPath, [path.join(distExamples, `${name}.js`)], { encoding: 'utf8', env: { ...process.env, SHAPES_ONLY: '1' } });
     assert.equal(r.status, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n');
-    assert.equal(lines.length, want.lines);
-    assert.equal(lines[0], want.first);
-    assert.equal(lines.at(-1), want.last);
+    const summary = spawnSync(process.execPath, [bin, 'summary', model], { encoding: 'utf8' });
+    assert.equal(summary.status, 0, summary.stderr);
+    assert.match(r.stdout, /output shape:\t\[1, /);
+    assert.equal(r.stdout.trim(), summary.stdout.trim());
   });
 }
+
+test('npm run example <name> runs the TypeScript example itself (tsx); an unknown name lists the examples', () => {
+  const script = path.resolve(distExamples, '..', '..', 'scripts', 'example.js');
+  const r = spawnSync(process.execPath, [script, 'lenet'], { encoding: 'utf8', env: { ...process.env, SHAPES_ONLY: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Reshape output shape:\t\[1, 1, 28, 28\]\n/);
+  const bad = spawnSync(process.execPath, [script, 'lenett'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /no example 'lenett' Examples: alexnet, batchnorm, googlenet, lenet, nin, vgg/);
+});

@@ -2,7 +2,7 @@
  * The GPU for Node: Dawn, from the optional `webgpu` package, imported only
  * when torch.initGpu() asks for it. One Dawn instance per process.
  */
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 import { setGpuSource } from '../gpu.js';
 
 interface DawnModule {

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 /** What every webgpu kernel file shares: the context, new output storages and dispatch. */
 import { Storage } from '../storage.js';
 import type { Backend } from '../kernels.js';

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * The WebGPU device as the kernels see it: one command encoder that many
  * dispatches go into, submitted once per step (or when a read needs it);

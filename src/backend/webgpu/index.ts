@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * The `webgpu` backend for the `gpu` device: WGSL kernels, one file per op
  * family as in reference/, over a GpuContext (context.ts) that batches

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * Opening a GPU: a high-performance adapter, and a device with the adapter's
  * own limits requested explicitly (WebGPU's defaults, 128 MiB per storage
