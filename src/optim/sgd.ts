@@ -15,7 +15,8 @@ export interface SGDOptions {
 /** torch.optim.SGD, same update formula (momentum buffer starts as the first gradient). */
 export class SGD extends Optimizer {
   lr: number;
-  readonly momentum: number;
+  /** Writable: OneCycleLR cycles it. */
+  momentum: number;
   readonly dampening: number;
   readonly weightDecay: number;
   readonly nesterov: boolean;
