@@ -61,16 +61,30 @@ test('charts: SVG has the three series in d2l styles, legend, axis title, escape
   assert.ok(width > 480 && width < 900 && height > 300 && height < 600, `${width}x${height}`);
 });
 
-test('charts: xlim is d2l\'s [1, epochs]; points outside it are left out', () => {
+test('charts: the x axis starts at 0 on every run, so the first epoch\'s points show', () => {
   const spec = chartSpec(sampleHistory(4)) as unknown as {
-    data: { values: { epoch: number }[] };
+    data: { values: { epoch: number; series: string }[] };
     encoding: { x: { scale: { domain: number[] } } };
   };
-  assert.deepEqual(spec.encoding.x.scale.domain, [1, 4]);
-  assert.ok(spec.data.values.length > 0);
-  assert.ok(spec.data.values.every((r) => r.epoch >= 1 && r.epoch <= 4));
+  assert.deepEqual(spec.encoding.x.scale.domain, [0, 4]);
+  assert.ok(spec.data.values.some((r) => r.epoch > 0 && r.epoch < 1), 'points of the first epoch are drawn');
   const one = chartSpec({ model: 'm', device: 'cpu', epochs: 1, points: [] }) as unknown as typeof spec;
   assert.deepEqual(one.encoding.x.scale.domain, [0, 1]);
+});
+
+test('charts: a series with one point (a 1-epoch run\'s test accuracy) is drawn as a marker', async () => {
+  const history = { model: 'm', device: 'cpu', epochs: 1, points: [
+    { epoch: 0.5, trainLoss: 1.2, trainAcc: 0.5 }, { epoch: 1, trainLoss: 0.9, trainAcc: 0.6 }, { epoch: 1, testAcc: 0.65 },
+  ] };
+  // The marker layer's group (Vega's class names) and the symbols drawn in it.
+  const markers = (svg: string): number => {
+    const group = /class="mark-symbol role-mark layer_1_marks"[^>]*?(\/>|>([\s\S]*?)<\/g>)/.exec(svg);
+    assert.ok(group, 'no marker layer in the chart');
+    return ((group[2] ?? '').match(/<path/g) ?? []).length; // a self-closed group is empty
+  };
+  assert.equal(markers(await renderChartSvg(history)), 1);
+  const twoEpochs = { ...history, epochs: 2, points: [...history.points, { epoch: 2, testAcc: 0.7 }] };
+  assert.equal(markers(await renderChartSvg(twoEpochs)), 0, 'a series with two points is a line, not markers');
 });
 
 test('charts: an empty or partial history still renders with its legend', async () => {

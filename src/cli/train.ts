@@ -10,19 +10,20 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { zeros } from '../creation.js';
 import { useDevice, deviceLabel } from '../node/use-device.js';
 import { manualSeed } from '../random.js';
-import { SGD } from '../optim/sgd.js';
 import { loadDataFashionMNIST } from '../data/dataloader.js';
-import { FASHION_MNIST_LABELS } from '../data/fashion-mnist.js';
-import { fit, NonFiniteLossError, type FitEvent, type FitState } from '../train/fit.js';
+import { fit, NonFiniteLossError, type Callback, type FitState } from '../train/fit.js';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RUN_FILES, RunDir, defaultRunDir, type RunConfig } from '../train/run-dir.js';
-import { writeChart } from '../train/charts.js';
-import { writeReport } from '../train/report.js';
-import { createProgress } from '../train/progress.js';
-import type { RunHistory } from '../train/history.js';
+import { runWriter } from '../train/run-writer.js';
+import { consoleProgress } from '../train/verbose.js';
+import { bestCheckpoint, earlyStopping } from '../train/callbacks.js';
 import { sampleTestImages } from './samples.js';
 import { positiveInt, positiveNumber, seedInt } from './args.js';
+import {
+  AUGMENT_USAGE, OPTIMIZERS, SCHEDULER_USAGE, augmentArg, buildAugment, buildOptimizer, buildScheduler, earlyStopArg,
+  nonNegativeNumber, optimizerArg, parseEarlyStop, schedulerArg, type OptimizerName,
+} from './train-options.js';
 
 interface TrainFlags {
   epochs?: number;
@@ -36,6 +37,13 @@ interface TrainFlags {
   resume?: string;
   dataDir?: string;
   workers?: number;
+  optimizer?: OptimizerName;
+  momentum?: number;
+  weightDecay?: number;
+  scheduler?: string;
+  earlyStop?: string;
+  augment?: string;
+  keepBest?: boolean;
 }
 
 export function registerTrainCommand(program: Command): void {
@@ -54,6 +62,13 @@ export function registerTrainCommand(program: Command): void {
     .option('--resume <dir>', 'continue an interrupted run from its directory')
     .option('--data-dir <dir>', 'directory holding the Fashion-MNIST IDX files')
     .option('--workers <n>', 'data-loading worker threads', (v) => Number.parseInt(v, 10))
+    .option('--optimizer <name>', `${OPTIMIZERS.join(', ')} (default: sgd, as the book)`, optimizerArg)
+    .option('--momentum <m>', "SGD's momentum (default 0, as the book)", nonNegativeNumber)
+    .option('--weight-decay <wd>', 'weight decay (default 0)', nonNegativeNumber)
+    .option('--scheduler <spec>', `learning-rate schedule: ${SCHEDULER_USAGE}`, schedulerArg)
+    .option('--early-stop <spec>', 'stop when test accuracy has not improved for PATIENCE epochs: PATIENCE, or train-loss|train-acc|test-acc:PATIENCE', earlyStopArg)
+    .option('--augment <list>', `augment the training images: ${AUGMENT_USAGE}`, augmentArg)
+    .option('--keep-best', 'also keep the weights of the best epoch by test accuracy, as best.safetensors')
     .action(async (modelName: string, flags: TrainFlags) => {
       process.exitCode = await trainCommand(modelName, flags);
     });
@@ -72,6 +87,24 @@ function checkSavedConfig(c: RunConfig, file: string): void {
   if (!Number.isInteger(c.seed)) bad('seed', c.seed, 'a whole number');
   if (!(c.threads === null || posInt(c.threads, 4096))) bad('threads', c.threads, 'null or a positive whole number');
   if (typeof c.device !== 'string') bad('device', c.device, "a device name such as 'cpu'");
+  // Settings added later are optional: runs written before them lack them.
+  if (c.optimizer !== undefined && !(OPTIMIZERS as readonly string[]).includes(c.optimizer)) bad('optimizer', c.optimizer, OPTIMIZERS.join(', '));
+  for (const k of ['momentum', 'weightDecay'] as const) {
+    if (c[k] !== undefined && !(typeof c[k] === 'number' && Number.isFinite(c[k]) && (c[k] as number) >= 0)) bad(k, c[k], 'a number ≥ 0');
+  }
+  const checked = (k: 'scheduler' | 'earlyStop' | 'augment', check: (v: string) => unknown): void => {
+    const v = c[k];
+    if (v === undefined || v === null) return;
+    try {
+      if (typeof v !== 'string') throw new Error('not text');
+      check(v);
+    } catch {
+      bad(k, v, `null or a valid --${k === 'earlyStop' ? 'early-stop' : k} value`);
+    }
+  };
+  checked('scheduler', schedulerArg);
+  checked('earlyStop', earlyStopArg);
+  checked('augment', augmentArg);
 }
 
 /** Run one image through the network, so an input size it cannot take fails here, saying so, rather than deep in training. */
@@ -114,6 +147,13 @@ function resolveConfig(modelName: string, flags: TrainFlags, run: RunDir | null)
     seed: flags.seed,
     threads: flags.threads ?? null,
     dataDir: flags.dataDir ?? null,
+    optimizer: flags.optimizer ?? 'sgd',
+    momentum: flags.momentum ?? 0,
+    weightDecay: flags.weightDecay ?? 0,
+    scheduler: flags.scheduler ?? null,
+    earlyStop: flags.earlyStop ?? null,
+    augment: flags.augment ?? null,
+    keepBest: flags.keepBest ?? false,
     startedAt: new Date().toISOString(),
   };
 }
@@ -135,100 +175,72 @@ export async function trainCommand(modelName: string, flags: TrainFlags): Promis
   manualSeed(cfg.seed);
   const net = spec.create();
   checkInputSize(net, spec, cfg.resize);
-  const optimizer = new SGD(net.parameters(), { lr: cfg.lr });
-  let resume: FitState | undefined;
-  if (flags.resume && !run.hasCheckpoint()) {
-    // Stopped before its first checkpoint: nothing was trained that could be kept, so start over.
-    console.log(`${run.dir} has no checkpoint yet; starting it from the beginning`);
-    run.truncateMetricsAfter(0);
-  } else if (flags.resume) {
-    resume = run.loadCheckpoint(net, optimizer);
-    if (resume.epoch >= cfg.epochs) {
-      throw new Error(`--resume ${run.dir}: the run already finished its ${cfg.epochs} epoch${cfg.epochs === 1 ? '' : 's'}; raise --epochs to train further`);
-    }
-    console.log(`resuming ${run.dir} at epoch ${resume.epoch + 1}, batch ${resume.batch + 1}`);
-  } else run.writeConfig(cfg);
-
+  const optimizer = buildOptimizer(cfg.optimizer ?? 'sgd', net.parameters(), { lr: cfg.lr, momentum: cfg.momentum ?? 0, weightDecay: cfg.weightDecay ?? 0 });
+  const side = cfg.resize ?? 28;
+  const augment = cfg.augment ? buildAugment(cfg.augment, side) : undefined;
   const [trainIter, testIter] = await loadDataFashionMNIST(cfg.batchSize, {
-    resize: cfg.resize ?? undefined, dataDir: cfg.dataDir ?? undefined, seed: cfg.seed, workers: flags.workers,
+    resize: cfg.resize ?? undefined, dataDir: cfg.dataDir ?? undefined, seed: cfg.seed, workers: flags.workers, augment,
   });
   const numBatches = trainIter.length;
-  if (resume && resume.batch >= numBatches) {
+  // Built before a checkpoint loads: the scheduler's first step sets the lr, the checkpoint then restores it.
+  const scheduler = cfg.scheduler ? buildScheduler(cfg.scheduler, optimizer, cfg.lr, cfg.epochs, numBatches) : undefined;
+  let resume: FitState | undefined;
+  try {
+    if (flags.resume && !run.hasCheckpoint()) {
+      // Stopped before its first checkpoint: nothing was trained that could be kept, so start over.
+      console.log(`${run.dir} has no checkpoint yet; starting it from the beginning`);
+    } else if (flags.resume) {
+      resume = run.loadCheckpoint(net, optimizer);
+      if (resume.epoch >= cfg.epochs) {
+        throw new Error(`--resume ${run.dir}: the run already finished its ${cfg.epochs} epoch${cfg.epochs === 1 ? '' : 's'}; raise --epochs to train further`);
+      }
+      if (resume.batch >= numBatches) {
+        throw new Error(`--resume ${run.dir}: the checkpoint resumes at batch ${resume.batch + 1} of an epoch that has ${numBatches} batches; the checkpoint does not belong to this data`);
+      }
+      console.log(`resuming ${run.dir} at epoch ${resume.epoch + 1}, batch ${resume.batch + 1}`);
+    }
+  } catch (err) {
     await trainIter.close();
     await testIter.close();
-    throw new Error(`--resume ${run.dir}: the checkpoint resumes at batch ${resume.batch + 1} of an epoch that has ${numBatches} batches; the checkpoint does not belong to this data`);
+    throw err;
   }
-  if (resume) run.truncateMetricsAfter(resume.epoch * numBatches + resume.batch);
   const device = deviceLabel(dev);
   console.log(`training on ${device}`);
   console.log(`run directory: ${run.dir}`);
-
-  const history: RunHistory = { model: cfg.model, device, epochs: cfg.epochs, points: resume ? [...resume.points] : [] };
-  const progress = createProgress({ total: numBatches, epochs: cfg.epochs, tty: process.stdout.isTTY === true, initialEpoch: resume?.epoch ?? 0 });
-  let lastRefresh = 0;
-  let confusion: number[][] | undefined;
-  let samplesCache: Parameters<typeof writeReport>[1]['samples'];
-  /** Rewrite chart and report; throttled while training, forced at the end. Failures are reported, never fatal. */
-  const refreshViews = async (running: boolean, final?: Parameters<typeof writeReport>[1]['final'], force = false): Promise<void> => {
-    const now = Date.now();
-    if (!force && now - lastRefresh < 1000) return;
-    lastRefresh = now;
-    try {
-      const chart = await writeChart(run.dir, history);
-      await writeReport(run.dir, { history, labels: [...FASHION_MNIST_LABELS], confusion, running, final, samples: samplesCache }, { chartSvg: chart.svg });
-    } catch (err) {
-      progress.log(`warning: could not refresh chart/report: ${(err as Error).message}`);
-    }
-  };
 
   let stopRequested = false;
   const onSigint = (): void => {
     if (stopRequested) process.exit(130);
     stopRequested = true;
-    progress.stop();
     console.error('\ninterrupted: finishing this batch and saving a checkpoint (Ctrl-C again to quit now)');
   };
   process.on('SIGINT', onSigint);
 
-  const onEvent = (e: FitEvent): void => {
-    if (e.type === 'batch') {
-      progress.update(e.batch, { loss: e.trainLoss, acc: e.trainAcc, epoch: e.epoch });
-    } else if (e.type === 'point') {
-      history.points = [...e.points];
-      const step = Math.round(e.point.epoch * numBatches);
-      run.appendMetric({ kind: 'point', step, ...e.point });
-      void refreshViews(true);
-    } else if (e.type === 'epoch') {
-      confusion = e.confusion;
-      progress.epochEnd(e.epoch, { loss: e.trainLoss, trainAcc: e.trainAcc, testAcc: e.testAcc, examplesPerSec: e.examplesPerSec });
-      run.appendMetric({ kind: 'epoch', step: (e.epoch + 1) * numBatches, epoch: e.epoch + 1, trainLoss: e.trainLoss, trainAcc: e.trainAcc, testAcc: e.testAcc, examplesPerSec: e.examplesPerSec });
-    }
-  };
-
+  const { startedAt: _startedAt, ...settings } = cfg;
+  const writer = runWriter(run.dir, {
+    model: cfg.model, device, config: flags.resume ? undefined : cfg, hyperparameters: settings,
+    samples: () => sampleTestImages(net, testIter, 24),
+  });
+  const callbacks: Callback[] = [writer, consoleProgress()];
+  if (cfg.earlyStop) callbacks.push(earlyStopping(parseEarlyStop(cfg.earlyStop)));
+  if (cfg.keepBest) callbacks.push(bestCheckpoint({ path: path.join(run.dir, 'best.safetensors') }));
   try {
     const result = await fit(net, trainIter, testIter, {
       device: dev,
-      epochs: cfg.epochs, lr: cfg.lr, optimizer, resume, onEvent,
-      onCheckpoint: (state, opt) => run.saveCheckpoint(net, opt, state),
+      epochs: cfg.epochs, optimizer, resume, callbacks, scheduler,
+      init: 'xavier', // as the book's train_ch6 (a resumed run keeps its checkpoint's weights)
       shouldStop: () => stopRequested,
     });
-    progress.stop();
     if (result.interrupted) {
-      await refreshViews(false, undefined, true);
       console.log(`checkpoint saved; continue with: torchlet train ${cfg.model} --resume ${run.dir}`);
       return 130;
     }
-    samplesCache = await sampleTestImages(net, testIter, 24);
-    const final = { trainLoss: result.trainLoss, trainAcc: result.trainAcc, testAcc: result.testAcc, examplesPerSec: result.examplesPerSec, wallExamplesPerSec: result.wallExamplesPerSec, device };
-    confusion = result.confusion ?? confusion;
-    await refreshViews(false, final, true);
     console.log(`loss ${result.trainLoss.toFixed(3)}, train acc ${result.trainAcc.toFixed(3)}, test acc ${result.testAcc.toFixed(3)}`);
     console.log(`${result.examplesPerSec.toFixed(1)} examples/sec on ${device}`);
     console.log(`${result.wallExamplesPerSec.toFixed(1)} examples/sec wall clock (data loading and evaluation included)`);
-    console.log(`saved ${run.dir}/model.safetensors, chart.png, report.html`);
+    console.log(`saved ${run.dir}/model.safetensors, chart.png, report.html${cfg.keepBest ? ', best.safetensors' : ''}`);
     return 0;
   } catch (err) {
-    progress.stop();
     if (err instanceof NonFiniteLossError) {
       console.error(err.message);
       return 1;

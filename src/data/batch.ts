@@ -2,7 +2,8 @@
  * Batch assembly shared by the main thread and the loader workers, so both
  * produce bit-identical batches.
  */
-import { compilePipeline, pipelineOutputShape, type TransformSpec } from './transforms.js';
+import { compilePipeline, compileRandomPipeline, pipelineOutputShape, type TransformSpec } from './transforms.js';
+import { sampleGenerator } from './augment.js';
 
 /** What a worker (or the main-thread path) needs to turn sample indices into a float32 batch. */
 export interface BatchSource {
@@ -12,22 +13,27 @@ export interface BatchSource {
   width: number;
   channels: number;
   transform: TransformSpec;
+  /** The loader's seed: with the epoch and each sample's index it seeds the augmentation draws. */
+  seed: number;
 }
 
-/** Returns `fill(indices) -> Float32Array [B, C, H', W']` for the source. */
-export function makeBatchFiller(src: BatchSource): { sampleShape: [number, number, number]; fill: (indices: ArrayLike<number>) => Float32Array } {
-  const { images, height, width, channels, transform } = src;
+/** Returns `fill(indices, epoch) -> Float32Array [B, C, H', W']` for the source. */
+export function makeBatchFiller(src: BatchSource): { sampleShape: [number, number, number]; fill: (indices: ArrayLike<number>, epoch: number) => Float32Array } {
+  const { images, height, width, channels, transform, seed } = src;
   const sampleShape = pipelineOutputShape(transform, height, width, channels);
   const inSize = height * width * channels;
   const outSize = sampleShape[0] * sampleShape[1] * sampleShape[2];
   const count = Math.floor(images.length / inSize);
-  const run = compilePipeline(transform, height, width, channels);
-  const fill = (indices: ArrayLike<number>): Float32Array => {
+  const random = transform.augment?.length ? compileRandomPipeline(transform, height, width, channels) : null;
+  const run = random ? null : compilePipeline(transform, height, width, channels);
+  const fill = (indices: ArrayLike<number>, epoch: number): Float32Array => {
     const out = new Float32Array(indices.length * outSize);
     for (let b = 0; b < indices.length; b++) {
       const i = indices[b];
       if (!(i >= 0 && i < count)) throw new RangeError(`sample index ${i} out of range [0, ${count})`);
-      run(images.subarray(i * inSize, (i + 1) * inSize), out, b * outSize);
+      const image = images.subarray(i * inSize, (i + 1) * inSize);
+      if (random) random(image, out, b * outSize, sampleGenerator(seed, epoch, i));
+      else (run as NonNullable<typeof run>)(image, out, b * outSize);
     }
     return out;
   };
@@ -35,7 +41,7 @@ export function makeBatchFiller(src: BatchSource): { sampleShape: [number, numbe
 }
 
 /** Messages between DataLoader and its workers. */
-export type WorkerRequest = { type: 'batch'; id: number; indices: Int32Array };
+export type WorkerRequest = { type: 'batch'; id: number; indices: Int32Array; epoch: number };
 export type WorkerResponse =
   | { type: 'batch'; id: number; x: Float32Array }
   | { type: 'error'; id: number; message: string; stack?: string };

@@ -19,6 +19,8 @@ import { validateImageDataset, type ImageDataset } from './dataset.js';
 import { FashionMNIST, type FashionMNISTLoadOptions } from './fashion-mnist.js';
 import { permutation } from './random.js';
 import { pipelineOutputShape, type TransformSpec } from './transforms.js';
+import { Compose, transformSpecOf } from './vision-transforms.js';
+import type { AugmentStep } from './augment.js';
 
 // ---------------------------------------------------------------------------
 // What the loader yields. `toBatch` is the single place raw buffers become batch
@@ -55,7 +57,8 @@ export interface DataLoaderOptions {
   /** Batches kept in flight when using workers (default max(2, 2 * workers)). */
   prefetch?: number;
   /** Per-image pipeline: Resize? -> ToTensor -> Normalize?. */
-  transform?: TransformSpec;
+  /** The per-image pipeline: a spec, or torchvision-style transforms (new Compose([...])). */
+  transform?: TransformSpec | Compose;
 }
 
 const sharedImages = new WeakMap<ImageDataset, Uint8Array>();
@@ -122,8 +125,8 @@ class WorkerPool {
     this.tasks.clear();
   }
 
-  /** Build the batch of `indices` on the least-loaded worker. */
-  run(indices: Int32Array): Promise<Float32Array> {
+  /** Build the batch of `indices` of `epoch` on the least-loaded worker. */
+  run(indices: Int32Array, epoch: number): Promise<Float32Array> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('DataLoader: worker pool is closed'));
     let w = 0;
@@ -132,7 +135,7 @@ class WorkerPool {
     return new Promise<Float32Array>((resolve, reject) => {
       this.tasks.set(id, { resolve, reject, worker: w });
       this.load[w]++;
-      const req: WorkerRequest = { type: 'batch', id, indices };
+      const req: WorkerRequest = { type: 'batch', id, indices, epoch };
       this.workers[w].postMessage(req, [indices.buffer as ArrayBuffer]);
     });
   }
@@ -188,7 +191,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.dropLast = options.dropLast ?? false;
     this.workers = workers;
     this.prefetch = prefetch;
-    this.transform = { ...(options.transform ?? {}) };
+    this.transform = transformSpecOf(options.transform);
     // Fail early on a bad transform spec (e.g. mismatched normalize lengths).
     makeBatchFiller({ ...this.sourceMeta(), images: new Uint8Array(0) });
   }
@@ -207,7 +210,7 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   private sourceMeta(): Omit<BatchSource, 'images'> {
     const { height, width, channels } = this.dataset;
-    return { height, width, channels, transform: this.transform };
+    return { height, width, channels, transform: this.transform, seed: this.seed };
   }
 
   /** Sample indices of each batch of `epoch`, in order. */
@@ -243,7 +246,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (this.workers === 0) {
       if (!this.mainFiller) this.mainFiller = makeBatchFiller({ ...this.sourceMeta(), images: this.dataset.images });
       for (const idx of batches) {
-        const x = this.mainFiller.fill(idx);
+        const x = this.mainFiller.fill(idx, epoch);
         yield toBatch(x, [idx.length, c, h, w], labelsOf(idx));
       }
       return;
@@ -260,7 +263,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     const submit = (): void => {
       const idx = batches[next++];
       const y = labelsOf(idx); // before the indices are transferred away
-      const x = pool.run(idx);
+      const x = pool.run(idx, epoch);
       x.catch(() => undefined); // abandoned batches (early break) must not be unhandled rejections
       inflight.push({ x, y, n: y.length });
     };
@@ -307,6 +310,11 @@ export interface LoadDataFashionMNISTOptions extends Omit<FashionMNISTLoadOption
   normalize?: boolean | { mean: readonly number[]; std: readonly number[] };
   /** Drop the last incomplete training batch (default false, like d2l). */
   dropLast?: boolean;
+  /**
+   * Random augmentation of the training images (never the test ones), after the resize:
+   * new Compose([new RandomCrop(28, { padding: 4 }), new RandomHorizontalFlip()]) or its steps.
+   */
+  augment?: Compose | readonly AugmentStep[];
 }
 
 /** Default worker count for an image size: none for 28x28, some for upscaled images. */
@@ -329,7 +337,12 @@ export async function loadDataFashionMNIST(batchSize: number, options: LoadDataF
   else if (options.normalize) transform.normalize = options.normalize;
   const workers = options.workers ?? defaultLoaderWorkers(options.resize);
   const common = { batchSize, workers, prefetch: options.prefetch, transform };
-  const trainIter = new DataLoader(train, { ...common, shuffle: true, seed: options.seed ?? 0, dropLast: options.dropLast ?? false });
+  const steps = options.augment instanceof Compose ? options.augment.spec.augment ?? [] : options.augment ?? [];
+  if (options.augment instanceof Compose && (options.augment.spec.resize !== undefined || options.augment.spec.normalize)) {
+    throw new Error('loadDataFashionMNIST: augment holds only the random transforms; give resize and normalize as their own options');
+  }
+  const trainTransform: TransformSpec = steps.length ? { ...transform, augment: [...steps] } : transform;
+  const trainIter = new DataLoader(train, { ...common, transform: trainTransform, shuffle: true, seed: options.seed ?? 0, dropLast: options.dropLast ?? false });
   const testIter = new DataLoader(test, { ...common, shuffle: false });
   return [trainIter, testIter];
 }

@@ -13,7 +13,7 @@ port.on('message', (msg: WorkerRequest) => {
   if (msg.type !== 'batch') return;
   let reply: WorkerResponse;
   try {
-    const x = fill(msg.indices);
+    const x = fill(msg.indices, msg.epoch);
     reply = { type: 'batch', id: msg.id, x };
     port.postMessage(reply, [x.buffer as ArrayBuffer]);
   } catch (err) {

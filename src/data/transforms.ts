@@ -14,6 +14,8 @@
  * float32 in [0, 1].
  */
 
+import type { Generator } from '../random.js';
+import { applyStep, augmentedSize, checkSteps, type AugmentStep } from './augment.js';
 /** A uint8 image, row-major HWC. */
 export interface ImageU8 {
   data: Uint8Array;
@@ -35,6 +37,8 @@ export interface TransformSpec {
   resize?: number | readonly [number, number];
   /** torchvision `Normalize(mean, std)`, applied after ToTensor; one entry per channel (or one for all). */
   normalize?: { mean: readonly number[]; std: readonly number[] };
+  /** Random augmentation after the resize, drawn per sample (see augment.ts). */
+  augment?: readonly AugmentStep[];
 }
 
 const PRECISION_BITS = 32 - 8 - 2;
@@ -349,9 +353,38 @@ export function normalize(mean: readonly number[], std: readonly number[]): (img
 
 /** Output [C, H, W] of the pipeline for an input image of the given size. */
 export function pipelineOutputShape(spec: TransformSpec, height: number, width: number, channels: number): [number, number, number] {
-  if (spec.resize === undefined) return [channels, height, width];
-  const [h, w] = resizedSize(spec.resize, height, width);
-  return [channels, h, w];
+  const [h, w] = spec.resize === undefined ? [height, width] : resizedSize(spec.resize, height, width);
+  if (!spec.augment?.length) return [channels, h, w];
+  const [ah, aw] = augmentedSize(spec.augment, h, w);
+  return [channels, ah, aw];
+}
+
+/** A per-image pipeline that draws: Resize? -> the augment steps -> ToTensor -> Normalize?. */
+export type RandomPipeline = (src: Uint8Array, out: Float32Array, offset: number, g: Generator) => void;
+
+/** The pipeline for a spec with augment steps (compilePipeline is the fused one without them). */
+export function compileRandomPipeline(spec: TransformSpec, height: number, width: number, channels: number): RandomPipeline {
+  const steps = spec.augment ?? [];
+  checkSteps(steps);
+  const luts = channelLuts(spec, channels);
+  const [rh, rw] = spec.resize === undefined ? [height, width] : resizedSize(spec.resize, height, width);
+  const inLen = height * width * channels;
+  return (src, out, offset, g) => {
+    if (src.length < inLen) throw new Error(`pipeline: image has ${src.length} bytes, need ${inLen}`);
+    let img: ImageU8 = { data: src, height, width, channels };
+    if (rh !== height || rw !== width) img = { data: resizeBilinearU8(src, height, width, channels, rh, rw), height: rh, width: rw, channels };
+    for (const step of steps) img = applyStep(step, img, g);
+    writeCHW(img, luts, out, offset);
+  };
+}
+
+function channelLuts(spec: TransformSpec, channels: number): Float32Array[] {
+  const ms = spec.normalize ? meanStdFor(channels, spec.normalize.mean, spec.normalize.std) : null;
+  return Array.from({ length: channels }, (_, c) => {
+    if (!ms) return TO_TENSOR_LUT;
+    const [m, sd] = ms[c];
+    return TO_TENSOR_LUT.map((x) => normalizeValue(x, m, sd));
+  });
 }
 
 /**
@@ -365,16 +398,9 @@ export function compilePipeline(
   width: number,
   channels: number,
 ): (src: Uint8Array, out: Float32Array, offset: number) => void {
+  if (spec.augment?.length) throw new Error('compilePipeline: a spec with augment steps needs compileRandomPipeline (it draws per sample)');
   const [, oh, ow] = pipelineOutputShape(spec, height, width, channels);
-  const luts: Float32Array[] = [];
-  const ms = spec.normalize ? meanStdFor(channels, spec.normalize.mean, spec.normalize.std) : null;
-  for (let c = 0; c < channels; c++) {
-    if (!ms) luts.push(TO_TENSOR_LUT);
-    else {
-      const [m, s] = ms[c];
-      luts.push(TO_TENSOR_LUT.map((x) => normalizeValue(x, m, s)));
-    }
-  }
+  const luts = channelLuts(spec, channels);
   const inLen = height * width * channels;
   if (oh === height && ow === width) {
     return (src, out, offset) => writeCHW({ data: src, height, width, channels }, luts, out, offset);

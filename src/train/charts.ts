@@ -56,7 +56,8 @@ export interface PngOptions {
 
 function xDomain(history: RunHistory, opts: ChartOptions): [number, number] {
   if (opts.xlim) return opts.xlim;
-  return history.epochs > 1 ? [1, history.epochs] : [0, 1];
+  // From 0, so the first epoch's curve points (at 0.2, 0.4, …) are on the chart.
+  return [0, Math.max(1, history.epochs)];
 }
 
 /** The Vega-Lite spec of the chart (exported for inspection and tests). */
@@ -64,7 +65,10 @@ export function chartSpec(history: RunHistory, opts: ChartOptions = {}): TopLeve
   const names = SERIES.map((s) => s.name);
   const domain = xDomain(history, opts);
   // Only what lies inside xlim: clipped anyway, and so the y axis fits what is shown.
-  const rows = toSeriesRows(history).filter((r) => r.epoch >= domain[0] && r.epoch <= domain[1]);
+  const shown = toSeriesRows(history).filter((r) => r.epoch >= domain[0] && r.epoch <= domain[1]);
+  const perSeries = new Map<string, number>();
+  for (const r of shown) perSeries.set(r.series, (perSeries.get(r.series) ?? 0) + 1);
+  const rows = shown.map((r) => ({ ...r, single: perSeries.get(r.series) === 1 }));
   const ylim = opts.ylim ?? (rows.length === 0 ? [0, 1] : undefined);
   const subtitle = opts.subtitle ?? `${history.device}, ${history.epochs} epoch${history.epochs === 1 ? '' : 's'}`;
   const legend = {
@@ -82,7 +86,14 @@ export function chartSpec(history: RunHistory, opts: ChartOptions = {}): TopLeve
     background: 'white',
     padding: 10,
     data: { values: rows },
-    mark: { type: 'line', clip: true, strokeWidth: 2, point: opts.markers ? { filled: true, size: 20 } : false },
+    layer: [
+      { mark: { type: 'line', clip: true, strokeWidth: 2, point: opts.markers ? { filled: true, size: 20 } : false } },
+      // A series with one point (a 1-epoch run's test accuracy) is a zero-length line: mark it.
+      {
+        transform: [{ filter: 'datum.single' }],
+        mark: { type: 'point', filled: true, size: 60, clip: true, opacity: 1 },
+      },
+    ],
     encoding: {
       x: {
         field: 'epoch',

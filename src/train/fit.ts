@@ -23,6 +23,8 @@ import { device as toDevice, type DeviceLike } from '../device.js';
 import { evaluate } from './evaluate.js';
 import { batchesOf, lengthOf, releaseBatchTensor, type BatchIterable } from './batches.js';
 import type { TrainPoint } from './history.js';
+import { LRScheduler, OneCycleLR, ReduceLROnPlateau, type SchedulerState } from '../optim/lr-scheduler.js';
+import { consoleProgress } from './verbose.js';
 
 export interface FitState {
   /** Epoch in progress (0-based) and the index of the next batch in it. */
@@ -37,13 +39,45 @@ export interface FitState {
   /** Seconds of wall time before this (resumed) session. */
   wallSeconds: number;
   wallExamples: number;
+  /** The lr scheduler's state_dict, when fit drives one. */
+  scheduler?: SchedulerState | null;
+  /** Each callback's state_dict, by its key (index and name). */
+  callbacks?: Record<string, unknown>;
+}
+
+/** The per-epoch metrics callbacks and schedulers can watch. */
+export type Monitor = 'trainLoss' | 'trainAcc' | 'testAcc';
+
+/** What a callback can reach: the model, its optimiser, and a way to stop. */
+export interface FitContext {
+  readonly net: Module;
+  readonly optimizer: Optimizer;
+  /**
+   * Stop training: during a batch event, after that batch (a checkpoint is taken, so the run
+   * can resume); during an epoch event, after that epoch.
+   */
+  stop(reason: string): void;
+}
+
+/**
+ * A callback: a plain object with any of these members. It sees every event fit emits, and
+ * keeps its own state in checkpoints through stateDict/loadStateDict.
+ */
+export interface Callback {
+  /** Names the callback's saved state (and it in messages). */
+  readonly name?: string;
+  onEvent?(e: FitEvent, ctx: FitContext): void | Promise<void>;
+  /** At each checkpoint (every epoch end, and when stopping early), with what a resume needs. */
+  onCheckpoint?(state: FitState, ctx: FitContext): void | Promise<void>;
+  stateDict?(): unknown;
+  loadStateDict?(state: unknown): void;
 }
 
 export type FitEvent =
   | { type: 'start'; epochs: number; numBatches: number; resumedFrom: FitState | null }
   | { type: 'batch'; epoch: number; batch: number; numBatches: number; loss: number; trainLoss: number; trainAcc: number }
   | { type: 'point'; point: TrainPoint; points: readonly TrainPoint[] }
-  | { type: 'epoch'; epoch: number; trainLoss: number; trainAcc: number; testAcc: number; examplesPerSec: number; confusion: number[][] }
+  | { type: 'epoch'; epoch: number; trainLoss: number; trainAcc: number; testAcc: number; examplesPerSec: number; confusion: number[][]; lr: number }
   | { type: 'end'; result: FitResult };
 
 export interface FitResult {
@@ -58,17 +92,34 @@ export interface FitResult {
   confusion: number[][] | null;
   /** True when stopped early by shouldStop (e.g. Ctrl-C). */
   interrupted: boolean;
+  /** Why a callback stopped training before its last epoch (early stopping), else null. */
+  stopReason: string | null;
 }
 
 export interface FitOptions {
   epochs: number;
-  lr: number;
-  /** Default: SGD(net.parameters(), lr), as the seed. */
+  /** The learning rate of the SGD fit builds when no optimizer is given (then it is required). */
+  lr?: number;
+  /** Default: SGD(net.parameters(), { lr }), as the book. */
   optimizer?: Optimizer;
   /** Default: cross-entropy. */
   loss?: (yHat: Tensor, y: Tensor) => Tensor;
-  /** 'xavier' (default) re-initialises Conv2d and Linear weights as the seed's init_weight; 'keep' leaves them. */
+  /**
+   * 'keep' (default) trains the weights the model has, so loaded weights are fine-tuned;
+   * 'xavier' first re-initialises Conv2d and Linear weights as the book's init_weight does
+   * (trainCh6 and `torchlet train` do).
+   */
   init?: 'xavier' | 'keep';
+  /** Print progress: a live bar on a terminal, plain lines elsewhere (the CLI's display). Default false. */
+  verbose?: boolean;
+  /** Plain objects on fit's events: earlyStopping(), bestCheckpoint(), metricsLogger(), runWriter(), your own. */
+  callbacks?: readonly Callback[];
+  /** An lr scheduler to step: per epoch, or per batch for OneCycleLR (see schedulerInterval). */
+  scheduler?: LRScheduler | ReduceLROnPlateau;
+  /** When to call scheduler.step(): 'epoch' (default) or 'batch' (OneCycleLR's default). */
+  schedulerInterval?: 'epoch' | 'batch';
+  /** The metric ReduceLROnPlateau watches (default 'trainLoss', which its default mode 'min' suits). */
+  schedulerMonitor?: Monitor;
   pointsPerEpoch?: number;
   onEvent?: (e: FitEvent) => void | Promise<void>;
   /** Called at every epoch end and when stopping early, with what a resume needs. */
@@ -113,19 +164,60 @@ function epochIterable(it: BatchIterable, epoch: number): BatchIterable {
   return typeof withEpochs.iterEpoch === 'function' ? withEpochs.iterEpoch(epoch) : it;
 }
 
+function buildOptimizer(net: Module, opts: FitOptions): Optimizer {
+  if (opts.optimizer) return opts.optimizer;
+  if (opts.lr === undefined) throw new Error('fit: give lr (for the SGD that fit builds) or your own optimizer');
+  if (!(opts.lr >= 0)) throw new Error(`fit: lr must be a number ≥ 0, got ${opts.lr}`);
+  return new SGD(net.parameters(), { lr: opts.lr });
+}
+
+function currentLr(optimizer: Optimizer): number {
+  const lr = (optimizer as unknown as { lr?: unknown }).lr;
+  return typeof lr === 'number' ? lr : NaN;
+}
+
 export async function fit(net: Module, trainIter: BatchIterable, testIter: BatchIterable, opts: FitOptions): Promise<FitResult> {
   const resume = opts.resume ?? null;
-  if (!resume && (opts.init ?? 'xavier') === 'xavier') initWeightsXavier(net);
+  if (opts.init !== undefined && opts.init !== 'keep' && opts.init !== 'xavier') throw new Error(`fit: init must be 'keep' or 'xavier', got '${String(opts.init)}'`);
+  const optimizer = buildOptimizer(net, opts);
+  if (!resume && opts.init === 'xavier') initWeightsXavier(net);
   const dev = opts.device === undefined ? net.device : toDevice(opts.device);
   net.to(dev);
-  const optimizer = opts.optimizer ?? new SGD(net.parameters(), { lr: opts.lr });
+  const scheduler = opts.scheduler ?? null;
+  if (scheduler && scheduler.optimizer !== optimizer) throw new Error('fit: the scheduler was built for another optimizer than the one fit trains with');
+  const schedulerInterval = opts.schedulerInterval ?? (scheduler instanceof OneCycleLR ? 'batch' : 'epoch');
+  if (schedulerInterval === 'batch' && scheduler instanceof ReduceLROnPlateau) throw new Error('fit: ReduceLROnPlateau steps once per epoch, on a metric; it cannot use schedulerInterval \'batch\'');
+  const lrForErrors = opts.lr ?? currentLr(optimizer);
   const lossFn = opts.loss ?? ((yHat: Tensor, y: Tensor) => crossEntropy(yHat, y));
   const numBatches = lengthOf(trainIter);
   if (numBatches === undefined || numBatches < 1) throw new Error('fit: the training iterator must have a length (number of batches) of at least 1');
   const perEpoch = opts.pointsPerEpoch ?? 5;
   const pointEvery = Math.max(1, Math.floor(numBatches / perEpoch));
+  const callbacks: Callback[] = [...(opts.callbacks ?? [])];
+  if (opts.verbose) callbacks.push(consoleProgress());
+  const callbackKey = (c: Callback, i: number): string => `${i}:${c.name ?? 'callback'}`;
+  let stopReason: string | null = null;
+  const ctx: FitContext = {
+    net,
+    optimizer,
+    stop: (reason: string) => {
+      stopReason ??= reason;
+    },
+  };
   const emit = async (e: FitEvent): Promise<void> => {
     await opts.onEvent?.(e);
+    for (const c of callbacks) await c.onEvent?.(e, ctx);
+  };
+  if (resume) {
+    if (scheduler && resume.scheduler) scheduler.loadStateDict(resume.scheduler);
+    callbacks.forEach((c, i) => {
+      const saved = resume.callbacks?.[callbackKey(c, i)];
+      if (saved !== undefined) c.loadStateDict?.(saved);
+    });
+  }
+  const checkpoint = async (state: FitState): Promise<void> => {
+    await opts.onCheckpoint?.(state, optimizer);
+    for (const c of callbacks) await c.onCheckpoint?.(state, ctx);
   };
 
   const timer = new Timer();
@@ -144,6 +236,8 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
     epoch, batch, metric: [...metric.data], timerTimes: [...timer.times], points: [...points],
     rngState: defaultGenerator.getState(), lastTestAcc: Number.isNaN(testAcc) ? null : testAcc,
     wallSeconds: wallSoFar(), wallExamples,
+    scheduler: scheduler ? scheduler.stateDict() : null,
+    callbacks: Object.fromEntries(callbacks.flatMap((c, i) => (c.stateDict ? [[callbackKey(c, i), c.stateDict()]] : []))),
   });
 
   const backend = backendFor(dev);
@@ -156,7 +250,7 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
     if (sums.pending === 0) return;
     const r = await sums.read();
     if (!Number.isFinite(r.lossSum)) {
-      throw new NonFiniteLossError(epoch, batch, r.lossSum / r.examples, opts.lr, eagerReads ? undefined : Math.round(r.examples / batchSize), input ? await nonFiniteIn(input) : undefined);
+      throw new NonFiniteLossError(epoch, batch, r.lossSum / r.examples, lrForErrors, eagerReads ? undefined : Math.round(r.examples / batchSize), input ? await nonFiniteIn(input) : undefined);
     }
     metric.add(r.lossSum, r.correct, r.examples);
     lv = r.lossSum / r.examples;
@@ -165,6 +259,7 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
   net.train();
   let trainL = NaN;
   let trainAcc = NaN;
+  let epochsDone = resume?.epoch ?? 0;
   for (let epoch = resume?.epoch ?? 0; epoch < opts.epochs && !interrupted; epoch++) {
     const startBatch = resume && epoch === resume.epoch ? resume.batch : 0;
     if (startBatch > 0 && resume) metric.data = [...resume.metric];
@@ -190,6 +285,7 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
       step.loss.dispose();
       step.correct.dispose();
       tidy(() => optimizer.step());
+      if (scheduler instanceof LRScheduler && schedulerInterval === 'batch') scheduler.step();
       // The step's work goes to the device in one submit; a GPU then runs it while the next batch is recorded.
       backend.flush?.();
       await backend.settle?.();
@@ -212,34 +308,41 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
         points.push({ epoch: epoch + (i + 1) / numBatches, trainLoss: trainL, trainAcc });
         await emit({ type: 'point', point: points[points.length - 1], points });
       }
-      if (opts.shouldStop?.() && i < numBatches - 1) {
-        interrupted = true;
+      const stopNow = opts.shouldStop?.() === true;
+      if ((stopNow || stopReason !== null) && i < numBatches - 1) {
+        interrupted = stopNow;
         await readSums(epoch, i, X.shape[0]);
-        await opts.onCheckpoint?.(snapshot(epoch, i + 1), optimizer);
+        await checkpoint(snapshot(epoch, i + 1));
         break;
       }
     }
-    if (interrupted) break;
+    if (interrupted || (stopReason !== null && i < numBatches - 1)) break;
     const ev = await evaluate(net, testIter, { confusion: true });
     testAcc = ev.accuracy;
     confusion = ev.confusion ?? null;
     points.push({ epoch: epoch + 1, testAcc });
     await emit({ type: 'point', point: points[points.length - 1], points });
-    const examplesPerSec = (metric.get(2) * (epoch + 1)) / timer.sum();
-    await emit({ type: 'epoch', epoch, trainLoss: trainL, trainAcc, testAcc, examplesPerSec, confusion: confusion ?? [] });
-    await opts.onCheckpoint?.(snapshot(epoch + 1, 0), optimizer);
+    epochsDone = epoch + 1;
+    const examplesPerSec = (metric.get(2) * epochsDone) / timer.sum();
+    const epochEvent = { type: 'epoch' as const, epoch, trainLoss: trainL, trainAcc, testAcc, examplesPerSec, confusion: confusion ?? [], lr: currentLr(optimizer) };
+    await emit(epochEvent);
+    if (scheduler instanceof ReduceLROnPlateau) scheduler.step(epochEvent[opts.schedulerMonitor ?? 'trainLoss']);
+    else if (scheduler && schedulerInterval === 'epoch') scheduler.step();
+    await checkpoint(snapshot(epoch + 1, 0));
     if (opts.shouldStop?.() && epoch + 1 < opts.epochs) interrupted = true;
+    if (stopReason !== null) break;
   }
   const result: FitResult = {
     trainLoss: trainL,
     trainAcc,
     testAcc,
-    // The seed's formula: examples in an epoch × epochs / total compute time.
-    examplesPerSec: (metric.get(2) * opts.epochs) / timer.sum(),
+    // The book's formula: examples in an epoch × epochs / total compute time.
+    examplesPerSec: (metric.get(2) * Math.max(epochsDone, 1)) / timer.sum(),
     wallExamplesPerSec: wallExamples / wallSoFar(),
     points,
     confusion,
     interrupted,
+    stopReason,
   };
   await emit({ type: 'end', result });
   return result;

@@ -42,6 +42,8 @@ export interface ReportData {
   final?: ReportFinal;
   /** True while training goes on: the page then reloads itself. */
   running: boolean;
+  /** The run's settings (config.json), listed as a table. */
+  hyperparameters?: Record<string, string>;
 }
 
 export interface ReportOptions {
@@ -190,7 +192,11 @@ h2 { font-size: 1.1rem; margin: 1.8rem 0 .6rem; border-bottom: 1px solid #ddd; p
 .badge.done { background: #d1f2d9; color: #17602b; }
 .badge.stopped { background: #eee; color: #444; }
 pre.metrics { font-size: 1rem; background: #f6f8fa; padding: .6rem .8rem; border-radius: 4px; margin: 0; }
-.chart svg { max-width: 100%; height: auto; }
+.chart svg { width: 100%; height: auto; }
+table.hyper { border-collapse: collapse; font-size: .9rem; }
+table.hyper th, table.hyper td { border: 1px solid #ddd; padding: .2rem .6rem; text-align: left; }
+table.hyper th { font-weight: 600; background: #f6f8fa; white-space: nowrap; }
+table.hyper td { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
 table.confusion { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: .85rem; }
 table.confusion caption { caption-side: bottom; text-align: left; padding-top: .4rem; }
 table.confusion th, table.confusion td { border: 1px solid #ccc; padding: .25rem .45rem; text-align: right; min-width: 2.6rem; }
@@ -235,6 +241,15 @@ export function renderReportHtml(data: ReportData, chartSvg: string, opts: Repor
   } else {
     sections.push(`<section id="progress"><h2>${data.running ? 'Progress' : 'Last recorded'}</h2>
 <pre class="metrics">${escapeHtml(h.points.length > 0 ? statusLine(data) : 'no points recorded yet')}</pre>
+</section>`);
+  }
+  const hp = Object.entries(data.hyperparameters ?? {});
+  if (hp.length > 0) {
+    const rows = hp.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('\n');
+    sections.push(`<section id="hyperparameters"><h2>Hyperparameters</h2>
+<table class="hyper"><tbody>
+${rows}
+</tbody></table>
 </section>`);
   }
   if (data.confusion && data.confusion.length > 0) {

@@ -30,6 +30,15 @@ export interface RunConfig {
   seed: number;
   threads: number | null;
   dataDir: string | null;
+  /** Added after the first runs: absent in their config.json (then SGD without momentum, no schedule). */
+  optimizer?: 'sgd' | 'adam' | 'adamw';
+  momentum?: number;
+  weightDecay?: number;
+  /** The --scheduler, --early-stop and --augment values as given. */
+  scheduler?: string | null;
+  earlyStop?: string | null;
+  augment?: string | null;
+  keepBest?: boolean;
   startedAt: string;
 }
 
@@ -108,7 +117,7 @@ export class RunDir {
     return path.join(this.dir, RUN_FILES[name]);
   }
 
-  writeConfig(config: RunConfig): void {
+  writeConfig(config: RunConfig | object): void {
     atomicWriteFileSync(this.file('config'), JSON.stringify(config, null, 2) + '\n');
   }
 

@@ -24,6 +24,8 @@ export async function trainCh6(
   const result = await fit(net, trainIter, testIter, {
     epochs: numEpochs,
     lr,
+    // The book's train_ch6 starts with net.apply(init_weights): Xavier for every Conv2d and Linear.
+    init: 'xavier',
     device: dev,
     onEvent: (e) => {
       if (e.type === 'batch') progress.update(e.batch, { loss: e.trainLoss, acc: e.trainAcc });

@@ -1,0 +1,147 @@
+/**
+ * The run directory `torchlet train` writes, as a fit() callback, so library
+ * users get the same one: config.json, metrics.jsonl, atomic checkpoints
+ * (resumable), chart.svg/chart.png and a report.html refreshed while training
+ * runs, with the final metrics, the confusion matrix, sample predictions and
+ * the hyperparameters at the end.
+ *
+ *   const run = torch.train.runWriter('runs/mine', { model: 'lenet', config: { lr: 0.9, batchSize: 256 } });
+ *   await torch.fit(net, trainIter, testIter, { epochs: 10, lr: 0.9, callbacks: [run] });
+ *   // later: fit(..., { resume: run.loadCheckpoint(net, optimizer), callbacks: [run] })
+ */
+import type { Module } from '../nn/module.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import type { Callback, FitEvent, FitState } from './fit.js';
+import { RunDir } from './run-dir.js';
+import { writeChart } from './charts.js';
+import { writeReport, type ReportFinal, type ReportSample } from './report.js';
+import type { RunHistory } from './history.js';
+import { FASHION_MNIST_LABELS } from '../data/fashion-mnist.js';
+
+export interface RunWriterOptions {
+  /** The model's name, for the chart and report titles (default: the network's class name). */
+  model?: string;
+  /** Written to config.json when the run starts (not on resume), and listed in the report. */
+  config?: object;
+  /** What the report lists as hyperparameters (default: the config, or the directory's config.json). */
+  hyperparameters?: object;
+  /** The device label shown (default: the network's device). */
+  device?: string;
+  /** Class names (default: Fashion-MNIST's ten). */
+  labels?: readonly string[];
+  /** Test images with their predictions for the report's grid, asked for once at the end. */
+  samples?: () => Promise<ReportSample[]>;
+  /** Report a problem that must not stop training (a chart that failed to render); default: console.warn. */
+  warn?: (message: string) => void;
+}
+
+export interface RunWriter extends Callback {
+  readonly run: RunDir;
+  readonly dir: string;
+  /** Whether the directory holds a checkpoint to resume from. */
+  hasCheckpoint(): boolean;
+  /** Load the last checkpoint's weights and optimiser state; pass the result to fit's `resume`. */
+  loadCheckpoint(net: Module, optimizer: Optimizer): FitState;
+  /** The end-of-run views, with the result's figures (fit's end event does this by itself). */
+  finish(final: ReportFinal): Promise<void>;
+}
+
+/** Hyperparameters as the report lists them: plain values, nested ones as JSON. */
+function displayConfig(config: object | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config ?? {})) {
+    if (v === undefined || k === 'startedAt') continue;
+    out[k] = v === null ? '–' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  }
+  return out;
+}
+
+export function runWriter(dir: string, opts: RunWriterOptions = {}): RunWriter {
+  const run = new RunDir(dir);
+  const warn = opts.warn ?? ((m: string) => console.warn(m));
+  const labels = [...(opts.labels ?? FASHION_MNIST_LABELS)];
+  const hyperparameters = displayConfig(opts.hyperparameters ?? opts.config ?? (existsConfig(run) ? run.readConfig() : undefined));
+  const history: RunHistory = { model: opts.model ?? 'model', device: opts.device ?? 'cpu', epochs: 0, points: [] };
+  let numBatches = 1;
+  let confusion: number[][] | undefined;
+  let samples: ReportSample[] | undefined;
+  let lastRefresh = 0;
+
+  /** Rewrite chart and report; throttled while training, forced at the end. Failures are reported, never fatal. */
+  const refresh = async (running: boolean, final?: ReportFinal, force = false): Promise<void> => {
+    const now = Date.now();
+    if (!force && now - lastRefresh < 1000) return;
+    lastRefresh = now;
+    try {
+      const chart = await writeChart(run.dir, history);
+      await writeReport(run.dir, { history, labels, confusion, running, final, samples, hyperparameters }, { chartSvg: chart.svg });
+    } catch (err) {
+      warn(`warning: could not refresh chart/report: ${(err as Error).message}`);
+    }
+  };
+
+  const writer: RunWriter = {
+    name: 'runWriter',
+    run,
+    dir: run.dir,
+    hasCheckpoint: () => run.hasCheckpoint(),
+    loadCheckpoint: (n, optimizer) => run.loadCheckpoint(n, optimizer),
+    async onEvent(e: FitEvent, ctx) {
+      if (e.type === 'start') {
+        numBatches = e.numBatches;
+        history.epochs = e.epochs;
+        if (opts.model === undefined) history.model = ctx.net.constructor.name;
+        if (opts.device === undefined) history.device = String(ctx.net.device);
+        if (e.resumedFrom) {
+          history.points = [...e.resumedFrom.points];
+          run.truncateMetricsAfter(e.resumedFrom.epoch * numBatches + e.resumedFrom.batch);
+        } else {
+          history.points = [];
+          if (opts.config) run.writeConfig(opts.config);
+          run.truncateMetricsAfter(0);
+        }
+      } else if (e.type === 'point') {
+        history.points = [...e.points];
+        run.appendMetric({ kind: 'point', step: Math.round(e.point.epoch * numBatches), ...e.point });
+        void refresh(true);
+      } else if (e.type === 'epoch') {
+        confusion = e.confusion;
+        run.appendMetric({
+          kind: 'epoch', step: (e.epoch + 1) * numBatches, epoch: e.epoch + 1,
+          trainLoss: e.trainLoss, trainAcc: e.trainAcc, testAcc: e.testAcc, examplesPerSec: e.examplesPerSec, lr: e.lr,
+        });
+      } else if (e.type === 'end') {
+        const r = e.result;
+        if (r.interrupted) {
+          await refresh(false, undefined, true);
+          return;
+        }
+        confusion = r.confusion ?? confusion;
+        await writer.finish({ trainLoss: r.trainLoss, trainAcc: r.trainAcc, testAcc: r.testAcc, examplesPerSec: r.examplesPerSec, wallExamplesPerSec: r.wallExamplesPerSec, device: history.device });
+      }
+    },
+    async onCheckpoint(state, ctx) {
+      await run.saveCheckpoint(ctx.net, ctx.optimizer, state);
+    },
+    async finish(final) {
+      if (opts.samples && !samples) {
+        try {
+          samples = await opts.samples();
+        } catch (err) {
+          warn(`warning: no sample predictions for the report: ${(err as Error).message}`);
+        }
+      }
+      await refresh(false, final, true);
+    },
+  };
+  return writer;
+}
+
+function existsConfig(run: RunDir): boolean {
+  try {
+    run.readConfig();
+    return true;
+  } catch {
+    return false;
+  }
+}
