@@ -190,3 +190,53 @@ test('resuming a run that has finished its epochs says so instead of printing lo
   assert.match(r.err, /--resume .*run-a: the run already finished its 2 epochs; raise --epochs to train further/);
   assert.doesNotMatch(r.out, /NaN/);
 });
+
+test('train takes the optimiser, schedule, early stopping and augmentation flags; each lands in config.json and the report', () => {
+  const out = path.join(work, 'flags');
+  const r = torchlet(['train', 'lenet', '--data-dir', dataDir, '--epochs', '3', '--batch-size', '50', '--out', out,
+    '--optimizer', 'adam', '--lr', '0.01', '--weight-decay', '0.0001', '--scheduler', 'step:1:0.5', '--early-stop', 'train-loss:5', '--augment', 'crop:2,flip', '--keep-best']);
+  assert.equal(r.code, 0, r.err);
+  const cfg = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual(
+    [cfg.optimizer, cfg.momentum, cfg.weightDecay, cfg.scheduler, cfg.earlyStop, cfg.augment, cfg.keepBest],
+    ['adam', 0, 0.0001, 'step:1:0.5', 'train-loss:5', 'crop:2,flip', true],
+  );
+  const report = readFileSync(path.join(out, 'report.html'), 'utf8');
+  for (const [k, v] of [['optimizer', 'adam'], ['scheduler', 'step:1:0.5'], ['augment', 'crop:2,flip'], ['earlyStop', 'train-loss:5']]) {
+    assert.match(report, new RegExp(`<dt>${k}</dt><dd>${v}</dd>`), `${k} in the report`);
+  }
+  assert.ok(existsSync(path.join(out, 'best.safetensors')));
+  // The schedule ran: the lr in metrics.jsonl halves every epoch.
+  const lrs = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; lr?: number }).filter((m) => m.kind === 'epoch').map((m) => m.lr);
+  assert.deepEqual(lrs, [0.01, 0.005, 0.0025]);
+  // Bad values name the flag and say what is expected.
+  const bad: Array<[string, string, RegExp]> = [
+    ['--optimizer', 'rmsprop', /--optimizer <name>.*expected one of sgd, adam, adamw, got 'rmsprop'/],
+    ['--scheduler', 'cosin', /unknown scheduler 'cosin'; expected step:EPOCHS/],
+    ['--scheduler', 'step:x', /step: its epochs: got 'x'/],
+    ['--early-stop', 'val:3', /expected PATIENCE or MONITOR:PATIENCE/],
+    ['--augment', 'rotate', /'rotate' is not an augmentation/],
+    ['--momentum', '-1', /expected a number ≥ 0, got '-1'/],
+  ];
+  for (const [flag, value, message] of bad) {
+    const b = torchlet(['train', 'lenet', '--data-dir', dataDir, '--epochs', '1', '--out', path.join(work, 'never-flags'), flag, value]);
+    assert.notEqual(b.code, 0, `${flag} ${value} was accepted`);
+    assert.match(b.err, message);
+  }
+  const adamMomentum = torchlet(['train', 'lenet', '--data-dir', dataDir, '--epochs', '1', '--out', path.join(work, 'never-m'), '--optimizer', 'adam', '--momentum', '0.9']);
+  assert.match(adamMomentum.err, /--momentum is SGD's; adam has its own betas/);
+});
+
+test('predict --png writes an upscaled grid with true and predicted labels', () => {
+  const png = path.join(work, 'grid.png');
+  const r = torchlet(['predict', 'lenet', '--weights', path.join(work, 'flags', 'model.safetensors'), '--data-dir', dataDir, '--images', '10', '--png', png]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /wrote .*grid\.png/);
+  const bytes = readFileSync(png);
+  assert.equal(bytes.subarray(1, 4).toString('latin1'), 'PNG');
+  // 8 columns of 112 px images (28 px upscaled 4×) in 128 px cells, two rows.
+  const width = bytes.readUInt32BE(16);
+  const height = bytes.readUInt32BE(20);
+  assert.equal(width, 8 * 128 + 16);
+  assert.equal(height, 34 + 2 * (112 + 48) + 8);
+});

@@ -228,7 +228,7 @@ test('runWriter gives a library user the CLI\'s run directory: config, metrics, 
   }
   assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')), { lr: 0.3, batchSize: 10, optimizer: 'sgd' });
   const report = readFileSync(path.join(dir, 'report.html'), 'utf8');
-  assert.match(report, /<section id="hyperparameters">[\s\S]*<th scope="row">lr<\/th><td>0\.3<\/td>/);
+  assert.match(report, /<section id="hyperparameters">[\s\S]*<dt>lr<\/dt><dd>0\.3<\/dd>/);
   assert.match(report, /Final metrics/);
   const epochs = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string }).filter((r) => r.kind === 'epoch');
   assert.equal(epochs.length, 2);

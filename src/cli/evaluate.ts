@@ -1,6 +1,6 @@
 /** `torchlet eval` and `torchlet predict`: run saved weights (torchlet's or PyTorch's safetensors) on the test set. */
 import type { Command } from 'commander';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { getModelSpec } from '../models/index.js';
 import { useDevice, deviceLabel } from '../node/use-device.js';
@@ -11,7 +11,8 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { cat } from '../ops/movement.js';
 import type { Tensor } from '../tensor.js';
 import type { Module } from '../nn/module.js';
-import { encodeGrayPng } from '../train/report.js';
+import { predictionGridPng } from '../train/prediction-grid.js';
+import { atomicWriteFileSync } from '../util/atomic-write.js';
 import { sampleTestImages } from './samples.js';
 import { positiveInt } from './args.js';
 
@@ -90,7 +91,7 @@ export function registerEvalCommands(program: Command): void {
     .description('show predictions for the first test images (d2l predict_ch3)')
     .argument('<model>', 'model name')
     .option('--images <n>', 'how many test images', positiveInt, 6)
-    .option('--png <file>', 'also write the images side by side as a PNG')
+    .option('--png <file>', 'also write the images as a labelled grid (PNG), wrong predictions marked')
     .action(async (modelName: string, flags: EvalFlags & { images: number; png?: string }) => {
       const spec = getModelSpec(modelName);
       const dev = await useDevice(flags.device, { threads: flags.threads });
@@ -101,13 +102,8 @@ export function registerEvalCommands(program: Command): void {
         const samples = await sampleTestImages(net, testIter, flags.images);
         samples.forEach((s, i) => console.log(`${String(i).padStart(3)}  true ${s.trueLabel.padEnd(11)} pred ${s.predLabel}${s.trueLabel === s.predLabel ? '' : '   ✗'}`));
         if (flags.png && samples.length > 0) {
-          const { width: w, height: h } = samples[0];
-          const strip = new Uint8Array(w * h * samples.length);
-          samples.forEach((s, k) => {
-            for (let y = 0; y < h; y++) strip.set(s.pixels.subarray(y * w, (y + 1) * w), y * w * samples.length + k * w);
-          });
-          writeFileSync(flags.png, encodeGrayPng(strip, w * samples.length, h));
-          console.log(`wrote ${flags.png}`);
+          atomicWriteFileSync(flags.png, predictionGridPng(samples), { createDir: false });
+          console.log(`wrote ${flags.png} (true and predicted labels, wrong ones in red)`);
         }
       } finally {
         await testIter.close();

@@ -91,7 +91,8 @@ export function chartSpec(history: RunHistory, opts: ChartOptions = {}): TopLeve
       // A series with one point (a 1-epoch run's test accuracy) is a zero-length line: mark it.
       {
         transform: [{ filter: 'datum.single' }],
-        mark: { type: 'point', filled: true, size: 60, clip: true, opacity: 1 },
+        // Not clipped: a 1-epoch run's marker sits on the plot's right edge.
+        mark: { type: 'point', filled: true, size: 60, clip: false, opacity: 1 },
       },
     ],
     encoding: {

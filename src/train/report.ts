@@ -164,7 +164,7 @@ function sampleGrid(samples: ReportSample[], zoom: number): string {
     return `<figure class="${wrong ? 'wrong' : 'right'}"><img src="data:image/png;base64,${png}" width="${s.width * zoom}" height="${s.height * zoom}" alt="${escapeHtml(alt)}"><figcaption><span class="true">${escapeHtml(s.trueLabel)}</span><br><span class="pred">${escapeHtml(s.predLabel)}</span></figcaption></figure>`;
   });
   const wrong = samples.filter((s) => s.trueLabel !== s.predLabel).length;
-  return `<p class="note">title: true label, then predicted label (as d2l's predict_ch3); ${wrong} of ${samples.length} wrong, in red.</p>
+  return `<p class="note">title: true label, then predicted label (as d2l's predict_ch3); ${wrong} of ${samples.length} wrong, framed and labelled in red.</p>
 <div class="samples">
 ${figs.join('\n')}
 </div>`;
@@ -191,12 +191,13 @@ h2 { font-size: 1.1rem; margin: 1.8rem 0 .6rem; border-bottom: 1px solid #ddd; p
 .badge.running { background: #fff3cd; color: #7a5b00; }
 .badge.done { background: #d1f2d9; color: #17602b; }
 .badge.stopped { background: #eee; color: #444; }
-pre.metrics { font-size: 1rem; background: #f6f8fa; padding: .6rem .8rem; border-radius: 4px; margin: 0; }
+pre.metrics { font-size: 1rem; background: #f6f8fa; padding: .6rem .8rem; border-radius: 4px; margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; }
 .chart svg { width: 100%; height: auto; }
-table.hyper { border-collapse: collapse; font-size: .9rem; }
-table.hyper th, table.hyper td { border: 1px solid #ddd; padding: .2rem .6rem; text-align: left; }
-table.hyper th { font-weight: 600; background: #f6f8fa; white-space: nowrap; }
-table.hyper td { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+dl.hyper { display: grid; grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); gap: .4rem; margin: 0; }
+dl.hyper div { background: #f6f8fa; border-radius: 4px; padding: .3rem .6rem; }
+dl.hyper dt { font-size: .75rem; color: #555; }
+dl.hyper dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .95rem; overflow-wrap: anywhere; }
 table.confusion { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: .85rem; }
 table.confusion caption { caption-side: bottom; text-align: left; padding-top: .4rem; }
 table.confusion th, table.confusion td { border: 1px solid #ccc; padding: .25rem .45rem; text-align: right; min-width: 2.6rem; }
@@ -209,6 +210,7 @@ table.confusion td.recall { background: #f6f8fa; }
 .samples img { image-rendering: pixelated; display: block; border: 1px solid #ccc; }
 .samples figcaption { font-size: .8rem; line-height: 1.25; margin-top: .2rem; }
 .samples figure.wrong .pred { color: #c00; font-weight: 700; }
+.samples figure.wrong img { border: 2px solid #c00; }
 `;
 
 /** The report as an HTML string, given the chart's SVG (pure; writeReport renders the chart and writes the file). */
@@ -245,16 +247,16 @@ export function renderReportHtml(data: ReportData, chartSvg: string, opts: Repor
   }
   const hp = Object.entries(data.hyperparameters ?? {});
   if (hp.length > 0) {
-    const rows = hp.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('\n');
+    const items = hp.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('\n');
     sections.push(`<section id="hyperparameters"><h2>Hyperparameters</h2>
-<table class="hyper"><tbody>
-${rows}
-</tbody></table>
+<dl class="hyper">
+${items}
+</dl>
 </section>`);
   }
   if (data.confusion && data.confusion.length > 0) {
     sections.push(`<section id="confusion"><h2>Confusion matrix (test set${data.final ? '' : ', last evaluation'})</h2>
-${confusionTable(data.confusion, data.labels)}
+<div class="scroll">${confusionTable(data.confusion, data.labels)}</div>
 </section>`);
   }
   if (data.samples && data.samples.length > 0) {

@@ -1,8 +1,16 @@
 /** fit({ verbose: true }): the CLI's progress display as a callback (a live bar on a TTY, plain lines elsewhere). */
 import type { Callback } from './fit.js';
-import { createProgress, type Progress } from './progress.js';
+import { createProgress, type Progress, type ProgressOptions } from './progress.js';
 
-export function consoleProgress(stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): Callback {
+/** Where progress goes: process.stdout, or any stream with write() (typed without Node's types, for the public d.ts). */
+export interface TextSink {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export function consoleProgress(sink: TextSink = process.stdout): Callback {
+  const stream = sink as NonNullable<ProgressOptions['stream']>;
   let progress: Progress | null = null;
   return {
     name: 'consoleProgress',
