@@ -100,6 +100,17 @@ test('augment: Compose builds the loader pipeline; misplaced transforms are name
   assert.equal(new RandomCrop(8, { padIfNeeded: true }).forward(tiny, draws(0, 0)).height, 8);
 });
 
+test('augment: a Compose with Normalize runs in the DataLoader: flipped, then (x / 255 − mean) / std', async () => {
+  const images = Uint8Array.from({ length: 2 * 6 }, (_, i) => i * 20);
+  const ds = new ArrayImageDataset(images, [0, 1], 2, 3);
+  const loader = new DataLoader(ds, { batchSize: 2, transform: new Compose([new RandomHorizontalFlip(1), new ToTensor(), new Normalize([0.5], [0.25])]) });
+  const [x] = (await loader.iterEpoch(0).next()).value as [torch.Tensor, torch.Tensor];
+  const got = [...(await x.data())];
+  const flippedRows = [2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9];
+  const want = flippedRows.map((i) => (Math.fround(images[i] / 255) - 0.5) / 0.25);
+  got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-6, `element ${i}: ${v}, want ${want[i]}`));
+});
+
 function dataset(n = 60): ArrayImageDataset {
   const images = new Uint8Array(n * 144).map((_, i) => (i * 31 + (i >> 4)) % 256);
   return new ArrayImageDataset(images, new Uint8Array(n).map((_, i) => i % 10), 12, 12);

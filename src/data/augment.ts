@@ -12,7 +12,9 @@
  * the results are torchvision's.
  */
 import { Generator } from '../random.js';
-import { resizeBilinearU8, type ImageU8 } from './transforms.js';
+import { augmentedSize, channelLuts, resizeBilinearU8, resizedSize, writeCHW, type ImageU8, type TransformSpec } from './transforms.js';
+
+export { augmentedSize };
 
 /** Serializable: the steps cross into loader worker threads. */
 export type AugmentStep =
@@ -134,12 +136,23 @@ export function applyStep(step: AugmentStep, img: ImageU8, g: Generator): ImageU
   }
 }
 
-/** The size an image has after the steps (they fix it, or keep it). */
-export function augmentedSize(steps: readonly AugmentStep[], height: number, width: number): [number, number] {
-  let h = height;
-  let w = width;
-  for (const s of steps) if (s.kind !== 'randomHorizontalFlip') [h, w] = s.size;
-  return [h, w];
+/** A per-image pipeline that draws: Resize? -> the augment steps -> ToTensor -> Normalize?. */
+export type RandomPipeline = (src: Uint8Array, out: Float32Array, offset: number, g: Generator) => void;
+
+/** The pipeline for a spec with augment steps (transforms.ts's compilePipeline is the fused one without them). */
+export function compileRandomPipeline(spec: TransformSpec, height: number, width: number, channels: number): RandomPipeline {
+  const steps = spec.augment ?? [];
+  checkSteps(steps);
+  const luts = channelLuts(spec, channels);
+  const [rh, rw] = spec.resize === undefined ? [height, width] : resizedSize(spec.resize, height, width);
+  const inLen = height * width * channels;
+  return (src, out, offset, g) => {
+    if (src.length < inLen) throw new Error(`pipeline: image has ${src.length} bytes, need ${inLen}`);
+    let img: ImageU8 = { data: src, height, width, channels };
+    if (rh !== height || rw !== width) img = { data: resizeBilinearU8(src, height, width, channels, rh, rw), height: rh, width: rw, channels };
+    for (const step of steps) img = applyStep(step, img, g);
+    writeCHW(img, luts, out, offset);
+  };
 }
 
 /** The generator of one sample in one epoch: a hash of (seed, epoch, index), so draws never depend on who builds the batch. */

@@ -2,8 +2,8 @@
  * Batch assembly shared by the main thread and the loader workers, so both
  * produce bit-identical batches.
  */
-import { compilePipeline, compileRandomPipeline, pipelineOutputShape, type TransformSpec } from './transforms.js';
-import { sampleGenerator } from './augment.js';
+import { compilePipeline, pipelineOutputShape, type TransformSpec } from './transforms.js';
+import { compileRandomPipeline, sampleGenerator } from './augment.js';
 
 /** What a worker (or the main-thread path) needs to turn sample indices into a float32 batch. */
 export interface BatchSource {

@@ -14,8 +14,7 @@
  * float32 in [0, 1].
  */
 
-import type { Generator } from '../random.js';
-import { applyStep, augmentedSize, checkSteps, type AugmentStep } from './augment.js';
+import type { AugmentStep } from './augment.js';
 /** A uint8 image, row-major HWC. */
 export interface ImageU8 {
   data: Uint8Array;
@@ -289,7 +288,8 @@ export function toTensorInto(img: ImageU8, out: Float32Array, offset = 0): void 
   writeCHW(img, luts, out, offset);
 }
 
-function writeCHW(img: ImageU8, luts: Float32Array[], out: Float32Array, offset: number): void {
+/** Write an HWC uint8 image as CHW floats through per-channel lookup tables. */
+export function writeCHW(img: ImageU8, luts: Float32Array[], out: Float32Array, offset: number): void {
   const { data, height, width, channels: C } = img;
   const plane = height * width;
   if (C === 1) {
@@ -359,26 +359,16 @@ export function pipelineOutputShape(spec: TransformSpec, height: number, width: 
   return [channels, ah, aw];
 }
 
-/** A per-image pipeline that draws: Resize? -> the augment steps -> ToTensor -> Normalize?. */
-export type RandomPipeline = (src: Uint8Array, out: Float32Array, offset: number, g: Generator) => void;
-
-/** The pipeline for a spec with augment steps (compilePipeline is the fused one without them). */
-export function compileRandomPipeline(spec: TransformSpec, height: number, width: number, channels: number): RandomPipeline {
-  const steps = spec.augment ?? [];
-  checkSteps(steps);
-  const luts = channelLuts(spec, channels);
-  const [rh, rw] = spec.resize === undefined ? [height, width] : resizedSize(spec.resize, height, width);
-  const inLen = height * width * channels;
-  return (src, out, offset, g) => {
-    if (src.length < inLen) throw new Error(`pipeline: image has ${src.length} bytes, need ${inLen}`);
-    let img: ImageU8 = { data: src, height, width, channels };
-    if (rh !== height || rw !== width) img = { data: resizeBilinearU8(src, height, width, channels, rh, rw), height: rh, width: rw, channels };
-    for (const step of steps) img = applyStep(step, img, g);
-    writeCHW(img, luts, out, offset);
-  };
+/** The size an image has after the augment steps (they fix it, or keep it). */
+export function augmentedSize(steps: readonly AugmentStep[], height: number, width: number): [number, number] {
+  let h = height;
+  let w = width;
+  for (const st of steps) if (st.kind !== 'randomHorizontalFlip') [h, w] = st.size;
+  return [h, w];
 }
 
-function channelLuts(spec: TransformSpec, channels: number): Float32Array[] {
+/** ToTensor's (and Normalize's) per-channel lookup tables for a spec: uint8 value → float. */
+export function channelLuts(spec: TransformSpec, channels: number): Float32Array[] {
   const ms = spec.normalize ? meanStdFor(channels, spec.normalize.mean, spec.normalize.std) : null;
   return Array.from({ length: channels }, (_, c) => {
     if (!ms) return TO_TENSOR_LUT;
