@@ -319,7 +319,12 @@ export class GpuContext {
 
   /** Wait until at most `maxInFlight` submits are still running, so the host runs at most that far ahead. */
   async settle(maxInFlight = 2): Promise<void> {
-    while (this.inFlight.length > maxInFlight) await this.inFlight.shift();
+    let waited = false;
+    while (this.inFlight.length > maxInFlight) {
+      await this.inFlight.shift();
+      waited = true;
+    }
+    if (waited) this.reclaimFinished();
     if (this.idleJobs.length > 0) {
       await this.sync();
       await this.runIdleJobs();
@@ -332,8 +337,21 @@ export class GpuContext {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.inFlight = [];
+    this.reclaimFinished();
     if (this.idleJobs.length > 0) await this.runIdleJobs();
     this.throwIfFailed();
+  }
+
+  /**
+   * Dawn frees what finished submits used when the next compute pass begins: measured at 7–25 ms
+   * on lavapipe after a LeNet step, inside whatever step was being recorded then. A throwaway
+   * pass right after a wait does it while the host is blocked on the GPU anyway.
+   */
+  private reclaimFinished(): void {
+    if (this.destroyed) return;
+    const enc = this.device.createCommandEncoder();
+    enc.beginComputePass().end();
+    enc.finish();
   }
 
   private throwIfFailed(): void {
