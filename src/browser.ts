@@ -1,5 +1,8 @@
 /**
  * torchlet for browsers: the core (tensors, autograd, nn, optim, models, the
- * reference backend, safetensors bytes). Nothing here imports a Node built-in.
+ * reference backend, safetensors bytes, ONNX export) and the training loop
+ * (fit, evaluate, early stopping). Nothing here imports a Node built-in.
  */
 export * from './core.js';
+export * as train from './train/core.js';
+export { fit, evaluateAccuracy, Accumulator, Timer, accuracy } from './train/core.js';

@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { build, type Metafile, type Plugin } from 'esbuild';
 
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');
@@ -39,6 +41,7 @@ test('layout: the browser entry bundles with platform browser and pulls in no No
   assert.deepEqual(uses, [], 'uses of Node\'s process in the browser bundle');
   const inputs = Object.keys(r.metafile.inputs).map((f) => path.relative(dist, path.resolve(f)));
   assert.ok(inputs.some((f) => f.startsWith('backend/reference/')), 'the reference backend is in it');
+  assert.ok(inputs.includes('train/fit.js') && inputs.includes('train/early-stopping.js'), 'fit and early stopping are in it');
   assert.ok(!inputs.some((f) => f.startsWith('backend/cpu/') || f.startsWith('node/') || f.startsWith('cli/')), `no Node-only module: ${inputs.filter((f) => /^(backend\/cpu|node|cli)\//.test(f)).join(', ')}`);
 });
 
@@ -71,4 +74,27 @@ test('layout: no import cycles under the Node entry (CLI included)', async () =>
   const rel = (f: string): string => path.relative(dist, path.resolve(f));
   const found = cycles(r.metafile).map((c) => c.map(rel).join(' → '));
   assert.deepEqual(found, [], 'import cycles');
+});
+
+test('layout: the browser bundle trains: fit with early stopping runs from it on the reference backend', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'torchlet-browser-bundle-'));
+  try {
+    const out = path.join(dir, 'torchlet.mjs');
+    await build({ entryPoints: [path.join(dist, 'browser.js')], bundle: true, outfile: out, platform: 'browser', format: 'esm', logLevel: 'silent' });
+    const t = (await import(pathToFileURL(out).href)) as typeof import('../src/browser.js');
+    t.manualSeed(0);
+    const net = new t.nn.Sequential(new t.nn.Flatten(), new t.nn.Linear(16, 3));
+    const batches = Array.from({ length: 4 }, (_, i) => [t.rand([8, 1, 4, 4]), t.tensor(Array.from({ length: 8 }, (_, k) => (i + k) % 3), { dtype: 'int32' })] as [InstanceType<typeof t.Tensor>, InstanceType<typeof t.Tensor>]);
+    const iterable = Object.assign(batches, { length: batches.length });
+    const lines: string[] = [];
+    const r = await t.fit(net, iterable, iterable, {
+      epochs: 5, lr: 0.5, callbacks: [t.train.earlyStopping({ monitor: 'trainLoss', patience: 1, minDelta: 100 }), t.train.consoleLines((l) => lines.push(l))],
+    });
+    assert.equal(t.activeBackend().name, 'reference');
+    assert.ok(Number.isFinite(r.trainLoss));
+    assert.match(r.stopReason ?? '', /early stopping/);
+    assert.match(lines[0], /^epoch 1\/5: loss \d\.\d{3}/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -11,6 +11,8 @@ import { setGradModeStore, type GradModeBox } from '../autograd/grad-mode.js';
 import { loadCpuBackend } from '../backend/cpu/index.js';
 import './webgpu.js';
 import { profileKernels, profilingEnabled } from './profile.js';
+import { setVerboseDisplay } from '../train/fit.js';
+import { consoleProgress } from '../train/verbose.js';
 
 registerBackendLoader('cpu', loadCpuBackend);
 
@@ -18,6 +20,9 @@ const forced = process.env.TORCHLET_BACKEND;
 if (forced) setBackendPreference('cpu', [forced]);
 
 if (profilingEnabled()) setKernelTableWrapper(profileKernels);
+
+// fit({ verbose: true }) shows the CLI's live bar on a terminal.
+setVerboseDisplay(() => consoleProgress());
 
 // noGrad(async () => …) then turns recording off only for that function's own continuations.
 setGradModeStore(new AsyncLocalStorage<GradModeBox>());

@@ -1,93 +1,17 @@
 /**
- * fit()'s callbacks, Keras- and Lightning-style, as plain objects on fit's
- * events: early stopping, keeping the best weights by a monitored metric, and
- * a CSV/JSONL metrics log. Each keeps its state in the checkpoint, so a
- * resumed run stops, and logs, exactly as an uninterrupted one.
+ * fit()'s callbacks that write files (Node): keeping the best weights by a
+ * monitored metric, and a CSV/JSONL metrics log. Each keeps its state in the
+ * checkpoint, so a resumed run logs exactly as an uninterrupted one. Early
+ * stopping, which needs no files, is in early-stopping.ts.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Callback, FitEvent, Monitor } from './fit.js';
+import type { Callback, Monitor } from './fit.js';
+import { Best, checkMonitor, defaultMode, monitored } from './early-stopping.js';
+
+export { earlyStopping, type EarlyStoppingOptions } from './early-stopping.js';
 import { saveModel } from '../io/safetensors-file.js';
 import { atomicWriteFileSync } from '../util/atomic-write.js';
-
-type EpochEvent = Extract<FitEvent, { type: 'epoch' }>;
-
-/** The monitored value of an epoch: trainLoss, trainAcc or testAcc. */
-export function monitored(e: EpochEvent, monitor: Monitor): number {
-  return e[monitor];
-}
-
-/** Accuracies improve upwards, losses downwards (Keras's mode 'auto'). */
-export function defaultMode(monitor: Monitor): 'min' | 'max' {
-  return monitor === 'trainLoss' ? 'min' : 'max';
-}
-
-const MONITORS: readonly Monitor[] = ['trainLoss', 'trainAcc', 'testAcc'];
-
-function checkMonitor(what: string, monitor: Monitor): void {
-  if (!MONITORS.includes(monitor)) throw new Error(`${what}: monitor must be one of ${MONITORS.join(', ')}, got '${String(monitor)}'`);
-}
-
-/** Tracks the best value of a metric; `improved` says whether a new value beats it by more than minDelta. */
-class Best {
-  value: number | null = null;
-  constructor(readonly mode: 'min' | 'max', readonly minDelta: number) {}
-  improves(v: number): boolean {
-    if (!Number.isFinite(v)) return false;
-    if (this.value === null) return true;
-    return this.mode === 'max' ? v > this.value + this.minDelta : v < this.value - this.minDelta;
-  }
-}
-
-export interface EarlyStoppingOptions {
-  /** Default 'testAcc'. */
-  monitor?: Monitor;
-  /** Default: 'max' for accuracies, 'min' for the loss. */
-  mode?: 'min' | 'max';
-  /** Epochs without improvement before stopping (default 3). */
-  patience?: number;
-  /** How much better than the best a value must be to count as an improvement (default 0). */
-  minDelta?: number;
-}
-
-/** Stop when the monitored metric has not improved for `patience` epochs (Keras's EarlyStopping). */
-export function earlyStopping(opts: EarlyStoppingOptions = {}): Callback & { readonly stoppedEpoch: number | null } {
-  const monitor = opts.monitor ?? 'testAcc';
-  checkMonitor('earlyStopping', monitor);
-  const patience = opts.patience ?? 3;
-  if (!Number.isInteger(patience) || patience < 0) throw new Error(`earlyStopping: patience must be a whole number ≥ 0, got ${patience}`);
-  const minDelta = Math.abs(opts.minDelta ?? 0);
-  const best = new Best(opts.mode ?? defaultMode(monitor), minDelta);
-  let wait = 0;
-  let stoppedEpoch: number | null = null;
-  return {
-    name: 'earlyStopping',
-    get stoppedEpoch() {
-      return stoppedEpoch;
-    },
-    onEvent(e, ctx) {
-      if (e.type !== 'epoch') return;
-      const v = monitored(e, monitor);
-      if (best.improves(v)) {
-        best.value = v;
-        wait = 0;
-        return;
-      }
-      wait++;
-      if (wait >= patience) {
-        stoppedEpoch = e.epoch + 1;
-        const bestText = best.value === null ? 'no finite value' : `best ${best.value.toFixed(4)}`;
-        ctx.stop(`early stopping: ${monitor} has not improved for ${wait} epoch${wait === 1 ? '' : 's'} (${bestText})`);
-      }
-    },
-    stateDict: () => ({ best: best.value, wait, stoppedEpoch }),
-    loadStateDict(s) {
-      const st = s as { best?: unknown; wait?: unknown };
-      best.value = typeof st.best === 'number' ? st.best : null;
-      wait = typeof st.wait === 'number' ? st.wait : 0;
-    },
-  };
-}
 
 export interface BestCheckpointOptions {
   /** The weights file to keep (default 'best.safetensors'). */

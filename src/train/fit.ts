@@ -24,7 +24,16 @@ import { evaluate } from './evaluate.js';
 import { batchesOf, lengthOf, releaseBatchTensor, type BatchIterable } from './batches.js';
 import type { TrainPoint } from './history.js';
 import { LRScheduler, OneCycleLR, ReduceLROnPlateau, type SchedulerState } from '../optim/lr-scheduler.js';
-import { consoleProgress } from './verbose.js';
+import { consoleLines } from './progress-lines.js';
+import { yieldToEventLoop } from '../util/yield.js';
+
+/** What verbose shows: plain lines here; the Node entry installs the terminal's progress bar. */
+let verboseDisplay: () => Callback = () => consoleLines();
+
+/** Choose fit's verbose display (the Node entry sets the CLI's live bar). */
+export function setVerboseDisplay(make: () => Callback): void {
+  verboseDisplay = make;
+}
 
 export interface FitState {
   /** Epoch in progress (0-based) and the index of the next batch in it. */
@@ -194,7 +203,7 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
   const perEpoch = opts.pointsPerEpoch ?? 5;
   const pointEvery = Math.max(1, Math.floor(numBatches / perEpoch));
   const callbacks: Callback[] = [...(opts.callbacks ?? [])];
-  if (opts.verbose) callbacks.push(consoleProgress());
+  if (opts.verbose) callbacks.push(verboseDisplay());
   const callbackKey = (c: Callback, i: number): string => `${i}:${c.name ?? 'callback'}`;
   let stopReason: string | null = null;
   const ctx: FitContext = {
@@ -227,9 +236,9 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
   let testAcc = resume?.lastTestAcc ?? NaN;
   let confusion: number[][] | null = null;
   let interrupted = false;
-  const wallStart = process.hrtime.bigint();
+  const wallStart = performance.now();
   let wallExamples = resume?.wallExamples ?? 0;
-  const wallSoFar = (): number => (resume?.wallSeconds ?? 0) + Number(process.hrtime.bigint() - wallStart) / 1e9;
+  const wallSoFar = (): number => (resume?.wallSeconds ?? 0) + (performance.now() - wallStart) / 1000;
   if (resume) defaultGenerator.setState(resume.rngState);
 
   const snapshot = (epoch: number, batch: number): FitState => ({
@@ -303,7 +312,7 @@ export async function fit(net: Module, trainIter: BatchIterable, testIter: Batch
       await emit({ type: 'batch', epoch, batch: i, numBatches, loss: lv, trainLoss: trainL, trainAcc });
       // Let the event loop run (signals such as Ctrl-C, progress timers, chart rendering):
       // a loader that hands out ready batches would otherwise keep it starved for a whole run.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
       if (atPoint) {
         points.push({ epoch: epoch + (i + 1) / numBatches, trainLoss: trainL, trainAcc });
         await emit({ type: 'point', point: points[points.length - 1], points });

@@ -10,6 +10,7 @@
  * (`epoch 3/10`).
  */
 import cliProgress from 'cli-progress';
+import { f3, formatBatchLine, formatEpochLine, type BatchStats, type EpochStats } from './progress-lines.js';
 
 export interface ProgressOptions {
   /** Batches per epoch. */
@@ -26,21 +27,8 @@ export interface ProgressOptions {
   linesPerEpoch?: number;
 }
 
-export interface BatchStats {
-  /** Running mean train loss of the epoch so far (or the batch loss). */
-  loss: number;
-  /** Running train accuracy of the epoch so far. */
-  acc: number;
-  /** 0-based epoch of this batch; default: the epoch after the last epochEnd (or initialEpoch). */
-  epoch?: number;
-}
-
-export interface EpochStats {
-  loss: number;
-  trainAcc: number;
-  testAcc: number;
-  examplesPerSec: number;
-}
+export type { BatchStats, EpochStats } from './progress-lines.js';
+export { formatEpochLine, formatBatchLine } from './progress-lines.js';
 
 export interface Progress {
   /** After batch `batchIndex` (0-based) of the current epoch. */
@@ -51,22 +39,6 @@ export interface Progress {
   log(line: string): void;
   /** Ends the bar (call in `finally`; idempotent). Later calls to update/epochEnd do nothing. */
   stop(): void;
-}
-
-function f3(x: number): string {
-  return Number.isFinite(x) ? x.toFixed(3) : String(x);
-}
-
-/** The plain epoch line: `epoch 3/10: loss 0.512, train acc 0.801, test acc 0.788, 8123.4 examples/sec`. */
-export function formatEpochLine(epoch: number, epochs: number, s: EpochStats): string {
-  const speed = `${Number.isFinite(s.examplesPerSec) ? s.examplesPerSec.toFixed(1) : String(s.examplesPerSec)} examples/sec`;
-  return `epoch ${epoch + 1}/${epochs}: loss ${f3(s.loss)}, train acc ${f3(s.trainAcc)}, test acc ${f3(s.testAcc)}, ${speed}`;
-}
-
-/** The plain batch line: `epoch 3/10 [ 94/469] loss 0.534, train acc 0.795`. */
-export function formatBatchLine(epoch: number, epochs: number, batchIndex: number, total: number, s: BatchStats): string {
-  const width = String(total).length;
-  return `epoch ${epoch + 1}/${epochs} [${String(batchIndex + 1).padStart(width)}/${total}] loss ${f3(s.loss)}, train acc ${f3(s.acc)}`;
 }
 
 export function createProgress(opts: ProgressOptions): Progress {
