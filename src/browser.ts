@@ -1,8 +1,10 @@
 /**
  * torchlet for browsers: the core (tensors, autograd, nn, optim, models, the
  * reference backend, safetensors bytes, ONNX export) and the training loop
- * (fit, evaluate, early stopping). Nothing here imports a Node built-in.
+ * (fit, evaluate, early stopping), and data from bytes (IDX, in-memory
+ * datasets, transforms). Nothing here imports a Node built-in.
  */
 export * from './core.js';
 export * as train from './train/core.js';
+export * as data from './data/core.js';
 export { fit, evaluateAccuracy, Accumulator, Timer, accuracy } from './train/core.js';

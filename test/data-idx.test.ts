@@ -12,6 +12,7 @@ import {
   encodeIdx,
   isGzip,
   parseIdx,
+  parseIdxAsync,
   readIdxFile,
   readIdxImages,
   readIdxLabels,
@@ -146,4 +147,37 @@ test('idx: a gzip bomb is refused from its header and trailer, before its body i
 
 test('idx: encode validates shape against data', () => {
   assert.throws(() => encodeIdx(new Uint8Array(5), [2, 3]), /shape \[2, 3\] has 6 elements, data has 5/);
+});
+
+test('idx: parseIdxAsync (the core\'s, for browsers: DecompressionStream) reads what parseIdx reads, raw and gzip', async () => {
+  const cases: Array<[Uint8Array | Int16Array | Float32Array, number[]]> = [
+    [Uint8Array.from({ length: 6 * 28 * 28 }, (_, i) => (i * 7) % 256), [6, 28, 28]],
+    [Int16Array.from([1, -2, 300, -32768]), [2, 2]],
+    [Float32Array.from([0.5, -1.25, 3e8]), [3]],
+  ];
+  for (const [data, shape] of cases) {
+    const raw = encodeIdx(data, shape);
+    for (const bytes of [raw, Uint8Array.from(gzipSync(raw))]) {
+      const want = parseIdx(bytes, 'x');
+      const got = await parseIdxAsync(bytes, 'x');
+      assert.deepEqual(got.shape, want.shape);
+      assert.equal(got.dtype, want.dtype);
+      assert.deepEqual([...got.data], [...want.data]);
+    }
+  }
+  await assert.rejects(parseIdxAsync(encodeIdx(new Uint8Array(4), [4]), 'labels', { magic: IDX_MAGIC_IMAGES_U8 }), /labels: expected magic 2051/);
+  await assert.rejects(parseIdxAsync(Uint8Array.from(gzipSync(Buffer.from('not idx at all, just text'))).subarray(0, 12), 'cut.gz'), /cut\.gz: /);
+});
+
+test('idx: parseIdxAsync refuses the gzip bombs parseIdx refuses, before inflating their bodies', async () => {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(2049, 0);
+  head.writeUInt32BE(100, 4);
+  const bomb = gzipSync(Buffer.concat([head, Buffer.alloc(64 * 2 ** 20)]), { level: 9 });
+  await assert.rejects(parseIdxAsync(bomb, 'bomb.gz'), /bomb\.gz: the IDX header declares \[100\] of uint8 \(108 bytes\) but the gzip trailer records/);
+  const forged = Uint8Array.from(bomb);
+  new DataView(forged.buffer).setUint32(forged.length - 4, 108, true);
+  const rss0 = process.memoryUsage().rss;
+  await assert.rejects(parseIdxAsync(forged, 'forged.gz'), /forged\.gz: the \.gz file decompresses to more than the 108 bytes its IDX header declares/);
+  assert.ok(process.memoryUsage().rss - rss0 < 48 * 2 ** 20, 'the bomb\'s body was not inflated');
 });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { build, type Metafile, type Plugin } from 'esbuild';
 
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');
@@ -42,6 +43,7 @@ test('layout: the browser entry bundles with platform browser and pulls in no No
   const inputs = Object.keys(r.metafile.inputs).map((f) => path.relative(dist, path.resolve(f)));
   assert.ok(inputs.some((f) => f.startsWith('backend/reference/')), 'the reference backend is in it');
   assert.ok(inputs.includes('train/fit.js') && inputs.includes('train/early-stopping.js'), 'fit and early stopping are in it');
+  assert.ok(inputs.includes('data/idx-bytes.js') && !inputs.includes('data/idx.js'), 'IDX from bytes, without the Node reader');
   assert.ok(!inputs.some((f) => f.startsWith('backend/cpu/') || f.startsWith('node/') || f.startsWith('cli/')), `no Node-only module: ${inputs.filter((f) => /^(backend\/cpu|node|cli)\//.test(f)).join(', ')}`);
 });
 
@@ -94,6 +96,10 @@ test('layout: the browser bundle trains: fit with early stopping runs from it on
     assert.ok(Number.isFinite(r.trainLoss));
     assert.match(r.stopReason ?? '', /early stopping/);
     assert.match(lines[0], /^epoch 1\/5: loss \d\.\d{3}/);
+    // IDX from bytes, gzip inflated by the platform's DecompressionStream, as a page would read Fashion-MNIST.
+    const idx = await t.data.parseIdxAsync(Uint8Array.from(gzipSync(t.data.encodeIdx(Uint8Array.from([3, 1, 4]), [3]))), 'labels.gz');
+    assert.deepEqual([...idx.data], [3, 1, 4]);
+    assert.deepEqual(t.data.getFashionMNISTLabels(idx.data), ['dress', 'trouser', 'coat']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -24,28 +24,7 @@ import { basename, dirname, join } from 'node:path';
 import type { ImageDataset } from './dataset.js';
 import { IDX_MAGIC_IMAGES_U8, IDX_MAGIC_LABELS_U8, parseIdx, readIdxBytes, readIdxHeader } from './idx.js';
 
-/** d2l's `get_fashion_mnist_labels` text labels, indexed by class. */
-export const FASHION_MNIST_LABELS: readonly string[] = Object.freeze([
-  't-shirt',
-  'trouser',
-  'pullover',
-  'dress',
-  'coat',
-  'sandal',
-  'shirt',
-  'sneaker',
-  'bag',
-  'ankle boot',
-]);
-
-/** d2l `get_fashion_mnist_labels(labels)`: class indices -> text labels. */
-export function getFashionMNISTLabels(labels: ArrayLike<number>): string[] {
-  return Array.from(labels, (i) => {
-    const name = FASHION_MNIST_LABELS[i];
-    if (name === undefined) throw new RangeError(`Fashion-MNIST label ${i} out of range 0..9`);
-    return name;
-  });
-}
+export { FASHION_MNIST_LABELS, getFashionMNISTLabels } from './labels.js';
 
 /** Official mirror (the one torchvision uses). */
 export const FASHION_MNIST_MIRROR = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
