@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import * as torch from '../src/index.js';
 import { nn, optim } from '../src/index.js';
-import { ArrayImageDataset } from '../src/data/dataset.js';
+import { tinyDataset } from './helpers/tiny-data.js';
 import { DataLoader } from '../src/data/dataloader.js';
 import { fit, type Callback, type FitEvent, type FitState } from '../src/train/fit.js';
 import { trainCh6 } from '../src/train/train-ch6.js';
@@ -28,18 +28,6 @@ before(() => {
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function tinyDataset(n: number, seed: number): ArrayImageDataset {
-  const g = new torch.Generator(seed);
-  const images = new Uint8Array(n * 144);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = i % 10;
-    labels[i] = k;
-    for (let p = 0; p < 144; p++) images[i * 144 + p] = Math.floor(g.uniform() * 60);
-    for (let x = 0; x < 12; x++) images[i * 144 + (k + 1) * 12 + x] = 200 + Math.floor(g.uniform() * 55);
-  }
-  return new ArrayImageDataset(images, labels, 12, 12);
-}
 const loaders = (): [DataLoader, DataLoader] => [
   new DataLoader(tinyDataset(100, 1), { batchSize: 10, shuffle: true, seed: 3 }),
   new DataLoader(tinyDataset(40, 2), { batchSize: 20 }),

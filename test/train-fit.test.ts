@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as torch from '../src/index.js';
-import { ArrayImageDataset } from '../src/data/dataset.js';
+import { tinyDataset } from './helpers/tiny-data.js';
 import { DataLoader } from '../src/data/dataloader.js';
 import { fit, NonFiniteLossError, type FitEvent, type FitState } from '../src/train/fit.js';
 import { evaluate } from '../src/train/evaluate.js';
@@ -13,20 +13,6 @@ import { RunDir } from '../src/train/run-dir.js';
 import { setBackend } from '../src/backend/registry.js';
 
 const { nn } = torch;
-
-/** 10 classes of 12×12 images: class k lights up a bar at row k (plus noise), deterministic. */
-function tinyDataset(n: number, seed: number): ArrayImageDataset {
-  const g = new torch.Generator(seed);
-  const images = new Uint8Array(n * 144);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = i % 10;
-    labels[i] = k;
-    for (let p = 0; p < 144; p++) images[i * 144 + p] = Math.floor(g.uniform() * 60);
-    for (let x = 0; x < 12; x++) images[i * 144 + (k + 1) * 12 + x] = 200 + Math.floor(g.uniform() * 55);
-  }
-  return new ArrayImageDataset(images, labels, 12, 12);
-}
 
 function smallNet(): torch.nn.Sequential {
   return new nn.Sequential(
