@@ -19,6 +19,7 @@ import { rand } from '../creation.js';
 import { Generator } from '../random.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { shapeStr } from '../shape.js';
+import { layerName } from './summary.js';
 
 export interface SummaryRow {
   /** 0 for the model itself, 1 for its children, … */
@@ -63,14 +64,9 @@ export interface ModelSummary {
   toString(): string;
 }
 
-function className(m: Module): string {
-  const display = (m as { displayName?: unknown }).displayName;
-  return typeof display === 'string' ? display : m.constructor.name;
-}
-
 /** torchinfo's LayerInfo.calculate_macs for a leaf layer. */
 function leafMacs(m: Module, out: readonly number[]): number {
-  const isConv = className(m).includes('Conv');
+  const isConv = layerName(m).includes('Conv');
   let macs = 0;
   for (const [name, p] of m.namedParameters()) {
     const n = p.numel();
@@ -115,7 +111,7 @@ export function summary(net: Module, inputSize: readonly number[], opts: Summary
         const depthIndex = (perDepth.get(d) ?? 0) + 1;
         perDepth.set(d, depthIndex);
         const row: Draft = {
-          depth: d, depthIndex, name: className(module), path, outputShape: [], leaf, recursive, module,
+          depth: d, depthIndex, name: layerName(module), path, outputShape: [], leaf, recursive, module,
           params: recursive ? 0 : count(own), trainableParams: recursive ? 0 : trainable(own),
           nestedParams: count(module.parameters()), macs: 0,
         };

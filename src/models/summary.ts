@@ -17,7 +17,8 @@ export interface LayerSummary {
   macs: number;
 }
 
-function layerName(m: Module): string {
+/** The name a summary row shows: a Lambda's display name, else the class name (torch's __class__.__name__). */
+export function layerName(m: Module): string {
   const display = (m as { displayName?: unknown }).displayName;
   return typeof display === 'string' ? display : m.constructor.name;
 }

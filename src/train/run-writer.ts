@@ -60,7 +60,7 @@ export function runWriter(dir: string, opts: RunWriterOptions = {}): RunWriter {
   const run = new RunDir(dir);
   const warn = opts.warn ?? ((m: string) => console.warn(m));
   const labels = [...(opts.labels ?? FASHION_MNIST_LABELS)];
-  const hyperparameters = displayConfig(opts.hyperparameters ?? opts.config ?? (existsConfig(run) ? run.readConfig() : undefined));
+  const hyperparameters = displayConfig(opts.hyperparameters ?? opts.config ?? savedConfig(run));
   const history: RunHistory = { model: opts.model ?? 'model', device: opts.device ?? 'cpu', epochs: 0, points: [] };
   let numBatches = 1;
   let confusion: number[][] | undefined;
@@ -137,11 +137,11 @@ export function runWriter(dir: string, opts: RunWriterOptions = {}): RunWriter {
   return writer;
 }
 
-function existsConfig(run: RunDir): boolean {
+/** The directory's config.json, when it has a readable one (a resumed run lists its own settings). */
+function savedConfig(run: RunDir): object | undefined {
   try {
-    run.readConfig();
-    return true;
+    return run.readConfig();
   } catch {
-    return false;
+    return undefined;
   }
 }
