@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { getModelSpec } from '../models/index.js';
 import { useDevice, deviceLabel } from '../node/use-device.js';
-import { loadDataFashionMNIST } from '../data/dataloader.js';
+import { loadDataFashionMNIST } from '../data/load-data.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors-file.js';
 import { evaluate } from '../train/evaluate.js';
 import { noGrad } from '../autograd/grad-mode.js';

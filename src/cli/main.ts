@@ -11,6 +11,7 @@ import { registerBenchCommand } from './bench.js';
 import { registerModelsCommand } from './models.js';
 import { registerExtraCommands } from './extra.js';
 import { registerExportCommand } from './export.js';
+import { registerServeCommand } from './serve.js';
 
 export { positiveInt, positiveNumber } from './args.js';
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerBenchCommand(program);
   registerExtraCommands(program);
   registerExportCommand(program);
+  registerServeCommand(program);
   return program;
 }
 

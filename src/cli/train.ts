@@ -10,7 +10,7 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { zeros } from '../creation.js';
 import { useDevice, deviceLabel } from '../node/use-device.js';
 import { manualSeed } from '../random.js';
-import { loadDataFashionMNIST } from '../data/dataloader.js';
+import { loadDataFashionMNIST } from '../data/load-data.js';
 import { fit, NonFiniteLossError, type Callback, type FitState } from '../train/fit.js';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';

@@ -1,26 +1,24 @@
 /**
  * DataLoader over an in-memory uint8 image dataset, in the spirit of
- * torch.utils.data.DataLoader, plus d2l's `load_data_fashion_mnist`.
+ * torch.utils.data.DataLoader. It runs anywhere (pages and workers too);
+ * d2l's `load_data_fashion_mnist`, which reads files, is in load-data.ts.
  *
- *   const [trainIter, testIter] = await loadDataFashionMNIST(256, { resize: 224 });
- *   for await (const [X, y] of trainIter) { ... }   // X: [B, 1, 224, 224] float32, y: [B] int32
+ *   const loader = new DataLoader(dataset, { batchSize: 256, shuffle: true });
+ *   for await (const [X, y] of loader) { ... }   // X: [B, C, H, W] float32, y: [B] int32
  *
- * Batches are built (resize -> ToTensor -> normalize) in worker threads with
- * `prefetch` batches kept in flight, or in the main thread when `workers` is 0;
- * both paths produce bit-identical batches. Shuffling is deterministic in
- * (seed, epoch): each `for await` over the loader is a new epoch.
+ * Batches are built (resize -> ToTensor -> normalize) in the calling thread
+ * when `workers` is 0, or in worker threads with `prefetch` batches kept in
+ * flight where a platform provides them (Node's worker-pool.ts); both paths
+ * produce bit-identical batches. Shuffling is deterministic in (seed, epoch):
+ * each `for await` over the loader is a new epoch.
  */
 import { Tensor } from '../tensor.js';
 import { markTransient } from '../memory.js';
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { makeBatchFiller, type BatchSource, type WorkerRequest, type WorkerResponse } from './batch.js';
+import { makeBatchFiller, type BatchSource } from './batch.js';
 import { validateImageDataset, type ImageDataset } from './dataset.js';
-import { FashionMNIST, type FashionMNISTLoadOptions } from './fashion-mnist.js';
 import { permutation } from './random.js';
 import { pipelineOutputShape, type TransformSpec } from './transforms.js';
 import { Compose, transformSpecOf } from './vision-transforms.js';
-import type { AugmentStep } from './augment.js';
 
 // ---------------------------------------------------------------------------
 // What the loader yields. `toBatch` is the single place raw buffers become batch
@@ -61,104 +59,23 @@ export interface DataLoaderOptions {
   transform?: TransformSpec | Compose;
 }
 
-const sharedImages = new WeakMap<ImageDataset, Uint8Array>();
-
-/** The dataset's pixels in a SharedArrayBuffer (copied once per dataset), so workers need no copy. */
-function sharedImagesOf(ds: ImageDataset): Uint8Array {
-  if (typeof SharedArrayBuffer !== 'undefined' && ds.images.buffer instanceof SharedArrayBuffer) return ds.images;
-  let shared = sharedImages.get(ds);
-  if (!shared) {
-    shared = new Uint8Array(new SharedArrayBuffer(ds.images.byteLength));
-    shared.set(ds.images);
-    sharedImages.set(ds, shared);
-  }
-  return shared;
+/** Builds batches off the calling thread: what a DataLoader with workers > 0 hands its index lists to. */
+export interface LoaderPool {
+  /** The float32 batch [indices.length, C, H, W] of `indices` in `epoch` (the indices may be transferred away). */
+  run(indices: Int32Array, epoch: number): Promise<Float32Array>;
+  /** Keep the host alive while an epoch is being iterated; idle pools do not. */
+  ref(): void;
+  unref(): void;
+  readonly broken: boolean;
+  close(): Promise<void>;
 }
 
-interface Task {
-  resolve: (x: Float32Array) => void;
-  reject: (err: Error) => void;
-  worker: number;
-}
+type LoaderPoolFactory = (workers: number, source: BatchSource, dataset: ImageDataset) => LoaderPool;
+let poolFactory: LoaderPoolFactory | null = null;
 
-/** A fixed set of loader workers sharing one dataset. */
-class WorkerPool {
-  private readonly workers: Worker[] = [];
-  private readonly load: number[] = [];
-  private readonly tasks = new Map<number, Task>();
-  private nextId = 1;
-  private failure: Error | null = null;
-  private refs = 0;
-  private closed = false;
-
-  constructor(count: number, source: BatchSource) {
-    const url = new URL('./loader-worker.js', import.meta.url);
-    for (let w = 0; w < count; w++) {
-      const worker = new Worker(url, { workerData: source, name: `torchlet-dataloader-${w}` });
-      worker.on('message', (msg: WorkerResponse) => this.onMessage(msg));
-      worker.on('error', (err) => this.fail(new Error(`DataLoader worker ${w} crashed: ${err instanceof Error ? err.message : String(err)}`)));
-      worker.on('exit', (code) => {
-        if (!this.closed) this.fail(new Error(`DataLoader worker ${w} exited unexpectedly (code ${code})`));
-      });
-      worker.unref();
-      this.workers.push(worker);
-      this.load.push(0);
-    }
-  }
-
-  private onMessage(msg: WorkerResponse): void {
-    const task = this.tasks.get(msg.id);
-    if (!task) return;
-    this.tasks.delete(msg.id);
-    this.load[task.worker]--;
-    if (msg.type === 'batch') task.resolve(msg.x);
-    else {
-      const err = new Error(`DataLoader worker: ${msg.message}`);
-      if (msg.stack) err.stack = msg.stack;
-      task.reject(err);
-    }
-  }
-
-  private fail(err: Error): void {
-    if (!this.failure) this.failure = err;
-    for (const task of this.tasks.values()) task.reject(err);
-    this.tasks.clear();
-  }
-
-  /** Build the batch of `indices` of `epoch` on the least-loaded worker. */
-  run(indices: Int32Array, epoch: number): Promise<Float32Array> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new Error('DataLoader: worker pool is closed'));
-    let w = 0;
-    for (let i = 1; i < this.workers.length; i++) if (this.load[i] < this.load[w]) w = i;
-    const id = this.nextId++;
-    return new Promise<Float32Array>((resolve, reject) => {
-      this.tasks.set(id, { resolve, reject, worker: w });
-      this.load[w]++;
-      const req: WorkerRequest = { type: 'batch', id, indices, epoch };
-      this.workers[w].postMessage(req, [indices.buffer as ArrayBuffer]);
-    });
-  }
-
-  /** Keep the process alive while an epoch is being iterated; idle pools do not. */
-  ref(): void {
-    if (this.refs++ === 0) for (const w of this.workers) w.ref();
-  }
-
-  unref(): void {
-    if (--this.refs === 0) for (const w of this.workers) w.unref();
-  }
-
-  get broken(): boolean {
-    return this.failure !== null;
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.fail(new Error('DataLoader: closed'));
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
+/** Installed by the Node entry (worker threads); a platform without one runs loaders with workers: 0. */
+export function setLoaderPoolFactory(factory: LoaderPoolFactory): void {
+  poolFactory = factory;
 }
 
 /** Iterates an ImageDataset in batches: `for await (const [X, y] of loader)`. */
@@ -173,7 +90,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly transform: TransformSpec;
   /** Index of the epoch the next iteration will produce (incremented when one starts). */
   epoch = 0;
-  private pool: WorkerPool | null = null;
+  private pool: LoaderPool | null = null;
   private mainFiller: ReturnType<typeof makeBatchFiller> | null = null;
 
   constructor(dataset: ImageDataset, options: DataLoaderOptions = {}) {
@@ -182,6 +99,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`DataLoader: batchSize must be a positive integer, got ${batchSize}`);
     const workers = options.workers ?? 0;
     if (!Number.isInteger(workers) || workers < 0) throw new Error(`DataLoader: workers must be a non-negative integer, got ${workers}`);
+    if (workers > 0 && !poolFactory) throw new Error(`DataLoader: workers: ${workers} needs worker threads, which this platform's entry does not provide (Node's does); use workers: 0 to build batches in this thread`);
     const prefetch = options.prefetch ?? Math.max(2, 2 * workers);
     if (!Number.isInteger(prefetch) || prefetch < 1) throw new Error(`DataLoader: prefetch must be a positive integer, got ${prefetch}`);
     this.dataset = dataset;
@@ -254,7 +172,7 @@ export class DataLoader implements AsyncIterable<Batch> {
 
     if (!this.pool || this.pool.broken) {
       if (this.pool) await this.pool.close();
-      this.pool = new WorkerPool(this.workers, { ...this.sourceMeta(), images: sharedImagesOf(this.dataset) });
+      this.pool = (poolFactory as LoaderPoolFactory)(this.workers, { ...this.sourceMeta(), images: this.dataset.images }, this.dataset);
     }
     const pool = this.pool;
     pool.ref();
@@ -281,7 +199,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     }
   }
 
-  /** Terminate the worker threads (they are also unref'd while idle, so this is optional). */
+  /** Stop the worker threads (they are also unref'd while idle, so this is optional). */
   async close(): Promise<void> {
     const pool = this.pool;
     this.pool = null;
@@ -289,60 +207,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   }
 }
 
-// ---------------------------------------------------------------------------
-// d2l: load_data_fashion_mnist(batch_size, resize=None)
-// ---------------------------------------------------------------------------
 
 /** Mean / std of the Fashion-MNIST training pixels in [0, 1] (measured: 0.28604, 0.35302). */
 export const FASHION_MNIST_MEAN = 0.2860;
 export const FASHION_MNIST_STD = 0.3530;
-
-export interface LoadDataFashionMNISTOptions extends Omit<FashionMNISTLoadOptions, 'train'> {
-  /** Resize images to size x size (torchvision Resize(size) on the PIL image, as d2l does). */
-  resize?: number;
-  /** Shuffle seed of the training iterator (default 0). */
-  seed?: number;
-  /** Worker threads per iterator (default: with resize, min(4, cores - 1) but at least 1; without, 0). */
-  workers?: number;
-  /** Batches in flight per iterator (default max(2, 2 * workers)). */
-  prefetch?: number;
-  /** Normalize after ToTensor: true uses FASHION_MNIST_MEAN/STD (d2l itself does not normalize). */
-  normalize?: boolean | { mean: readonly number[]; std: readonly number[] };
-  /** Drop the last incomplete training batch (default false, like d2l). */
-  dropLast?: boolean;
-  /**
-   * Random augmentation of the training images (never the test ones), after the resize:
-   * new Compose([new RandomCrop(28, { padding: 4 }), new RandomHorizontalFlip()]) or its steps.
-   */
-  augment?: Compose | readonly AugmentStep[];
-}
-
-/** Default worker count for an image size: none for 28x28, some for upscaled images. */
-export function defaultLoaderWorkers(resize?: number): number {
-  if (!resize || resize === 28) return 0;
-  return Math.max(1, Math.min(4, availableParallelism() - 1));
-}
-
-/**
- * d2l's `load_data_fashion_mnist(batch_size, resize)`: `[trainIter, testIter]`, the
- * training iterator shuffled (reproducibly, by `seed` and epoch), the test one in order.
- */
-export async function loadDataFashionMNIST(batchSize: number, options: LoadDataFashionMNISTOptions = {}): Promise<[DataLoader, DataLoader]> {
-  // Sequential: the first call downloads all four files when needed, the second then finds them.
-  const train = await FashionMNIST.load({ ...options, train: true });
-  const test = await FashionMNIST.load({ ...options, train: false });
-  const transform: TransformSpec = {};
-  if (options.resize !== undefined) transform.resize = [options.resize, options.resize];
-  if (options.normalize === true) transform.normalize = { mean: [FASHION_MNIST_MEAN], std: [FASHION_MNIST_STD] };
-  else if (options.normalize) transform.normalize = options.normalize;
-  const workers = options.workers ?? defaultLoaderWorkers(options.resize);
-  const common = { batchSize, workers, prefetch: options.prefetch, transform };
-  const steps = options.augment instanceof Compose ? options.augment.spec.augment ?? [] : options.augment ?? [];
-  if (options.augment instanceof Compose && (options.augment.spec.resize !== undefined || options.augment.spec.normalize)) {
-    throw new Error('loadDataFashionMNIST: augment holds only the random transforms; give resize and normalize as their own options');
-  }
-  const trainTransform: TransformSpec = steps.length ? { ...transform, augment: [...steps] } : transform;
-  const trainIter = new DataLoader(train, { ...common, transform: trainTransform, shuffle: true, seed: options.seed ?? 0, dropLast: options.dropLast ?? false });
-  const testIter = new DataLoader(test, { ...common, shuffle: false });
-  return [trainIter, testIter];
-}

@@ -8,4 +8,6 @@ export * as transforms from './vision-transforms.js';
 export { Compose, RandomCrop, RandomHorizontalFlip, RandomResizedCrop, Resize, ToTensor, Normalize, type VisionTransform } from './vision-transforms.js';
 export * from './random.js';
 export * from './dataloader.js';
+export * from './load-data.js';
 export { dataCommand, DATA_COMMAND_USAGE } from './cli.js';
+export { fashionMNISTFromBytes } from './fashion-mnist-bytes.js';

@@ -1,7 +1,8 @@
 /**
  * What the Node entry adds to the core before anything runs: the oneDNN
  * backend's loader, the backend choice from TORCHLET_BACKEND, the kernel
- * profiler (TORCHLET_PROFILE_KERNELS=1), and async-aware grad mode.
+ * profiler (TORCHLET_PROFILE_KERNELS=1), async-aware grad mode, and the
+ * DataLoader's worker threads.
  * Importing 'torchlet' in Node runs this first; the browser entry does not.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -10,6 +11,7 @@ import { registerBackendLoader, setBackendPreference, setKernelTableWrapper } fr
 import { setGradModeStore, type GradModeBox } from '../autograd/grad-mode.js';
 import { loadCpuBackend } from '../backend/cpu/index.js';
 import './webgpu.js';
+import '../data/worker-pool.js';
 import { profileKernels, profilingEnabled } from './profile.js';
 import { setVerboseDisplay } from '../train/fit.js';
 import { consoleProgress } from '../train/verbose.js';

@@ -7,4 +7,5 @@ export { earlyStopping, type EarlyStoppingOptions } from './early-stopping.js';
 export { consoleLines, formatEpochLine, formatBatchLine } from './progress-lines.js';
 export { evaluate, evaluateAccuracy, type EvaluateResult } from './evaluate.js';
 export { Accumulator, Timer, accuracy } from './metrics.js';
-export type { TrainPoint, RunHistory } from './history.js';
+export type { TrainPoint, RunHistory } from './series.js';
+export { chartSpec, type ChartOptions } from './chart-spec.js';

@@ -22,7 +22,7 @@ import { RunningSums } from './running-sums.js';
 import { device as toDevice, type DeviceLike } from '../device.js';
 import { evaluate } from './evaluate.js';
 import { batchesOf, lengthOf, releaseBatchTensor, type BatchIterable } from './batches.js';
-import type { TrainPoint } from './history.js';
+import type { TrainPoint } from './series.js';
 import { LRScheduler, OneCycleLR, ReduceLROnPlateau, type SchedulerState } from '../optim/lr-scheduler.js';
 import { consoleLines } from './progress-lines.js';
 import { yieldToEventLoop } from '../util/yield.js';

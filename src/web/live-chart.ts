@@ -1,0 +1,54 @@
+/**
+ * d2l's training curves in a page, drawn by Vega from the same Vega-Lite spec
+ * the report's chart uses (train/chart-spec.ts). Redraws are coalesced to one
+ * per animation frame, so a stream of points costs one render at a time.
+ */
+import * as vega from 'vega';
+import { compile } from 'vega-lite';
+import { chartSpec } from '../train/chart-spec.js';
+import type { RunHistory } from '../train/series.js';
+
+export interface LiveChart {
+  /** Draw `history` (its points may have grown or been replaced since the last call). */
+  update(history: RunHistory, subtitle?: string): void;
+  /** Points drawn so far (tests read it). */
+  readonly drawnPoints: number;
+}
+
+export function liveChart(container: HTMLElement): LiveChart {
+  let view: vega.View | null = null;
+  let pending: { history: RunHistory; subtitle?: string } | null = null;
+  let drawnPoints = 0;
+  let rendering = false;
+
+  const render = async (): Promise<void> => {
+    if (rendering || !pending) return;
+    rendering = true;
+    const { history, subtitle } = pending;
+    pending = null;
+    // The plot fills its panel, less the legend's column on the right.
+    const width = Math.max(200, Math.min(640, container.clientWidth - 140));
+    const spec = compile(chartSpec(history, { width, height: Math.round(width * 0.55), markers: history.points.length < 40, subtitle })).spec;
+    try {
+      view?.finalize();
+      view = new vega.View(vega.parse(spec), { renderer: 'svg', container, hover: false });
+      await view.runAsync();
+      drawnPoints = history.points.length;
+      container.dataset.points = String(drawnPoints);
+    } finally {
+      rendering = false;
+      if (pending) requestAnimationFrame(() => void render());
+    }
+  };
+
+  return {
+    update(history, subtitle) {
+      const first = pending === null;
+      pending = { history: { ...history, points: [...history.points] }, subtitle };
+      if (first) requestAnimationFrame(() => void render());
+    },
+    get drawnPoints() {
+      return drawnPoints;
+    },
+  };
+}
