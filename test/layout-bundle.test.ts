@@ -47,6 +47,18 @@ test('layout: the browser entry bundles with platform browser and pulls in no No
   assert.ok(!inputs.some((f) => f.startsWith('backend/cpu/') || f.startsWith('node/') || f.startsWith('cli/')), `no Node-only module: ${inputs.filter((f) => /^(backend\/cpu|node|cli)\//.test(f)).join(', ')}`);
 });
 
+test('layout: the pages\' scripts (src/web/) bundle for browsers with no Node built-in, and load torchlet from /torchlet.js instead of bundling it', async () => {
+  const found: string[] = [];
+  const r = await build({
+    entryPoints: ['playground.js', 'train-worker.js', 'runs-view.js'].map((f) => path.join(dist, 'web', f)), bundle: true, write: false,
+    platform: 'browser', format: 'esm', outdir: '/tmp/torchlet-web-layout', metafile: true, logLevel: 'silent', plugins: [builtinSpy(found)],
+  });
+  assert.deepEqual(found, [], 'Node built-ins in the pages\' bundles');
+  const inputs = Object.keys(r.metafile.inputs).map((f) => path.relative(dist, path.resolve(f))).filter((f) => !f.includes('node_modules'));
+  const outside = inputs.filter((f) => !f.startsWith('web/') && !['train/chart-spec.js', 'train/series.js'].includes(f));
+  assert.deepEqual(outside, [], 'the pages draw; torchlet itself comes from /torchlet.js');
+});
+
 /** Every cycle among the bundle's modules (each as a path of files, first file repeated at the end). */
 function cycles(meta: Metafile): string[][] {
   const edges = new Map<string, string[]>();

@@ -26,8 +26,8 @@ export function liveChart(container: HTMLElement): LiveChart {
     rendering = true;
     const { history, subtitle } = pending;
     pending = null;
-    // The plot fills its panel, less the legend's column on the right.
-    const width = Math.max(200, Math.min(640, container.clientWidth - 140));
+    // The plot fills its panel, less the axes and the legend's column (about 190 px together).
+    const width = Math.max(160, Math.min(640, container.clientWidth - 190));
     const spec = compile(chartSpec(history, { width, height: Math.round(width * 0.55), markers: history.points.length < 40, subtitle })).spec;
     try {
       view?.finalize();
@@ -41,8 +41,18 @@ export function liveChart(container: HTMLElement): LiveChart {
     }
   };
 
-  return {
+  let last: { history: RunHistory; subtitle?: string } | null = null;
+  let lastWidth = container.clientWidth;
+  // Redrawn at the new size when the panel's width changes (a phone turned, a window resized).
+  new ResizeObserver(() => {
+    if (!last || Math.abs(container.clientWidth - lastWidth) < 8) return;
+    lastWidth = container.clientWidth;
+    chart.update(last.history, last.subtitle);
+  }).observe(container);
+
+  const chart: LiveChart = {
     update(history, subtitle) {
+      last = { history, subtitle };
       const first = pending === null;
       pending = { history: { ...history, points: [...history.points] }, subtitle };
       if (first) requestAnimationFrame(() => void render());
@@ -51,4 +61,5 @@ export function liveChart(container: HTMLElement): LiveChart {
       return drawnPoints;
     },
   };
+  return chart;
 }
