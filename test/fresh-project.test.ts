@@ -10,10 +10,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { build } from 'esbuild';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let work = '';
@@ -38,7 +39,7 @@ function readmeApi(): string {
   return block[1];
 }
 
-test('a fresh project installs the packed tarball and type-checks the README\'s API with tsc --strict, without @types/node', () => {
+test('a fresh project installs the packed tarball, type-checks the README\'s API with tsc --strict without @types/node, and bundles it for browsers', async () => {
   const packDir = path.join(work, 'pack');
   mkdirSync(packDir);
   // dist/ is already built by npm test; --ignore-scripts skips prepare's rebuild.
@@ -58,4 +59,16 @@ test('a fresh project installs the packed tarball and type-checks the README\'s 
   const r = spawnSync(process.execPath, [path.join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: app, encoding: 'utf8' });
   assert.notEqual(r.status, 0);
   assert.match(r.stdout, /Cannot find name 'Buffer'/);
+  // A web app's bundler resolves 'torchlet' to the browser entry (the package's browser condition),
+  // and the bundle runs: esbuild with platform browser fails on any Node built-in it meets.
+  writeFileSync(path.join(app, 'web.js'), "import * as torch from 'torchlet';\nconst net = torch.createModel('lenet');\nexport const logits = torch.noGrad(() => net.forward(torch.rand([2, 1, 28, 28]))).shape;\nexport const names = [typeof torch.fit, typeof torch.data.DataLoader, typeof torch.io.deserialize, typeof torch.initGpu];\n");
+  const out = path.join(app, 'bundle.mjs');
+  await build({ entryPoints: [path.join(app, 'web.js')], absWorkingDir: app, bundle: true, platform: 'browser', format: 'esm', outfile: out, logLevel: 'silent' });
+  const bundled = (await import(pathToFileURL(out).href)) as { logits: number[]; names: string[] };
+  assert.deepEqual(bundled.logits, [2, 10]);
+  assert.deepEqual(bundled.names, ['function', 'function', 'function', 'function']);
+  // What `torchlet serve` serves ships in the package.
+  for (const f of ['torchlet.js', 'playground.js', 'train-worker.js', 'runs.js', 'index.html', 'runs.html', 'style.css']) {
+    assert.ok(existsSync(path.join(app, 'node_modules', 'torchlet', 'dist', 'web', f)), `dist/web/${f} is not in the package`);
+  }
 });
