@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
 import { build, type Metafile, type Plugin } from 'esbuild';
 
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');
@@ -115,4 +116,15 @@ test('layout: the browser bundle trains: fit with early stopping runs from it on
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('layout: importing torchlet in Node does not load the ONNX schema (onnx-proto, protobufjs); an export loads it', () => {
+  const probe = `import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+await import(${JSON.stringify(pathToFileURL(path.join(dist, 'index.js')).href)});
+const loaded = (name) => Object.keys(require.cache).some((k) => k.includes('/node_modules/' + name + '/'));
+console.log(JSON.stringify({ onnxProto: loaded('onnx-proto'), protobufjs: loaded('protobufjs') }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').at(-1) as string), { onnxProto: false, protobufjs: false });
 });

@@ -2,4 +2,4 @@
 export { exportOnnxBytes as exportBytes, type OnnxExportOptions } from './export.js';
 export { UnsupportedOpError } from './graph.js';
 export { UntraceableError } from './trace-forward.js';
-export { OPSET, IR_VERSION } from './model.js';
+export { OPSET, IR_VERSION } from './version.js';

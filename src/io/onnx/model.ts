@@ -1,16 +1,15 @@
 /**
  * The graph as an ONNX ModelProto, encoded with onnx-proto (onnx.proto
  * compiled for protobufjs): a maintained schema and wire encoder rather than a
- * hand-written one.
+ * hand-written one. export.ts loads this module when an export runs, so
+ * importing torchlet does not load protobufjs and the generated schema.
  */
 import onnxProto from 'onnx-proto';
 import { FLOAT, INT64, type Attr, type OnnxInitializer, type OnnxNode } from './graph.js';
 
 const { onnx } = onnxProto;
 
-/** ONNX IR version 7 goes with opset 13, which onnxruntime and onnx ≥ 1.8 read. */
-export const IR_VERSION = 7;
-export const OPSET = 13;
+import { IR_VERSION, OPSET } from './version.js';
 
 export interface ModelParts {
   graphName: string;
