@@ -5,7 +5,12 @@
  * examples/sec, the ratio and each process's peak RSS, and writes
  * bench/results.md.
  *
- *   npm run bench -- [--models lenet,nin] [--rounds 3] [--steps 10] [--warmup 4] [--threads 2]
+ *   npm run bench -- [--models lenet,nin] [--rounds 3] [--steps 10] [--warmup 4] [--threads 2] [--e2e-rounds 1]
+ *
+ * Then the end-to-end row: `torchlet train lenet` (10 epochs, real Fashion-MNIST)
+ * against the seed's PyTorch script (bench/seed_lenet.py), wall time from start
+ * to exit, same threads, with each side's final test accuracy and peak RSS
+ * (GNU time, Debian's `time` package). `--e2e-rounds 0` leaves it out.
  *
  * Both sides get the same untimed warm-up steps; torchlet's cpu backend times its candidate
  * convolution plans during its first steps (see native/conv.cc), so the default leaves room.
@@ -14,7 +19,8 @@ import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 interface Measurement {
   examplesPerSec: number;
@@ -52,6 +58,34 @@ function runJson(cmd: string, args: string[]): Measurement {
   return JSON.parse(line) as Measurement;
 }
 
+interface WallRun {
+  seconds: number;
+  testAcc: number;
+  /** The training loop's examples/sec as the run prints it (d2l's figure), when it does. */
+  examplesPerSec: number | null;
+  peakRssBytes: number | null;
+}
+
+/** One whole run of a command, timed from spawn to exit; GNU time reports its peak RSS. */
+function wallRun(cmd: string, args: string[]): WallRun {
+  const gnuTime = existsSync('/usr/bin/time');
+  const rssFile = path.join(tmpdir(), `torchlet-bench-rss-${process.pid}.txt`);
+  const full = gnuTime ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args]] as const : [cmd, args] as const;
+  const t0 = performance.now();
+  const r = spawnSync(full[0], [...full[1]], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, TORCHLET_BACKEND: '' } });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
+  const acc = /test acc (\d\.\d+)\s*$/m.exec(r.stdout.split('\n').filter((l) => /^loss .*test acc/.test(l)).pop() ?? '');
+  if (!acc) throw new Error(`${cmd} printed no final 'loss …, test acc …' line:\n${r.stdout}`);
+  const speed = /([\d.]+) examples\/sec/.exec(r.stdout);
+  let peakRssBytes: number | null = null;
+  if (gnuTime) {
+    peakRssBytes = Number(spawnSync('cat', [rssFile], { encoding: 'utf8' }).stdout.trim().split('\n').pop()) * 1024;
+    rmSync(rssFile, { force: true });
+  }
+  return { seconds, testAcc: Number(acc[1]), examplesPerSec: speed ? Number(speed[1]) : null, peakRssBytes };
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -85,8 +119,38 @@ function main(): void {
     console.log(`${c.model.padEnd(12)} batch ${c.batch}: torchlet ${a.toFixed(1)} ex/s, PyTorch ${b.toFixed(1)} ex/s, ratio ${ratio.toFixed(2)}x (target ${c.target}x), peak RSS ${mib(rssA)} vs ${mib(rssB)}`);
     rows.push(row);
   }
+  const e2eRounds = Number(arg('e2e-rounds', '1'));
+  let e2e = '';
+  if (e2eRounds > 0) {
+    const ours: WallRun[] = [];
+    const theirs: WallRun[] = [];
+    for (let r = 0; r < e2eRounds; r++) {
+      const out = mkdtempSync(path.join(tmpdir(), 'torchlet-bench-run-'));
+      try {
+        ours.push(wallRun(process.execPath, ['bin/torchlet.js', 'train', 'lenet', '--epochs', '10', '--threads', threads, '--out', path.join(out, 'run')]));
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+      theirs.push(wallRun('/usr/bin/python3', ['bench/seed_lenet.py', '--threads', threads]));
+    }
+    const a = median(ours.map((m) => m.seconds));
+    const b = median(theirs.map((m) => m.seconds));
+    const ratio = b / a;
+    const accA = median(ours.map((m) => m.testAcc));
+    const accB = median(theirs.map((m) => m.testAcc));
+    const rss = (xs: WallRun[]): string => (xs.every((m) => m.peakRssBytes !== null) ? mib(Math.max(...xs.map((m) => m.peakRssBytes as number))) : '?');
+    const fitSpeed = median(ours.map((m) => m.examplesPerSec ?? NaN));
+    const benchLenet = rows.length && models.includes('lenet') ? Number(/^\| lenet \| 256 \| ([\d.]+)/.exec(rows[0])?.[1]) : NaN;
+    const fitShare = Number.isFinite(benchLenet) ? ` (${((100 * fitSpeed) / benchLenet).toFixed(0)}% of bench's ${benchLenet.toFixed(0)})` : '';
+    const line = `torchlet train lenet (10 epochs, real data): ${a.toFixed(1)} s wall, test acc ${accA.toFixed(3)}; seed_lenet.py: ${b.toFixed(1)} s, test acc ${accB.toFixed(3)}; ${ratio.toFixed(2)}× faster (target 3×); fit ${fitSpeed.toFixed(0)} ex/s${fitShare}; peak RSS ${rss(ours)} vs ${rss(theirs)}`;
+    console.log(line);
+    e2e = `\n## End to end: the seed's 10-epoch LeNet run (median of ${e2eRounds}, wall time from start to exit, ${threads} threads)\n\n| run | wall s | test acc | fit ex/s | peak RSS |\n|---|---|---|---|---|\n` +
+      `| \`torchlet train lenet\` | ${a.toFixed(1)} | ${accA.toFixed(3)} | ${fitSpeed.toFixed(0)}${fitShare} | ${rss(ours)} |\n` +
+      `| \`bench/seed_lenet.py\` (PyTorch) | ${b.toFixed(1)} | ${accB.toFixed(3)} | ${median(theirs.map((m) => m.examplesPerSec ?? NaN)).toFixed(0)} | ${rss(theirs)} |\n\n` +
+      `torchlet is ${ratio.toFixed(2)}× faster end to end (target ≥ 3× ${ratio >= 3 ? '✓' : '✗'}; both test acc ≥ 0.78 ${accA >= 0.78 && accB >= 0.78 ? '✓' : '✗'}).\n`;
+  }
   const device = `torchlet cpu backend vs PyTorch (Debian python3-torch), ${threads} threads, ${new Date().toISOString()}`;
-  const md = `# Benchmark: train steps, examples/sec (median of ${rounds} alternating rounds × ${steps} steps, after ${warmup} warm-up steps)\n\n${device}\n\n${header}\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n`;
+  const md = `# Benchmark: train steps, examples/sec (median of ${rounds} alternating rounds × ${steps} steps, after ${warmup} warm-up steps)\n\n${device}\n\n${header}\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n${e2e}`;
   writeFileSync(path.join(root, 'bench', 'results.md'), md);
   console.log('\nwrote bench/results.md');
 }

@@ -117,20 +117,20 @@ export interface WrittenChart {
 const generations = new Map<string, number>();
 
 /**
- * Writes `chart.svg` and `chart.png` into `dir` (created if needed), each
+ * Writes `chart.svg` and (unless `png: false`) `chart.png` into `dir` (created if needed), each
  * atomically (temp file in `dir`, then rename), so it can be called after
  * every point during training while a viewer reloads them. If calls overlap
  * (not awaited), the latest one wins and older ones skip writing.
  */
-export async function writeChart(dir: string, history: RunHistory, opts: ChartOptions & PngOptions = {}): Promise<WrittenChart> {
+export async function writeChart(dir: string, history: RunHistory, opts: ChartOptions & PngOptions & { png?: boolean } = {}): Promise<WrittenChart> {
   const gen = (generations.get(dir) ?? 0) + 1;
   generations.set(dir, gen);
   const svg = await renderChartSvg(history, opts);
   const svgPath = join(dir, 'chart.svg');
   const pngPath = join(dir, 'chart.png');
   if (generations.get(dir) !== gen) return { svg, svgPath, pngPath, written: false };
-  const png = renderChartPng(svg, opts);
   writeFileAtomic(svgPath, svg);
-  writeFileAtomic(pngPath, png);
+  // png: false leaves chart.png as it was (rasterising is the costly half of a refresh).
+  if (opts.png !== false) writeFileAtomic(pngPath, renderChartPng(svg, opts));
   return { svg, svgPath, pngPath, written: true };
 }
