@@ -151,7 +151,7 @@ test('the playground trains LeNet on webgpu (SwiftShader): the loss falls and th
   await page.close();
 });
 
-test('the playground pauses a run (no new points while paused) and resumes it to the end', async () => {
+test('the playground pauses a run (no new points while paused), resumes it to the end, and stops one part-way', async () => {
   const { page } = await openPage('/');
   await page.waitForFunction(() => document.querySelectorAll('#summary tbody tr').length > 0, null, { timeout: 60_000 });
   await page.selectOption('#device', 'reference');
@@ -173,6 +173,16 @@ test('the playground pauses a run (no new points while paused) and resumes it to
   const end = await state();
   assert.equal(end.done, 'finished');
   assert.ok(end.points.length > held);
+  // Stop ends a run after the batch in flight, and what it trained so far still downloads.
+  await page.click('#train');
+  await page.waitForFunction(() => (window as unknown as { torchletPlayground: PlaygroundState }).torchletPlayground.points.length >= 2, null, { timeout: 60_000 });
+  await page.click('#stop');
+  await page.waitForFunction(() => (window as unknown as { torchletPlayground: PlaygroundState }).torchletPlayground.state === 'done', null, { timeout: 60_000 });
+  const stopped = await state();
+  assert.equal(stopped.done, 'stopped from the page');
+  assert.ok(stopped.points.length < end.points.length, `a stopped run has fewer points (${stopped.points.length}) than a whole one (${end.points.length})`);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  assert.equal(download.suggestedFilename(), 'lenet.safetensors');
   await page.close();
 });
 

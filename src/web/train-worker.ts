@@ -74,7 +74,11 @@ interface Run {
   resume: (() => void) | null;
   stopAsked: boolean;
 }
+/** The last run started (its weights are what a download gives) and the one training now, if any. */
 let run: Run | null = null;
+let active: Run | null = null;
+/** A stop that came while the data was still loading, before the run existed. */
+let stopBeforeStart = false;
 
 /** Predictions for the first test images, with their pixels, for the page's grid. */
 async function predictSamples(torch: Torch, net: Module, test: ImageDataset, resize: number, device: Device): Promise<SamplePrediction[]> {
@@ -112,8 +116,10 @@ async function train(settings: TrainSettings): Promise<void> {
   // Evaluation keeps no activations for backward, so it affords larger batches.
   const testIter = new torch.data.DataLoader(testSet, { batchSize: Math.max(settings.batchSize, 256), transform });
   const net = torch.createModel(settings.model);
-  const current: Run = { net, settings, paused: false, resume: null, stopAsked: false };
+  const current: Run = { net, settings, paused: false, resume: null, stopAsked: stopBeforeStart };
+  stopBeforeStart = false;
   run = current;
+  active = current;
   let batchLoss: number | null = null;
   let examples = 0;
   let busySeconds = 0;
@@ -152,7 +158,11 @@ async function train(settings: TrainSettings): Promise<void> {
     },
   };
   post({ type: 'status', text: `training ${settings.model} on ${trainSet.length} examples` });
-  await torch.fit(net, trainIter, testIter, { epochs: settings.epochs, lr: settings.lr, init: 'xavier', device, pointsPerEpoch: 20, callbacks: [relay] });
+  try {
+    await torch.fit(net, trainIter, testIter, { epochs: settings.epochs, lr: settings.lr, init: 'xavier', device, pointsPerEpoch: 20, callbacks: [relay] });
+  } finally {
+    active = null;
+  }
 }
 
 async function weights(): Promise<void> {
@@ -185,19 +195,21 @@ scope.onmessage = (e: MessageEvent<ToWorker>) => {
       trainingNow = false;
     });
   } else if (m.type === 'pause') {
-    if (run) run.paused = true;
+    if (active) active.paused = true;
   } else if (m.type === 'resume') {
-    if (run) {
-      run.paused = false;
-      run.resume?.();
-      run.resume = null;
+    if (active) {
+      active.paused = false;
+      active.resume?.();
+      active.resume = null;
     }
   } else if (m.type === 'stop') {
-    if (run) {
-      run.stopAsked = true;
-      run.paused = false;
-      run.resume?.();
-      run.resume = null;
+    if (!active) {
+      if (trainingNow) stopBeforeStart = true;
+    } else {
+      active.stopAsked = true;
+      active.paused = false;
+      active.resume?.();
+      active.resume = null;
     }
   } else if (m.type === 'weights') weights().catch(fail);
 };
