@@ -70,7 +70,7 @@ export interface LoaderPool {
   close(): Promise<void>;
 }
 
-type LoaderPoolFactory = (workers: number, source: BatchSource, dataset: ImageDataset) => LoaderPool;
+type LoaderPoolFactory = (workers: number, source: BatchSource) => LoaderPool;
 let poolFactory: LoaderPoolFactory | null = null;
 
 /** Installed by the Node entry (worker threads); a platform without one runs loaders with workers: 0. */
@@ -172,7 +172,7 @@ export class DataLoader implements AsyncIterable<Batch> {
 
     if (!this.pool || this.pool.broken) {
       if (this.pool) await this.pool.close();
-      this.pool = (poolFactory as LoaderPoolFactory)(this.workers, { ...this.sourceMeta(), images: this.dataset.images }, this.dataset);
+      this.pool = (poolFactory as LoaderPoolFactory)(this.workers, { ...this.sourceMeta(), images: this.dataset.images });
     }
     const pool = this.pool;
     pool.ref();

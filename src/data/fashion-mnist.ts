@@ -22,7 +22,8 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { ImageDataset } from './dataset.js';
-import { IDX_MAGIC_IMAGES_U8, IDX_MAGIC_LABELS_U8, parseIdx, readIdxBytes, readIdxHeader } from './idx.js';
+import { parseIdx, readIdxBytes, readIdxHeader } from './idx.js';
+import { FASHION_MNIST_IMAGES_EXPECT, FASHION_MNIST_LABELS_EXPECT, checkFashionMNISTLabels, checkFashionMNISTPair } from './fashion-mnist-bytes.js';
 
 export { FASHION_MNIST_LABELS, getFashionMNISTLabels } from './labels.js';
 
@@ -390,17 +391,11 @@ export function readFashionMNISTFiles(imagesPath: string, labelsPath: string): {
   // either body is inflated (and each body must then match its header exactly).
   const imgBytes = readIdxBytes(imagesPath);
   const labBytes = readIdxBytes(labelsPath);
-  const imgExpect = { magic: IDX_MAGIC_IMAGES_U8, dims: [null, 28, 28] };
-  const labExpect = { magic: IDX_MAGIC_LABELS_U8, dims: [null] };
-  const imgHead = readIdxHeader(imgBytes, imagesPath, imgExpect);
-  const labHead = readIdxHeader(labBytes, labelsPath, labExpect);
-  if (imgHead.shape[0] !== labHead.shape[0]) {
-    throw new Error(`${basename(imagesPath)} declares ${imgHead.shape[0]} images but ${basename(labelsPath)} declares ${labHead.shape[0]} labels; the files do not belong together`);
-  }
-  const images = parseIdx(imgBytes, imagesPath, imgExpect).data as Uint8Array;
-  const labels = parseIdx(labBytes, labelsPath, labExpect).data as Uint8Array;
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i] > 9) throw new Error(`${labelsPath}: label ${labels[i]} at index ${i} is out of range 0..9`);
-  }
+  const imgHead = readIdxHeader(imgBytes, imagesPath, FASHION_MNIST_IMAGES_EXPECT);
+  const labHead = readIdxHeader(labBytes, labelsPath, FASHION_MNIST_LABELS_EXPECT);
+  checkFashionMNISTPair(imgHead.shape[0], labHead.shape[0], { images: basename(imagesPath), labels: basename(labelsPath) });
+  const images = parseIdx(imgBytes, imagesPath, FASHION_MNIST_IMAGES_EXPECT).data as Uint8Array;
+  const labels = parseIdx(labBytes, labelsPath, FASHION_MNIST_LABELS_EXPECT).data as Uint8Array;
+  checkFashionMNISTLabels(labels, labelsPath);
   return { images, labels };
 }

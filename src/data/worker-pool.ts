@@ -5,19 +5,18 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { BatchSource, WorkerRequest, WorkerResponse } from './batch.js';
-import type { ImageDataset } from './dataset.js';
 import { setLoaderPoolFactory, type LoaderPool } from './dataloader.js';
 
-const sharedImages = new WeakMap<ImageDataset, Uint8Array>();
+const sharedImages = new WeakMap<Uint8Array, Uint8Array>();
 
-/** The dataset's pixels in a SharedArrayBuffer (copied once per dataset), so workers need no copy. */
-function sharedImagesOf(ds: ImageDataset): Uint8Array {
-  if (typeof SharedArrayBuffer !== 'undefined' && ds.images.buffer instanceof SharedArrayBuffer) return ds.images;
-  let shared = sharedImages.get(ds);
+/** A dataset's pixels in a SharedArrayBuffer (copied once per pixel array), so workers need no copy. */
+function sharedImagesOf(images: Uint8Array): Uint8Array {
+  if (typeof SharedArrayBuffer !== 'undefined' && images.buffer instanceof SharedArrayBuffer) return images;
+  let shared = sharedImages.get(images);
   if (!shared) {
-    shared = new Uint8Array(new SharedArrayBuffer(ds.images.byteLength));
-    shared.set(ds.images);
-    sharedImages.set(ds, shared);
+    shared = new Uint8Array(new SharedArrayBuffer(images.byteLength));
+    shared.set(images);
+    sharedImages.set(images, shared);
   }
   return shared;
 }
@@ -108,4 +107,4 @@ class WorkerPool implements LoaderPool {
   }
 }
 
-setLoaderPoolFactory((workers, source, dataset) => new WorkerPool(workers, { ...source, images: sharedImagesOf(dataset) }));
+setLoaderPoolFactory((workers, source) => new WorkerPool(workers, { ...source, images: sharedImagesOf(source.images) }));

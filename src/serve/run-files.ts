@@ -74,8 +74,16 @@ export function readRun(runsDir: string, id: string): RunFiles {
       problem ??= `${RUN_FILES.metrics} line ${i + 1} is not JSON`;
     }
   });
-  const updatedAt = Math.max(...[metricsPath, path.join(dir, RUN_FILES.config), path.join(dir, RUN_FILES.manifest)].map((p) => (existsSync(p) ? statSync(p).mtimeMs : 0)));
-  return { config, points, epochs, lines, updatedAt, problem };
+  return { config, points, epochs, lines, updatedAt: runStamp(runsDir, id), problem };
+}
+
+/** When the run's files last changed (ms since the epoch; 0 when it has none): a look that reads nothing. */
+export function runStamp(runsDir: string, id: string): number {
+  const dir = path.join(runsDir, id);
+  return Math.max(0, ...[RUN_FILES.metrics, RUN_FILES.config, RUN_FILES.manifest].map((f) => {
+    const p = path.join(dir, f);
+    return existsSync(p) ? statSync(p).mtimeMs : 0;
+  }));
 }
 
 /** Just the curve's fields (the file's records also carry kind and step). */

@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { locateFashionMNIST, FashionMNISTNotFoundError, fashionMNISTCacheDir, fashionMNISTMirror, type FashionMNISTFileKey } from '../data/fashion-mnist.js';
-import { changesBetween, isRunId, listRuns, readRun, snapshotEvent, type RunEvent, type RunFiles } from './run-files.js';
+import { changesBetween, isRunId, listRuns, readRun, runStamp, snapshotEvent, type RunEvent, type RunFiles } from './run-files.js';
 
 /** Where `npm run build` puts the pages and the bundles (scripts/build-web.js). */
 export const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -70,15 +70,15 @@ function streamRun(req: IncomingMessage, res: ServerResponse, runsDir: string, i
   };
   let last: RunFiles = readRun(runsDir, id);
   emit(snapshotEvent(id, last));
-  let lastStamp = last.updatedAt;
   let quietPolls = 0;
   const timer = setInterval(() => {
     try {
-      const now = readRun(runsDir, id);
-      if (now.updatedAt !== lastStamp || now.lines.length !== last.lines.length) {
+      // The files are read again only when one of them changed (run-dir.ts replaces them whole).
+      if (runStamp(runsDir, id) !== last.updatedAt) {
+        const now = readRun(runsDir, id);
         for (const e of changesBetween(id, last, now)) emit(e);
         last = now;
-        lastStamp = now.updatedAt;
+        quietPolls = 0;
       } else if (++quietPolls * pollMs >= 15_000) {
         quietPolls = 0;
         res.write(': still here\n\n'); // keeps proxies and idle timeouts from closing the stream
@@ -90,7 +90,7 @@ function streamRun(req: IncomingMessage, res: ServerResponse, runsDir: string, i
   req.on('close', () => clearInterval(timer));
 }
 
-export function handler(opts: Required<Omit<ServeOptions, 'port' | 'dataDir'>> & { dataDir?: string }) {
+function handler(opts: { runsDir: string; pollMs: number; webDir: string; dataDir?: string }) {
   const { runsDir, pollMs, webDir } = opts;
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');

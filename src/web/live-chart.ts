@@ -11,14 +11,11 @@ import type { RunHistory } from '../train/series.js';
 export interface LiveChart {
   /** Draw `history` (its points may have grown or been replaced since the last call). */
   update(history: RunHistory, subtitle?: string): void;
-  /** Points drawn so far (tests read it). */
-  readonly drawnPoints: number;
 }
 
 export function liveChart(container: HTMLElement): LiveChart {
   let view: vega.View | null = null;
   let pending: { history: RunHistory; subtitle?: string } | null = null;
-  let drawnPoints = 0;
   let rendering = false;
 
   const render = async (): Promise<void> => {
@@ -33,8 +30,8 @@ export function liveChart(container: HTMLElement): LiveChart {
       view?.finalize();
       view = new vega.View(vega.parse(spec), { renderer: 'svg', container, hover: false });
       await view.runAsync();
-      drawnPoints = history.points.length;
-      container.dataset.points = String(drawnPoints);
+      // The points drawn so far, for tests and anyone inspecting the page.
+      container.dataset.points = String(history.points.length);
     } finally {
       rendering = false;
       if (pending) requestAnimationFrame(() => void render());
@@ -56,9 +53,6 @@ export function liveChart(container: HTMLElement): LiveChart {
       const first = pending === null;
       pending = { history: { ...history, points: [...history.points] }, subtitle };
       if (first) requestAnimationFrame(() => void render());
-    },
-    get drawnPoints() {
-      return drawnPoints;
     },
   };
   return chart;

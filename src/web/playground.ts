@@ -122,7 +122,8 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       return;
     case 'status': return void ($('status').textContent = m.text);
     case 'start':
-      history = { model: m.settings.model, device: state.backend ?? m.settings.device, epochs: m.settings.epochs, points: [] };
+      // The chart draws the page state's own points array, so each point is kept once.
+      history = { model: m.settings.model, device: state.backend ?? m.settings.device, epochs: m.settings.epochs, points: state.points };
       chart.update(history);
       return setState('training', `training: ${m.numBatches} batches per epoch`);
     case 'batch':
@@ -132,7 +133,6 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     case 'point':
       state.points.push(m.point);
       if (m.batchLoss !== null) state.batchLosses.push(m.batchLoss);
-      history.points.push(m.point);
       if (m.point.trainLoss !== undefined) $('stat-loss').textContent = fixed(m.point.trainLoss);
       if (m.point.trainAcc !== undefined) $('stat-train-acc').textContent = fixed(m.point.trainAcc);
       if (m.point.testAcc !== undefined) $('stat-test-acc').textContent = fixed(m.point.testAcc);

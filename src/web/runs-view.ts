@@ -11,9 +11,6 @@ import type { RunHistory } from '../train/series.js';
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const selected: string[] = [];
 const open = new Map<string, { source: EventSource; chart: LiveChart; history: RunHistory; panel: HTMLElement }>();
-/** Tests read this: each shown run's points as received. */
-const seen: Record<string, number> = {};
-(window as unknown as { torchletRuns: { points: Record<string, number>; loads: number } }).torchletRuns = { points: seen, loads: performance.timeOrigin };
 
 function showError(message: string): void {
   const el = $('error');
@@ -39,7 +36,7 @@ function openRun(id: string): void {
   const entry = { source: new EventSource(`/api/runs/${encodeURIComponent(id)}/events`), chart: liveChart(body), history: { model: id, device: '', epochs: 1, points: [] } as RunHistory, panel };
   open.set(id, entry);
   const redraw = (): void => {
-    seen[id] = entry.history.points.length;
+    // The points received so far, for tests and anyone inspecting the page.
     panel.dataset.points = String(entry.history.points.length);
     entry.chart.update(entry.history);
   };
