@@ -8,6 +8,7 @@
         "native/conv.cc",
         "native/conv_direct.cc",
         "native/elementwise.cc",
+        "native/host_memory.cc",
         "native/layout.cc",
         "native/matmul.cc",
         "native/norm.cc",

@@ -188,5 +188,6 @@ void initPool(Napi::Env env, Napi::Object exports);
 void initNorm(Napi::Env env, Napi::Object exports);
 void initMatmul(Napi::Env env, Napi::Object exports);
 void initLayout(Napi::Env env, Napi::Object exports);
+void initHostMemory(Napi::Env env, Napi::Object exports);
 
 }  // namespace tl

@@ -244,7 +244,7 @@ function hostValues(values: Float32Array, where: DeviceLike | undefined): Storag
 }
 
 /** Build the result tensor of an op and, when recording, attach its gradient function. */
-export function fromOp(buf: Storage, shape: Shape, inputs: readonly Tensor[], name: string, backward: (grad: Tensor) => ReadonlyArray<Tensor | null>): Tensor {
+export function fromOp(buf: Storage, shape: Shape, inputs: readonly Tensor[], name: string, backward: (grad: Tensor, gradIsSpare: boolean) => ReadonlyArray<Tensor | null>): Tensor {
   const needsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   const out = new Tensor(buf, shape, { requiresGrad: needsGrad });
   if (needsGrad) out.gradFn = { name, inputs, backward };

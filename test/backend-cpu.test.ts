@@ -50,6 +50,38 @@ describe('cpu backend (oneDNN addon)', () => {
     assert.ok(native!.getNumThreads() >= 1);
   });
 
+  check('host buffers from the addon: usable at once, empty after freeHost, and foreign arrays left alone', () => {
+    const a = native!.allocHost(100000);
+    assert.ok(a instanceof Float32Array);
+    assert.equal(a.length, 100000);
+    a.fill(2);
+    assert.equal(a[99999], 2);
+    const view = a.subarray(10, 20);
+    native!.freeHost(a);
+    assert.equal(a.length, 0, 'a freed buffer reads as empty, never as reused memory');
+    assert.equal(view.length, 0, 'and so do its views');
+    native!.freeHost(a); // twice is harmless
+    const js = new Float32Array(100000).fill(3);
+    native!.freeHost(js);
+    assert.equal(js.length, 100000, 'an array the addon did not make is not touched');
+    assert.equal(js[5], 3);
+    assert.throws(() => native!.allocHost(0), /1\.\.2\^40 values/);
+  });
+
+  check('an activation backward written over dy equals the one into a new buffer (JS and native sizes)', () => {
+    for (const op of ['relu', 'sigmoid', 'tanh'] as const) {
+      for (const n of [100, 20000]) {
+        const x = rand(n);
+        const y = op === 'relu' ? x.map((v) => Math.max(v, 0)) : op === 'sigmoid' ? x.map((v) => 1 / (1 + Math.exp(-v))) : x.map(Math.tanh);
+        const dy = rand(n);
+        const want = ref.activationBackward(op, x, y, dy);
+        const dyS = hostStorage(backend!, Float32Array.from(dy));
+        backend!.kernels.activationBackwardInPlace!(op, hostStorage(backend!, x), hostStorage(backend!, y), dyS);
+        assertClose(valuesOf(dyS), want, `${op} n=${n}`, 1e-6);
+      }
+    }
+  });
+
   const convCases: Array<[string, Conv2dDesc]> = [
     ['3x3 pad 1, odd sizes', convDesc(2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1)],
     ['LeNet conv1 5x5 pad 2 + relu', convDesc(3, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 'relu')],

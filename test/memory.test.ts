@@ -36,7 +36,7 @@ async function settle(): Promise<void> {
 const live = (): number => torch.memoryStats('cpu').liveBytes;
 
 test('memory: dispose returns a large host buffer to the pool at once', () => {
-  // The host pool keeps buffers of 32 MiB and more (malloc recycles smaller ones itself).
+  // The host pool keeps buffers of 64 KiB and more.
   const n = 8 * 1024 * 1024;
   const bytes = n * 4;
   const before = torch.memoryStats();
@@ -94,6 +94,46 @@ test('memory: a device pool reuses buffers by size and destroys what is over its
   small.track(400);
   small.release({ n: 100 }, 400, true);
   assert.equal(small.stats().pooledBytes, 0, 'below minPooledBytes nothing is pooled');
+});
+
+test('memory: backward writes an activation gradient over one it made, never over the gradient a caller passed in', () => {
+  torch.manualSeed(3);
+  for (const act of ['relu', 'sigmoid', 'tanh'] as const) {
+    const x = torch.randn([4, 300], { requiresGrad: true });
+    const y = x[act]();
+    // y's gradient is made by the pass (3 · ones): spare, so the activation's backward may reuse it.
+    y.mul(3).sum().backward();
+    const xs = x.dataSync();
+    const ys = y.dataSync();
+    const d = (i: number): number => (act === 'relu' ? (xs[i] > 0 ? 1 : 0) : act === 'sigmoid' ? ys[i] * (1 - ys[i]) : 1 - ys[i] * ys[i]);
+    const gx = x.grad!.dataSync();
+    for (let i = 0; i < xs.length; i++) assert.ok(Math.abs(gx[i] - 3 * d(i)) < 1e-5, `${act}: dx[${i}]`);
+    // A gradient handed to backward() is the caller's: it must come out unchanged.
+    const x2 = torch.randn([4, 300], { requiresGrad: true });
+    const g = torch.randn([4, 300]);
+    const before = Float32Array.from(g.dataSync());
+    const y2 = x2[act]();
+    y2.backward(g);
+    assert.deepEqual(g.dataSync(), before, `${act}: the caller's gradient is untouched`);
+    const xs2 = x2.dataSync();
+    const ys2 = y2.dataSync();
+    const gx2 = x2.grad!.dataSync();
+    for (let i = 0; i < xs2.length; i++) {
+      const di = act === 'relu' ? (xs2[i] > 0 ? 1 : 0) : act === 'sigmoid' ? ys2[i] * (1 - ys2[i]) : 1 - ys2[i] * ys2[i];
+      assert.ok(Math.abs(gx2[i] - before[i] * di) < 1e-5, `${act}: dx2[${i}]`);
+    }
+  }
+});
+
+test('memory: the pool keeps only sizes it has been asked for', () => {
+  const m = new DeviceMemory<{ n: number }>({ create: (n) => ({ n }), destroy: () => {} }, 1e9);
+  m.track(400);
+  m.release({ n: 100 }, 400, true);
+  assert.equal(m.stats().pooledBytes, 0, 'a buffer of a size never allocated through the pool is not kept');
+  const b = m.alloc(100);
+  m.track(400);
+  m.release(b, 400, true);
+  assert.equal(m.stats().pooledBytes, 400, 'one of a size asked for is');
 });
 
 test('memory: views share storage; the buffer goes only when the last one is disposed', () => {

@@ -16,8 +16,12 @@ export interface GradFn {
   /** Op name, shown as grad_fn=<NameBackward0> when printing. */
   name: string;
   inputs: readonly Tensor[];
-  /** Given d(loss)/d(output), return d(loss)/d(input) for each input (null where not needed). */
-  backward: (grad: Tensor) => ReadonlyArray<Tensor | null>;
+  /**
+   * Given d(loss)/d(output), return d(loss)/d(input) for each input (null where not needed).
+   * `gradIsSpare`: the pass made `grad` and nothing else reads it, so the backward may write over
+   * its values (an activation's backward does, instead of making a second buffer of that size).
+   */
+  backward: (grad: Tensor, gradIsSpare: boolean) => ReadonlyArray<Tensor | null>;
   released?: boolean;
 }
 
@@ -65,6 +69,11 @@ class Pending {
 
   hold(t: Tensor): void {
     this.holds.set(t, (this.holds.get(t) ?? 0) + 1);
+  }
+
+  /** Whether t was made by this pass and is read by one slot only, through storage no other tensor shares. */
+  spare(t: Tensor): boolean {
+    return this.made.has(t) && this.holds.get(t) === 1 && !t.storage.shared;
   }
 
   /** One slot lets go of t; a gradient this pass made and nobody holds is freed. */
@@ -146,7 +155,7 @@ export function runBackward(root: Tensor, seed: Tensor, seedIsOwned = false): vo
       if (fn.released) {
         throw new Error(`backward(): trying to backward through the graph a second time (at ${fn.name}); the saved tensors were freed after the first backward`);
       }
-      const { result: inputGrads, created } = collectCreated(() => fn.backward(g));
+      const { result: inputGrads, created } = collectCreated(() => fn.backward(g, pending.spare(g)));
       const returned = new Set<Tensor>();
       fn.inputs.forEach((input, k) => {
         const ig = inputGrads[k];

@@ -80,6 +80,11 @@ export interface Kernels<S> {
   unary(op: UnaryOp, x: S): S;
   /** dx for an activation, given its input x, its output y and the incoming gradient dy. */
   activationBackward(op: ActivationOp, x: S, y: S, dy: S): S;
+  /**
+   * The same, written over dy: for a gradient nobody else reads (autograd says when), so a
+   * backward pass needs no second activation-sized buffer. Optional; ops fall back to the above.
+   */
+  activationBackwardInPlace?(op: ActivationOp, x: S, y: S, dy: S): void;
   /** out = a ∘ b with numpy broadcasting; shapes already padded to the same rank. */
   binary(op: BinaryOp, a: S, aShape: readonly number[], b: S, bShape: readonly number[], outShape: readonly number[]): S;
   /** out = cond != 0 ? a : b, all three already broadcast to outShape's size. */

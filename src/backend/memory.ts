@@ -29,8 +29,10 @@ export class DeviceMemory<B> {
   /** Sizes (in values) by when they were last asked for; a Map keeps insertion order. */
   private readonly lastAsked = new Map<number, number>();
   private clock = 0;
-  /** How far above the peak of live bytes live plus pooled may go before misses evict. */
+  /** How far above the peak of live bytes live plus pooled may go before misses evict: peak × slack + headroomBytes. */
   slack = 1.5;
+  /** Bytes the pool may hold beyond peak × slack, so a small network's step never evicts. */
+  headroomBytes = 0;
   private live = 0;
   private count = 0;
   private pooled = 0;
@@ -76,7 +78,7 @@ export class DeviceMemory<B> {
   }
 
   private evictFor(bytes: number): void {
-    const allowed = Math.max(this.peak * this.slack - this.live - bytes, 0);
+    const allowed = Math.max(this.peak * this.slack + this.headroomBytes - this.live - bytes, 0);
     // lastAsked iterates in order of last request, oldest first.
     for (const [size] of this.lastAsked) {
       if (this.pooled <= allowed) return;
@@ -99,8 +101,10 @@ export class DeviceMemory<B> {
   release(buf: B | null, bytes: number, poolable: boolean): void {
     this.live -= bytes;
     this.count--;
-    if (buf === null || !poolable || bytes === 0 || bytes < this.minPooledBytes) return;
-    if (this.pooled + bytes > this.poolLimitBytes) {
+    if (buf === null || !poolable || bytes === 0) return;
+    // A size nobody allocates through the pool (a buffer made elsewhere and adopted) would sit
+    // there unasked, and, never being among the sizes eviction walks, crowd out the ones in use.
+    if (bytes < this.minPooledBytes || !this.lastAsked.has(bytes / 4) || this.pooled + bytes > this.poolLimitBytes) {
       this.raw.destroy(buf);
       return;
     }

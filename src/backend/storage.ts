@@ -124,6 +124,11 @@ export class Storage<B = unknown> {
     this.layout = layout;
   }
 
+  /** Whether more than one tensor holds these values (then none of them may overwrite them). */
+  get shared(): boolean {
+    return this.refs > 1;
+  }
+
   retain(): void {
     this.refs++;
   }

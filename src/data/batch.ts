@@ -18,7 +18,11 @@ export interface BatchSource {
 }
 
 /** Returns `fill(indices, epoch) -> Float32Array [B, C, H', W']` for the source. */
-export function makeBatchFiller(src: BatchSource): { sampleShape: [number, number, number]; fill: (indices: ArrayLike<number>, epoch: number) => Float32Array } {
+export function makeBatchFiller(src: BatchSource): {
+  sampleShape: [number, number, number];
+  /** `alloc` gives the output buffer (contents undefined: every value is written); default a new Float32Array. */
+  fill: (indices: ArrayLike<number>, epoch: number, alloc?: (n: number) => Float32Array) => Float32Array;
+} {
   const { images, height, width, channels, transform, seed } = src;
   const sampleShape = pipelineOutputShape(transform, height, width, channels);
   const inSize = height * width * channels;
@@ -26,8 +30,8 @@ export function makeBatchFiller(src: BatchSource): { sampleShape: [number, numbe
   const count = Math.floor(images.length / inSize);
   const random = transform.augment?.length ? compileRandomPipeline(transform, height, width, channels) : null;
   const run = random ? null : compilePipeline(transform, height, width, channels);
-  const fill = (indices: ArrayLike<number>, epoch: number): Float32Array => {
-    const out = new Float32Array(indices.length * outSize);
+  const fill = (indices: ArrayLike<number>, epoch: number, alloc?: (n: number) => Float32Array): Float32Array => {
+    const out = alloc ? alloc(indices.length * outSize) : new Float32Array(indices.length * outSize);
     for (let b = 0; b < indices.length; b++) {
       const i = indices[b];
       if (!(i >= 0 && i < count)) throw new RangeError(`sample index ${i} out of range [0, ${count})`);

@@ -14,6 +14,10 @@
  */
 import { Tensor } from '../tensor.js';
 import { markTransient } from '../memory.js';
+import { hostMemory } from '../backend/host.js';
+import { Storage } from '../backend/storage.js';
+import { backendFor } from '../backend/registry.js';
+import { CPU } from '../device.js';
 import { makeBatchFiller, type BatchSource } from './batch.js';
 import { validateImageDataset, type ImageDataset } from './dataset.js';
 import { permutation } from './random.js';
@@ -33,10 +37,14 @@ export type BatchY = Tensor;
 
 export type Batch = [BatchX, BatchY];
 
+const pooledHostBuffer = (n: number): Float32Array => hostMemory.alloc(n);
+
 /** Convert raw batch buffers into the yielded `[X, y]` tensors (labels are exact in float32 storage). */
-export function toBatch(x: Float32Array, xShape: number[], y: Int32Array): Batch {
-  // Fresh tensors per batch, so fit() and evaluate() may release them when done.
-  return [markTransient(new Tensor(x, xShape)), markTransient(new Tensor(Float32Array.from(y), [y.length], { dtype: 'int32' }))];
+export function toBatch(x: Float32Array, xShape: number[], y: Int32Array, fromPool = false): Batch {
+  // Fresh tensors per batch, so fit() and evaluate() may release them when done; a buffer
+  // from the host pool goes back to it then (a borrowed one is left to its owner).
+  const images = fromPool ? new Tensor(new Storage(backendFor(CPU), x, x.length), xShape) : new Tensor(x, xShape);
+  return [markTransient(images), markTransient(new Tensor(Float32Array.from(y), [y.length], { dtype: 'int32' }))];
 }
 
 // ---------------------------------------------------------------------------
@@ -164,8 +172,9 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (this.workers === 0) {
       if (!this.mainFiller) this.mainFiller = makeBatchFiller({ ...this.sourceMeta(), images: this.dataset.images });
       for (const idx of batches) {
-        const x = this.mainFiller.fill(idx, epoch);
-        yield toBatch(x, [idx.length, c, h, w], labelsOf(idx));
+        // From the host pool: the batch tensor, once released, hands its buffer to the next batch.
+        const x = this.mainFiller.fill(idx, epoch, pooledHostBuffer);
+        yield toBatch(x, [idx.length, c, h, w], labelsOf(idx), true);
       }
       return;
     }

@@ -1,5 +1,6 @@
 /** Batch normalisation (torch.nn.functional.batch_norm) over dim 1 of [N,C,*]. */
 import { kernelsOn } from './dispatch.js';
+import { activationGrad } from './activation-grad.js';
 import { fullOn } from './creation-on.js';
 import type { ActivationOp, BatchNormDesc } from '../backend/kernels.js';
 import { Tensor, fromOp } from '../tensor.js';
@@ -67,9 +68,9 @@ export function batchNorm(
   const rm = runningMean as Tensor;
   const rv = runningVar as Tensor;
   const y = k.batchNormInference(x.storage, gamma.storage, beta.storage, rm.storage, rv.storage, d);
-  const out = fromOp(y, x.shape, inputs, name, (gOut) => {
+  const out = fromOp(y, x.shape, inputs, name, (gOut, spare) => {
     const act = opts.activation;
-    const g = act ? new Tensor(k.activationBackward(act, y, y, gOut.storage), gOut.shape) : gOut;
+    const g = act ? activationGrad(k, act, y, y, gOut, spare) : gOut;
     // With fixed statistics the op is a per-channel affine map.
     const bshape = [1, c, ...x.shape.slice(2).map(() => 1)];
     const invstd = rv.reshape(bshape).add(opts.eps).sqrt().reciprocal();

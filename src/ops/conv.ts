@@ -1,5 +1,6 @@
 /** 2-D convolution (torch.nn.functional.conv2d, groups = dilation = 1). */
 import { kernelsOn } from './dispatch.js';
+import { activationGrad } from './activation-grad.js';
 import type { ActivationOp, Conv2dDesc } from '../backend/kernels.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { shapeStr } from '../shape.js';
@@ -46,8 +47,8 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, stride: Pair =
   const buf = k.conv2d(x.storage, w.storage, bias ? bias.storage : null, fd);
   const inputs = bias ? [x, w, bias] : [x, w];
   const name = activation ? `Convolution${activation.charAt(0).toUpperCase()}${activation.slice(1)}` : 'Convolution';
-  const out: Tensor = fromOp(buf, [d.n, d.oc, d.oh, d.ow], inputs, name, (gOut) => {
-    const g = activation ? new Tensor(k.activationBackward(activation, out.storage, out.storage, gOut.storage), gOut.shape) : gOut;
+  const out: Tensor = fromOp(buf, [d.n, d.oc, d.oh, d.ow], inputs, name, (gOut, spare) => {
+    const g = activation ? activationGrad(k, activation, out.storage, out.storage, gOut, spare) : gOut;
     const gx = x.requiresGrad ? new Tensor(k.conv2dBackwardData(g.storage, w.storage, d), x.shape) : null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;

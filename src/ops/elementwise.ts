@@ -1,6 +1,7 @@
 /** Elementwise ops: forward via kernels, gradient written once here. */
 import { CPU, type Device } from '../device.js';
 import { kernelsOn } from './dispatch.js';
+import { activationGrad } from './activation-grad.js';
 import type { BinaryOp, UnaryOp } from '../backend/kernels.js';
 import { Tensor, fromOp, type TensorLike } from '../tensor.js';
 import type { Storage } from '../backend/storage.js';
@@ -23,12 +24,12 @@ type UnaryName = UnaryOp | 'clone';
 export function unaryOp(op: UnaryName, x: Tensor): Tensor {
   const k = kernelsOn(op, x);
   const y = op === 'clone' ? k.affine(x.storage, 1, 0) : k.unary(op, x.storage);
-  const out = fromOp(y, x.shape, [x], capital(op), (g) => [unaryGrad(op, x, out, g)]);
+  const out = fromOp(y, x.shape, [x], capital(op), (g, spare) => [unaryGrad(op, x, out, g, spare)]);
   if (tracingOn()) recordOp(op, [x], out);
   return out;
 }
 
-function unaryGrad(op: UnaryName, x: Tensor, y: Tensor, g: Tensor): Tensor {
+function unaryGrad(op: UnaryName, x: Tensor, y: Tensor, g: Tensor, spare: boolean): Tensor {
   switch (op) {
     case 'clone': return g;
     case 'neg': return g.neg();
@@ -44,7 +45,7 @@ function unaryGrad(op: UnaryName, x: Tensor, y: Tensor, g: Tensor): Tensor {
     case 'relu':
     case 'sigmoid':
     case 'tanh':
-      return new Tensor(kernelsOn(op, x, y, g).activationBackward(op, x.storage, y.storage, g.storage), x.shape);
+      return activationGrad(kernelsOn(op, x, y, g), op, x.storage, y.storage, g, spare);
   }
 }
 

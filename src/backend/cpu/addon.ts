@@ -16,6 +16,10 @@ export interface CpuNative {
   version(): { major: number; minor: number; patch: number; hash: string; cpuRuntime: string };
   getNumThreads(): number;
   setNumThreads(n: number): void;
+  /** n float32 values of fresh, uninitialised, 64-byte-aligned malloc'd memory. */
+  allocHost(n: number): Float32Array;
+  /** Free an allocHost buffer now (its views become empty); other arrays are left alone. */
+  freeHost(buf: Float32Array): void;
   lastImpl(): string;
   /**
    * Force how convolutions run ('blocked': oneDNN's direct algorithm in its preferred layouts;

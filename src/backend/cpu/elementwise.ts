@@ -2,7 +2,7 @@
 import type { ActivationOp, BinaryOp, Kernels, UnaryOp } from '../kernels.js';
 import { referenceKernels as ref } from '../reference/index.js';
 import { rowMajor, type HostStorage } from '../host.js';
-import { SMALL, alloc, elementwise, own, sameDims, sizeOf, type CpuContext } from './common.js';
+import { SMALL, alloc, elementwise, own, sameDims, sameLayout, sizeOf, type CpuContext } from './common.js';
 
 const unaryCodes: Partial<Record<UnaryOp, [code: number, alpha: number, beta: number]>> = {
   relu: [0, 0, 0],
@@ -93,6 +93,15 @@ export function elementwiseKernels(ctx: CpuContext): Partial<Kernels<HostStorage
         nat.eltwiseBackward(yb, dyb, dx, activationCodes[op]);
         return dx;
       });
+    },
+
+    activationBackwardInPlace(op, x, y, dy) {
+      // In dy's layout when x and y share it (a fused convolution's blocked output), else row-major, as above.
+      const l = dy.layout;
+      const asIs = l !== null && sameLayout(x.layout, l) && sameLayout(y.layout, l);
+      const [xb, yb, dyb] = asIs ? [x.buf, y.buf, dy.buf] : [rowMajor(x), rowMajor(y), rowMajor(dy)];
+      if (dyb.length < SMALL) ref.activationBackwardInPlace?.(op, xb, yb, dyb);
+      else nat.eltwiseBackward(yb, dyb, dyb, activationCodes[op]); // oneDNN allows diff_src = diff_dst
     },
 
     binary(op, a, aShape, b, bShape, outShape) {

@@ -7,6 +7,7 @@
  */
 import { CPU } from '../../device.js';
 import { hostMemory, hostTransfers, setHostAllocator, type HostBackend } from '../host.js';
+import type { RawAllocator } from '../memory.js';
 import { loadNative, type CpuNative } from './addon.js';
 import { elementwiseKernels } from './elementwise.js';
 import { reduceKernels } from './reduce.js';
@@ -23,14 +24,23 @@ import { usePlanCache } from './plan-cache.js';
 export { SMALL } from './common.js';
 export { loadNative, nativeLoadError, nativeAddonPath, type CpuNative } from './addon.js';
 
+/** From here up (the host pool's smallest size) host buffers come from the addon. */
+const NATIVE_MIN_VALUES = 16384;
+
 /**
- * New host buffers skip zero-filling when large (kernels overwrite their outputs entirely):
- * Buffer.allocUnsafeSlow maps fresh memory without a memset.
+ * Host buffers, uninitialised (kernels overwrite their outputs). Those the pool keeps are malloc'd
+ * by the addon and freed the moment the pool lets one go, not when the garbage collector finds its
+ * array: an evicted 400 MB activation is memory again within the same step, and V8 never sees
+ * external memory grow. Smaller ones are V8's.
  */
-function uninitialisedHostBuffer(n: number): Float32Array {
-  if (n < 16384) return new Float32Array(n);
-  const b = Buffer.allocUnsafeSlow(n * 4);
-  return new Float32Array(b.buffer, b.byteOffset, n);
+function hostAllocator(nat: CpuNative): RawAllocator<Float32Array> {
+  return {
+    create: (n) => (n < NATIVE_MIN_VALUES ? new Float32Array(n) : nat.allocHost(n)),
+    destroy: (b) => {
+      // Only a whole buffer: freeing through a view would free memory its owner still uses.
+      if (b.length >= NATIVE_MIN_VALUES && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) nat.freeHost(b);
+    },
+  };
 }
 
 /** Build the backend around a loaded addon; honours TORCHLET_NUM_THREADS and TORCHLET_BLOCKED_ACTIVATIONS. */
@@ -40,7 +50,7 @@ export function createCpuBackend(nat: CpuNative): HostBackend {
     const n = Number.parseInt(env, 10);
     if (Number.isInteger(n) && n > 0) nat.setNumThreads(n);
   }
-  setHostAllocator({ create: uninitialisedHostBuffer, destroy: () => {} });
+  setHostAllocator(hostAllocator(nat));
   usePlanCache(nat);
   const v = nat.version();
   const ctx: CpuContext = { nat, backend: () => backend, keepBlocked: process.env.TORCHLET_BLOCKED_ACTIVATIONS !== '0' };

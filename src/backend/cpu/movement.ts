@@ -4,9 +4,9 @@
  * as in NCHW, so the row-major copy applies to the blocked bytes unchanged.
  */
 import type { Kernels } from '../kernels.js';
-import { referenceKernels as ref } from '../reference/index.js';
+import { concatInto, sliceInto } from '../reference/movement.js';
 import { rowMajor, type HostStorage } from '../host.js';
-import { blockedLayout, own, type CpuContext } from './common.js';
+import { alloc, blockedLayout, own, type CpuContext } from './common.js';
 
 export function movementKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
   const { nat } = ctx;
@@ -19,19 +19,18 @@ export function movementKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> 
           return l !== null && l.block === first.block && l.dims[0] === outer && l.dims[1] === dims[i] &&
             l.dims[2] === first.dims[2] && l.dims[3] === first.dims[3] && dims[i] % l.block === 0;
         });
-      if (!ok) return own(ctx, ref.concat(parts.map(rowMajor), dims, outer, inner));
-      const out = ref.concat(parts.map((p) => p.buf), dims, outer, inner);
       const total = dims.reduce((a, b) => a + b, 0);
-      return own(ctx, out, blockedLayout(nat, [outer, total, first.dims[2], first.dims[3]], first.block));
+      // Into a pooled buffer: Inception's concatenations are activation-sized, every step.
+      const out = concatInto(alloc(outer * total * inner), ok ? parts.map((p) => p.buf) : parts.map(rowMajor), dims, outer, inner);
+      return own(ctx, out, ok ? blockedLayout(nat, [outer, total, first.dims[2], first.dims[3]], first.block) : null);
     },
 
     slice(x, outer, dim, inner, start, len) {
       const l = x.layout;
       const ok = l !== null && l.dims.length === 4 && l.dims[0] === outer && l.dims[1] === dim && l.dims[2] * l.dims[3] === inner &&
         start % l.block === 0 && len % l.block === 0 && len > 0;
-      if (!ok) return own(ctx, ref.slice(rowMajor(x), outer, dim, inner, start, len));
-      const out = ref.slice(x.buf, outer, dim, inner, start, len);
-      return own(ctx, out, blockedLayout(nat, [outer, len, l.dims[2], l.dims[3]], l.block));
+      const out = sliceInto(alloc(outer * len * inner), ok ? x.buf : rowMajor(x), outer, dim, inner, start, len);
+      return own(ctx, out, ok ? blockedLayout(nat, [outer, len, l.dims[2], l.dims[3]], l.block) : null);
     },
   };
 }

@@ -46,11 +46,14 @@ export function poolKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
       const outDims = [d.n, d.c, d.oh, d.ow];
       const y = alloc(d.n * d.c * d.oh * d.ow);
       if (d.kind === 'max') {
-        const idx = new Int32Array(y.length);
+        // The argmax indices live as long as y, in a pooled buffer that goes back with it.
+        const idxBuf = alloc(y.length);
+        const idx = new Int32Array(idxBuf.buffer, idxBuf.byteOffset, y.length);
         if (block) nat.maxPoolBlockedForward(xb, y, idx, d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, block);
         else nat.maxPool2dForwardIndices(xb, y, idx, 0, d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
         const out = own(ctx, y, block ? blocked(outDims, block) : null);
         out.aux = { idx, block, key: poolKey(xs, d) } satisfies MaxPoolIndices;
+        out.addDependent(own(ctx, idxBuf));
         return out;
       }
       if (block && blockedAvgPoolOk(d)) {

@@ -31,6 +31,13 @@ function activationBackward(op: ActivationOp, x: Buf, y: Buf, dy: Buf): Buf {
   return dx;
 }
 
+function activationBackwardInPlace(op: ActivationOp, x: Buf, y: Buf, dy: Buf): void {
+  // Each dx[i] reads only dy[i], so writing it over dy[i] is safe.
+  if (op === 'relu') for (let i = 0; i < dy.length; i++) dy[i] = x[i] > 0 ? dy[i] : 0;
+  else if (op === 'sigmoid') for (let i = 0; i < dy.length; i++) dy[i] = dy[i] * y[i] * (1 - y[i]);
+  else for (let i = 0; i < dy.length; i++) dy[i] = dy[i] * (1 - y[i] * y[i]);
+}
+
 const binaryFns: Record<BinaryOp, (a: number, b: number) => number> = {
   add: (a, b) => a + b,
   sub: (a, b) => a - b,
@@ -116,6 +123,6 @@ function affine(x: Buf, scale: number, shift: number): Buf {
   return out;
 }
 
-export const elementwiseKernels: Pick<RowMajorKernels, 'unary' | 'activationBackward' | 'binary' | 'where' | 'clamp' | 'affine'> = {
-  unary, activationBackward, binary, where, clamp, affine,
+export const elementwiseKernels: Pick<RowMajorKernels, 'unary' | 'activationBackward' | 'activationBackwardInPlace' | 'binary' | 'where' | 'clamp' | 'affine'> = {
+  unary, activationBackward, activationBackwardInPlace, binary, where, clamp, affine,
 };

@@ -27,7 +27,12 @@ function permute(x: Buf, shape: readonly number[], perm: readonly number[]): Buf
 
 function concat(parts: readonly Buf[], dims: readonly number[], outer: number, inner: number): Buf {
   const total = dims.reduce((a, b) => a + b, 0);
-  const out = new Float32Array(outer * total * inner);
+  return concatInto(new Float32Array(outer * total * inner), parts, dims, outer, inner);
+}
+
+/** concat, written into `out` (outer × Σdims × inner values, every one overwritten). */
+export function concatInto(out: Buf, parts: readonly Buf[], dims: readonly number[], outer: number, inner: number): Buf {
+  const total = dims.reduce((a, b) => a + b, 0);
   let offset = 0;
   parts.forEach((p, i) => {
     const block = dims[i] * inner;
@@ -38,7 +43,11 @@ function concat(parts: readonly Buf[], dims: readonly number[], outer: number, i
 }
 
 function slice(x: Buf, outer: number, dim: number, inner: number, start: number, len: number): Buf {
-  const out = new Float32Array(outer * len * inner);
+  return sliceInto(new Float32Array(outer * len * inner), x, outer, dim, inner, start, len);
+}
+
+/** slice, written into `out` (outer × len × inner values, every one overwritten). */
+export function sliceInto(out: Buf, x: Buf, outer: number, dim: number, inner: number, start: number, len: number): Buf {
   for (let o = 0; o < outer; o++) {
     const from = (o * dim + start) * inner;
     out.set(x.subarray(from, from + len * inner), o * len * inner);
