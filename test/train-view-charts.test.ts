@@ -122,3 +122,26 @@ test('charts: writeChart writes chart.svg and chart.png atomically, repeatedly a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('charts: the view thread draws refreshes in order off this thread, a newer one replacing a waiting one', async () => {
+  const { ViewThread } = await import('../src/train/view-thread.js');
+  const dir = mkdtempSync(join(tmpdir(), 'torchlet-views-'));
+  const views = new ViewThread();
+  try {
+    const job = (title: string, png: boolean) => ({
+      dir, png,
+      report: { history: { model: title, device: 'cpu', epochs: 2, points: [{ epoch: 1, trainLoss: 1, trainAcc: 0.5 }, { epoch: 1, testAcc: 0.6 }] }, labels: ['a', 'b'], running: true },
+    });
+    // The first draws; the second waits and is replaced by the third, which owes the second's PNG.
+    const all = [views.render(job('first-model', false)), views.render(job('second-model', true)), views.render(job('third-model', false))];
+    await Promise.all(all);
+    const svg = readFileSync(join(dir, 'chart.svg'), 'utf8');
+    assert.match(svg, /third-model/);
+    assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /third-model/);
+    assert.ok(readdirSync(dir).includes('chart.png'), 'the replaced refresh asked for chart.png, so the one drawn instead wrote it');
+    assert.ok(!readdirSync(dir).some((f) => f.includes('.tmp')), 'no temp files left');
+  } finally {
+    await views.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -13,8 +13,8 @@ import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Callback, FitEvent, FitState } from './fit.js';
 import { RunDir } from './run-dir.js';
-import { writeChart } from './charts.js';
-import { writeReport, type ReportFinal, type ReportSample } from './report.js';
+import type { ReportFinal, ReportSample } from './report.js';
+import { ViewThread } from './view-thread.js';
 import type { RunHistory } from './history.js';
 import { FASHION_MNIST_LABELS } from '../data/fashion-mnist.js';
 
@@ -66,20 +66,21 @@ export function runWriter(dir: string, opts: RunWriterOptions = {}): RunWriter {
   let confusion: number[][] | undefined;
   let samples: ReportSample[] | undefined;
   let lastRefresh = 0;
+  const views = new ViewThread();
 
   /**
    * Rewrite chart and report; throttled while training, forced at epoch ends and at the end.
-   * chart.png only then: rasterising it at every curve point measured 2.7% of a LeNet run's
-   * main-thread time (renderChartPng and Resvg in a --cpu-prof of 2 epochs), and the report
-   * page and chart.svg already show each point. Failures are reported, never fatal.
+   * They are drawn in the view thread (view-thread.ts), not here: Vega and resvg took 3–5% of a
+   * LeNet run's training thread (renderChartSvg, writeChart and renderHeadless in a --cpu-prof of
+   * 2 epochs). chart.png only at epoch ends and the end, where the report page and chart.svg
+   * follow each point. Failures are reported, never fatal.
    */
   const refresh = async (running: boolean, final?: ReportFinal, force = false): Promise<void> => {
     const now = Date.now();
     if (!force && now - lastRefresh < 1000) return;
     lastRefresh = now;
     try {
-      const chart = await writeChart(run.dir, history, { png: force });
-      await writeReport(run.dir, { history, labels, confusion, running, final, samples, hyperparameters }, { chartSvg: chart.svg });
+      await views.render({ dir: run.dir, report: { history, labels, confusion, running, final, samples, hyperparameters }, png: force });
     } catch (err) {
       warn(`warning: could not refresh chart/report: ${(err as Error).message}`);
     }

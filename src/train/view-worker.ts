@@ -1,0 +1,27 @@
+/**
+ * The run writer's view thread: draws chart.svg/chart.png and report.html from the history it is
+ * sent, so Vega's layout and resvg's rasteriser never run on the training thread. It lowers its
+ * own priority (Linux: a thread's nice value is its own), so on a machine whose cores all compute
+ * it draws in the time training leaves idle rather than taking a core from oneDNN.
+ */
+import { parentPort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { renderViews, type ViewJob } from './view-job.js';
+
+if (!parentPort) throw new Error('view-worker.js must run as a worker thread');
+const port = parentPort;
+
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
+} catch {
+  // not Linux, or not allowed: draw at normal priority
+}
+
+port.on('message', (msg: { id: number; job: ViewJob }) => {
+  renderViews(msg.job).then(
+    () => port.postMessage({ id: msg.id, ok: true }),
+    (err: unknown) => port.postMessage({ id: msg.id, ok: false, message: err instanceof Error ? err.message : String(err) }),
+  );
+});
