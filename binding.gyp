@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/common.cc",
+        "native/batch_gather.cc",
         "native/conv.cc",
         "native/conv_direct.cc",
         "native/elementwise.cc",

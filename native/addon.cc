@@ -85,6 +85,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initMatmul(env, exports);
   initLayout(env, exports);
   initHostMemory(env, exports);
+  initBatchGather(env, exports);
   return exports;
 }
 

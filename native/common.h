@@ -189,5 +189,6 @@ void initNorm(Napi::Env env, Napi::Object exports);
 void initMatmul(Napi::Env env, Napi::Object exports);
 void initLayout(Napi::Env env, Napi::Object exports);
 void initHostMemory(Napi::Env env, Napi::Object exports);
+void initBatchGather(Napi::Env env, Napi::Object exports);
 
 }  // namespace tl

@@ -179,3 +179,29 @@ test('loadDataFashionMNIST: d2l-style [trainIter, testIter] from a data dir', as
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('the native row gather gives the JavaScript loop\'s batches bit for bit, and names a bad index', async () => {
+  const { makeBatchFiller, setRowGatherLoader } = await import('../src/data/batch.js');
+  const { loadNative } = await import('../src/backend/cpu/index.js');
+  const nat = loadNative();
+  if (!nat) return; // no addon: only the JavaScript path exists
+  const images = new Uint8Array(50 * 28 * 28);
+  const r = new Rng(7);
+  for (let i = 0; i < images.length; i++) images[i] = Math.floor(r.next() * 256);
+  const idx = Int32Array.from([49, 0, 17, 17, 3]);
+  for (const transform of [{}, { normalize: { mean: [0.2860], std: [0.3530] } }]) {
+    const src = { images, height: 28, width: 28, channels: 1, transform, seed: 0 };
+    let calls = 0;
+    setRowGatherLoader(() => (...a) => {
+      calls++;
+      nat.gatherRowsLut(...a);
+    });
+    const fast = makeBatchFiller(src).fill(idx, 0);
+    assert.equal(calls, 1, 'the native gather ran');
+    assert.throws(() => makeBatchFiller(src).fill(Int32Array.from([50]), 0), /sample index 50 out of range \[0, 50\)/);
+    setRowGatherLoader(null);
+    const js = makeBatchFiller(src).fill(idx, 0);
+    assert.deepEqual(fast, js);
+  }
+  setRowGatherLoader(() => (images2, indices, rowLen, lut, out) => nat.gatherRowsLut(images2, indices, rowLen, lut, out));
+});

@@ -25,6 +25,8 @@ export interface LoadDataFashionMNISTOptions extends Omit<FashionMNISTLoadOption
   normalize?: boolean | { mean: readonly number[]; std: readonly number[] };
   /** Drop the last incomplete training batch (default false, like d2l). */
   dropLast?: boolean;
+  /** Batch size of the test iterator (default: batchSize, as d2l). Accuracy does not depend on it. */
+  testBatchSize?: number;
   /**
    * Random augmentation of the training images (never the test ones), after the resize:
    * new Compose([new RandomCrop(28, { padding: 4 }), new RandomHorizontalFlip()]) or its steps.
@@ -58,6 +60,6 @@ export async function loadDataFashionMNIST(batchSize: number, options: LoadDataF
   }
   const trainTransform: TransformSpec = steps.length ? { ...transform, augment: [...steps] } : transform;
   const trainIter = new DataLoader(train, { ...common, transform: trainTransform, shuffle: true, seed: options.seed ?? 0, dropLast: options.dropLast ?? false });
-  const testIter = new DataLoader(test, { ...common, shuffle: false });
+  const testIter = new DataLoader(test, { ...common, batchSize: options.testBatchSize ?? batchSize, shuffle: false });
   return [trainIter, testIter];
 }

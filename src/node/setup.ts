@@ -9,7 +9,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import '../tensor-methods.js';
 import { registerBackendLoader, setBackendPreference, setKernelTableWrapper } from '../backend/registry.js';
 import { setGradModeStore, type GradModeBox } from '../autograd/grad-mode.js';
-import { loadCpuBackend } from '../backend/cpu/index.js';
+import { loadCpuBackend, loadNative } from '../backend/cpu/index.js';
+import { setRowGatherLoader } from '../data/batch.js';
 import './webgpu.js';
 import '../data/worker-pool.js';
 import { profileKernels, profilingEnabled } from './profile.js';
@@ -17,6 +18,10 @@ import { setVerboseDisplay } from '../train/fit.js';
 import { consoleProgress } from '../train/verbose.js';
 
 registerBackendLoader('cpu', loadCpuBackend);
+setRowGatherLoader(() => {
+  const nat = loadNative();
+  return nat ? (images, indices, rowLen, lut, out) => nat.gatherRowsLut(images, indices, rowLen, lut, out) : null;
+});
 
 const forced = process.env.TORCHLET_BACKEND;
 if (forced) setBackendPreference('cpu', [forced]);

@@ -20,6 +20,8 @@ export interface CpuNative {
   allocHost(n: number): Float32Array;
   /** Free an allocHost buffer now (its views become empty); other arrays are left alone. */
   freeHost(buf: Float32Array): void;
+  /** out's row b = lut[images[indices[b] * rowLen + i]] (DataLoader batches; see data/batch.ts). */
+  gatherRowsLut(images: Uint8Array, indices: Int32Array, rowLen: number, lut: Float32Array, out: Float32Array): void;
   lastImpl(): string;
   /**
    * Force how convolutions run ('blocked': oneDNN's direct algorithm in its preferred layouts;
