@@ -14,12 +14,12 @@ export type HostBackend = Backend<Float32Array>;
 /** 2 GiB of freed buffers kept for reuse: a step of the seed's largest networks fits. */
 const HOST_POOL_LIMIT = 2 * 1024 ** 3;
 /**
- * Smaller buffers are not pooled: below this, creating a Float32Array costs about what a pool
- * lookup does. From here up they are, since every buffer made anew is external memory that V8
- * answers with a scavenge: a LeNet step made about one (490 scavenges in 2 epochs, against 7 with
- * these pooled, in --trace-gc of torchlet train lenet).
+ * Buffers from here up are pooled (smaller ones are left to V8): every buffer made anew is external
+ * memory that V8 answers with a scavenge, and a LeNet step made about one (490 scavenges in
+ * 2 epochs, against 7 with these pooled, in --trace-gc of torchlet train lenet).
  */
 const HOST_POOL_MIN = 64 * 1024;
+
 const plainAllocator: RawAllocator<Float32Array> = {
   create: (n) => new Float32Array(n),
   destroy: () => {},

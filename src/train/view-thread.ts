@@ -12,13 +12,17 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
+/** A refresh and the promises it settles. */
+interface Draw {
+  job: ViewJob;
+  waiters: Waiter[];
+}
+
 export class ViewThread {
   private worker: Worker | null = null;
   private inline = false;
-  private drawing: Waiter[] | null = null;
-  private current: ViewJob | null = null;
-  private queued: { job: ViewJob; waiters: Waiter[] } | null = null;
-  private nextId = 1;
+  private drawing: Draw | null = null;
+  private queued: Draw | null = null;
 
   render(job: ViewJob): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -29,20 +33,20 @@ export class ViewThread {
         this.queued = { job: { ...job, png }, waiters: [...(this.queued?.waiters ?? []), waiter] };
         return;
       }
-      this.start(job, [waiter]);
+      this.start({ job, waiters: [waiter] });
     });
   }
 
-  private start(job: ViewJob, waiters: Waiter[]): void {
-    this.drawing = waiters;
-    this.current = job;
+  private start(draw: Draw): void {
+    this.drawing = draw;
+    const { job } = draw;
     const worker = this.inline ? null : this.spawn();
     if (!worker) {
       renderViews(job).then(() => this.done(null), (err: unknown) => this.done(err instanceof Error ? err : new Error(String(err))));
       return;
     }
     worker.ref(); // the process waits for a refresh in progress
-    worker.postMessage({ id: this.nextId++, job });
+    worker.postMessage(job);
   }
 
   private spawn(): Worker | null {
@@ -56,10 +60,9 @@ export class ViewThread {
         if (this.worker !== w) return;
         this.worker = null;
         this.inline = true;
-        const job = this.current;
-        const waiters = this.drawing;
+        const draw = this.drawing;
         this.drawing = null;
-        if (job && waiters) this.start(job, waiters);
+        if (draw) this.start(draw);
       };
       w.on('error', fallBack);
       w.on('exit', fallBack);
@@ -72,14 +75,13 @@ export class ViewThread {
   }
 
   private done(err: Error | null): void {
-    const waiters = this.drawing ?? [];
+    const waiters = this.drawing?.waiters ?? [];
     this.drawing = null;
-    this.current = null;
     this.worker?.unref(); // idle: it must not keep the process alive
     for (const w of waiters) (err ? w.reject(err) : w.resolve());
     const next = this.queued;
     this.queued = null;
-    if (next) this.start(next.job, next.waiters);
+    if (next) this.start(next);
   }
 
   /** Stop the worker (it is unref'd while idle, so this is optional). */

@@ -19,9 +19,10 @@ try {
   // not Linux, or not allowed: draw at normal priority
 }
 
-port.on('message', (msg: { id: number; job: ViewJob }) => {
-  renderViews(msg.job).then(
-    () => port.postMessage({ id: msg.id, ok: true }),
-    (err: unknown) => port.postMessage({ id: msg.id, ok: false, message: err instanceof Error ? err.message : String(err) }),
+// One job at a time (view-thread.ts sends the next after this one's answer).
+port.on('message', (job: ViewJob) => {
+  renderViews(job).then(
+    () => port.postMessage({ ok: true }),
+    (err: unknown) => port.postMessage({ ok: false, message: err instanceof Error ? err.message : String(err) }),
   );
 });

@@ -24,8 +24,8 @@ import { usePlanCache } from './plan-cache.js';
 export { SMALL } from './common.js';
 export { loadNative, nativeLoadError, nativeAddonPath, type CpuNative } from './addon.js';
 
-/** From here up (the host pool's smallest size) host buffers come from the addon. */
-const NATIVE_MIN_VALUES = 16384;
+/** From the host pool's smallest size up, host buffers come from the addon. */
+const NATIVE_MIN_VALUES = hostMemory.minPooledBytes / 4;
 
 /**
  * Host buffers, uninitialised (kernels overwrite their outputs). Those the pool keeps are malloc'd
