@@ -336,7 +336,8 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo &info) {
   void *ptrs[] = {dy, w, dx};
   const DirectConv dg = directGeom(g);
   std::function<void()> direct;
-  if (directConvEligible(dg) && dyBlock == 0) direct = [&] { directConvBackwardData(dg, dy, w, dx); };
+  // The direct plan reads a blocked dy itself (the layer's forward may have chosen a blocked output).
+  if (directConvEligible(dg)) direct = [&] { directConvBackwardData(dg, dy, dyBlock, w, dx); };
   const int outBlock = runTuned(k, ptrs, [&](Plan &p, int layout) {
     Mds m = mds(g, layout, 0, dyBlock);
     auto hint = fwdPd(g, m, false, 0, layout);
@@ -366,7 +367,8 @@ Napi::Value ConvBackwardWeight(const Napi::CallbackInfo &info) {
   void *ptrs[] = {x, dy, dw, db};
   const DirectConv dg = directGeom(g);
   std::function<void()> direct;
-  if (directConvEligible(dg) && xBlock == 0 && dyBlock == 0) direct = [&] { directConvBackwardWeight(dg, x, dy, dw, db); };
+  if (directConvEligible(dg) && (xBlock == 0 || directWeightTakesBlockedX(dg)))
+    direct = [&] { directConvBackwardWeight(dg, x, xBlock, dy, dyBlock, dw, db); };
   runTuned(k, ptrs, [&](Plan &p, int layout) {
     Mds m = mds(g, layout, xBlock, dyBlock);
     auto hint = fwdPd(g, m, db != nullptr, 0, layout);

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "activation.h"
@@ -35,10 +36,16 @@ inline v16 load16(const float *p) {
   return v;
 }
 inline void store16(float *p, v16 v) { std::memcpy(p, &v, sizeof v); }
+// Unaligned loads and stores through a 4-byte-aligned vector type: GCC keeps these in registers,
+// where the memcpy forms above can leave a stack copy behind in unrolled tiles.
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+inline v16 loadu16(const float *p) { return *reinterpret_cast<const v16u *>(p); }
+inline void storeu16(float *p, v16 v) { *reinterpret_cast<v16u *>(p) = v; }
 inline v16 splat(float f) { return v16{} + f; }
 
 constexpr int64_t kMr = 8;   // rows (output channels) per tile
 constexpr int64_t kNr = 16;  // columns per vector
+constexpr int64_t kGroup = 4;  // images per weight-gradient pass (see gemmTransposedAcc)
 
 inline int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -58,6 +65,23 @@ struct Scratch {
 struct Dims {
   int64_t ckk, p, pp;  // patch length, output pixels, output pixels padded to kNr
   explicit Dims(const DirectConv &g) : ckk(g.c * g.kh * g.kw), p(g.oh * g.ow), pp(roundUp(g.oh * g.ow, kNr)) {}
+};
+
+/**
+ * An NCHW activation stored plain (block 0) or channel-blocked as oneDNN's nChw8c / nChw16c (block 8
+ * or 16: element (n, ch, i) at ((n * C/block + ch/block) * plane + i) * block + ch % block). The
+ * backward plans read dy this way because the forward pass of the layer above may have left its
+ * output blocked.
+ */
+struct Act {
+  const float *p;
+  int64_t c, plane, block;
+  /** Element 0 of plane ch of image n; its elements are step() apart. */
+  const float *planeAt(int64_t n, int64_t ch) const {
+    if (block == 0) return p + (n * c + ch) * plane;
+    return p + (n * (c / block) + ch / block) * plane * block + ch % block;
+  }
+  int64_t step() const { return block == 0 ? 1 : block; }
 };
 
 /** For kernel column kx: output columns [lo, hi) whose input column lies inside the image. */
@@ -118,6 +142,55 @@ void col2im(const DirectConv &g, const Dims &d, const float *cols, float *dx) {
 }
 
 /**
+ * One register tile of gemmPacked: rows m0..m0+R of C, columns j..j+16*NV. R and NV are compile-time
+ * constants so the R*NV accumulators, the NV B vectors and the broadcast A value all stay in
+ * vector registers (with runtime bounds GCC kept the B vectors on the stack and every FMA
+ * re-read them from memory: about a third of peak on AVX-512).
+ */
+template <int R, int NV>
+inline void gemmTile(int64_t K, const float *A, const float *B, const int64_t *off, const float *init, float *C,
+                     int64_t ldc, int64_t j, int64_t rows) {
+  v16 acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) acc[r][v] = splat(init[r]);
+  for (int64_t k = 0; k < K; k++) {
+    const float *b = B + off[k] + j;
+    v16 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) bv[v] = loadu16(b + v * kNr);
+    const float *a = A + k * kMr;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      const v16 av = splat(a[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) acc[r][v] += av * bv[v];
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) {
+    if (r >= rows) break;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) storeu16(C + r * ldc + j + v * kNr, acc[r][v]);
+  }
+}
+
+/** gemmPacked for one 8-row panel with R live rows (R = the panel's rows, rounded to what tiles exist). */
+template <int R>
+void gemmPanel(int64_t N, int64_t K, const float *A, const float *B, const int64_t *off, const float *init, float *C,
+               int64_t ldc, int64_t rows) {
+  // 8 rows x 3 vectors is 24 accumulators + 3 B vectors + 1 broadcast of the 32 AVX-512 registers.
+  int64_t j = 0;
+  for (; j + 3 * kNr <= N; j += 3 * kNr) gemmTile<R, 3>(K, A, B, off, init, C, ldc, j, rows);
+  if (j + 2 * kNr <= N) {
+    gemmTile<R, 2>(K, A, B, off, init, C, ldc, j, rows);
+    j += 2 * kNr;
+  }
+  if (j < N) gemmTile<R, 1>(K, A, B, off, init, C, ldc, j, rows);
+}
+
+/**
  * C[m][j] = bias[m] + sum_k A[m][k] B_k[j] for m < M, j < N (N a multiple of kNr), where row k of
  * B starts at B + off[k] (rows may overlap: the stride-1 plans read shifted views of one padded
  * image). A is packed as [ceil(M/8)][K][8]; C has row stride ldc; rows beyond M are not written.
@@ -127,59 +200,60 @@ void gemmPacked(int64_t M, int64_t N, int64_t K, const float *Ap, const float *B
   for (int64_t m0 = 0; m0 < M; m0 += kMr) {
     const float *A = Ap + (m0 / kMr) * K * kMr;
     const int64_t rows = std::min(kMr, M - m0);
-    v16 init[kMr];
-    for (int64_t r = 0; r < kMr; r++) init[r] = splat(bias && r < rows ? bias[m0 + r] : 0.f);
-    int64_t j = 0;
-    for (; j + 2 * kNr <= N; j += 2 * kNr) {
-      v16 a0[kMr], a1[kMr];
-      for (int64_t r = 0; r < kMr; r++) a0[r] = a1[r] = init[r];
-      for (int64_t k = 0; k < K; k++) {
-        const float *b = B + off[k] + j;
-        const v16 b0 = load16(b), b1 = load16(b + kNr);
-        const float *a = A + k * kMr;
-        for (int64_t r = 0; r < kMr; r++) {
-          a0[r] += a[r] * b0;
-          a1[r] += a[r] * b1;
-        }
-      }
-      for (int64_t r = 0; r < rows; r++) {
-        store16(C + (m0 + r) * ldc + j, a0[r]);
-        store16(C + (m0 + r) * ldc + j + kNr, a1[r]);
-      }
-    }
-    for (; j < N; j += kNr) {
-      v16 a0[kMr];
-      for (int64_t r = 0; r < kMr; r++) a0[r] = init[r];
-      for (int64_t k = 0; k < K; k++) {
-        const v16 b0 = load16(B + off[k] + j);
-        const float *a = A + k * kMr;
-        for (int64_t r = 0; r < kMr; r++) a0[r] += a[r] * b0;
-      }
-      for (int64_t r = 0; r < rows; r++) store16(C + (m0 + r) * ldc + j, a0[r]);
-    }
+    float init[kMr];
+    for (int64_t r = 0; r < kMr; r++) init[r] = bias && r < rows ? bias[m0 + r] : 0.f;
+    float *Cm = C + m0 * ldc;
+    // Few live rows (LeNet's 6 and 1 channels) get a tile of that height, not 8 rows of wasted FMAs.
+    if (rows > 6) gemmPanel<8>(N, K, A, B, off, init, Cm, ldc, rows);
+    else if (rows > 4) gemmPanel<6>(N, K, A, B, off, init, Cm, ldc, rows);
+    else if (rows > 2) gemmPanel<4>(N, K, A, B, off, init, Cm, ldc, rows);
+    else gemmPanel<2>(N, K, A, B, off, init, Cm, ldc, rows);
   }
 }
 
-/** dW[m][k] += sum_j D[m][j] B_k[j] (j < N, a multiple of kNr), as vector partial sums acc[m * ldacc + k]. */
+/**
+ * dW[m][k] += sum_g sum_j D_g[m][j] B_gk[j] over `images` images g (D_g = D + g * dStride, B_gk =
+ * B + g * bStride + off[k]; j < N, a multiple of kNr), as vector partial sums acc[m * ldacc + k]; M
+ * and K are multiples of 4. Each 4x4 block of partial sums stays in registers over all of j and
+ * every image of the group: one LeNet image has only 9 column vectors, too few to pay for loading
+ * and storing 16 accumulators. The 4 D and 4 B vectors are loaded once per column block.
+ */
 void gemmTransposedAcc(int64_t M, int64_t N, int64_t K, const float *D, int64_t ldd, const float *B,
-                       const int64_t *off, v16 *acc, int64_t ldacc) {
+                       const int64_t *off, v16 *acc, int64_t ldacc, int64_t images, int64_t dStride, int64_t bStride) {
   for (int64_t m0 = 0; m0 < M; m0 += 4) {
     const float *dr = D + m0 * ldd;
     for (int64_t k0 = 0; k0 < K; k0 += 4) {
       const float *br[4];
-      for (int64_t k = 0; k < 4; k++) br[k] = B + off[k0 + k];
+      for (int k = 0; k < 4; k++) br[k] = B + off[k0 + k];
       v16 a[4][4];
-      for (int64_t i = 0; i < 4; i++)
-        for (int64_t k = 0; k < 4; k++) a[i][k] = acc[(m0 + i) * ldacc + k0 + k];
-      for (int64_t j = 0; j < N; j += kNr) {
-        v16 dv[4], bv[4];
-        for (int64_t i = 0; i < 4; i++) dv[i] = load16(dr + i * ldd + j);
-        for (int64_t k = 0; k < 4; k++) bv[k] = load16(br[k] + j);
-        for (int64_t i = 0; i < 4; i++)
-          for (int64_t k = 0; k < 4; k++) a[i][k] += dv[i] * bv[k];
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) a[i][k] = acc[(m0 + i) * ldacc + k0 + k];
+      for (int64_t g = 0; g < images; g++) {
+        const float *dg = dr + g * dStride;
+        const int64_t bg = g * bStride;
+        for (int64_t j = 0; j < N; j += kNr) {
+          v16 dv[4], bv[4];
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; i++) dv[i] = loadu16(dg + i * ldd + j);
+#pragma GCC unroll 4
+          for (int k = 0; k < 4; k++) {
+            bv[k] = loadu16(br[k] + bg + j);
+            // Keep bv in a register: GCC would fold the load into each of its 4 FMAs, and these rows
+            // start anywhere in a cache line, so every folded load would be a split load.
+            asm("" : "+v"(bv[k]));
+          }
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) a[i][k] += dv[i] * bv[k];
+        }
       }
-      for (int64_t i = 0; i < 4; i++)
-        for (int64_t k = 0; k < 4; k++) acc[(m0 + i) * ldacc + k0 + k] = a[i][k];
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) acc[(m0 + i) * ldacc + k0 + k] = a[i][k];
     }
   }
 }
@@ -216,14 +290,22 @@ struct Wide {
         for (int64_t x = 0; x < w; x++) t[x] = s[x];
       }
   }
-  /** Copies planes [c][h][w] into the zero-initialized buffer at row top, column left (borders stay 0). */
-  void fill(float *buf, const float *src, int64_t c, int64_t h, int64_t w, int64_t top, int64_t left) const {
-    for (int64_t ci = 0; ci < c; ci++)
+  /** Copies image n's planes [c][h][w] into the zero-initialized buffer at row top, column left (borders stay 0). */
+  void fill(float *buf, const Act &src, int64_t n, int64_t h, int64_t w, int64_t top, int64_t left) const {
+    const int64_t step = src.step();
+    for (int64_t ci = 0; ci < src.c; ci++) {
+      const float *plane = src.planeAt(n, ci);
       for (int64_t iy = 0; iy < h; iy++) {
-        const float *s = src + (ci * h + iy) * w;
         float *d = buf + ci * hp * wp + (iy + top) * wp + left;
-        for (int64_t ix = 0; ix < w; ix++) d[ix] = s[ix];
+        if (step == 1) {
+          const float *s = plane + iy * w;
+          for (int64_t ix = 0; ix < w; ix++) d[ix] = s[ix];
+        } else {
+          const float *s = plane + iy * w * step;
+          for (int64_t ix = 0; ix < w; ix++) d[ix] = s[ix * step];
+        }
       }
+    }
   }
 };
 
@@ -253,6 +335,8 @@ bool unitStride(const DirectConv &g) { return g.sh == 1 && g.sw == 1; }
 
 }  // namespace
 
+bool directWeightTakesBlockedX(const DirectConv &g) { return unitStride(g); }
+
 void directConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act) {
   const Dims d(g);
   // ReLU and sigmoid are applied per image while it is in cache; tanh by oneDNN afterwards.
@@ -261,13 +345,14 @@ void directConvForward(const DirectConv &g, const float *x, const float *w, cons
   const int64_t plane = g.oh * g.ow;
   if (unitStride(g)) {
     const Wide wd(g.c, std::max(g.h + 2 * g.ph, g.oh + g.kh - 1), std::max(g.w + 2 * g.pw, g.ow + g.kw - 1), g.kh, g.kw, g.oh);
+    const Act xs{x, g.c, g.h * g.w, 0};
 #pragma omp parallel
     {
       ZeroScratch xp(wd.size);
       Scratch out(g.oc * wd.n);
 #pragma omp for schedule(static)
       for (int64_t n = 0; n < g.n; n++) {
-        wd.fill(xp.p, x + n * g.c * g.h * g.w, g.c, g.h, g.w, g.ph, g.pw);
+        wd.fill(xp.p, xs, n, g.h, g.w, g.ph, g.pw);
         gemmPacked(g.oc, wd.n, d.ckk, wp.data(), xp.p, wd.off.data(), bias, out.p, wd.n);
         float *yn = y + n * g.oc * plane;
         wd.narrow(out.p, g.oc, g.oh, g.ow, yn);
@@ -293,9 +378,10 @@ void directConvForward(const DirectConv &g, const float *x, const float *w, cons
   if (act && !perImage) activateInPlace(y, g.n * g.oc * plane, act);
 }
 
-void directConvBackwardData(const DirectConv &g, const float *dy, const float *w, float *dx) {
+void directConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, const float *w, float *dx) {
   const Dims d(g);
   const int64_t plane = g.oh * g.ow, inPlane = g.h * g.w;
+  const Act dys{dy, g.oc, plane, dyBlock};
   const int64_t qh = g.kh - 1 - g.ph, qw = g.kw - 1 - g.pw;
   if (unitStride(g) && qh >= 0 && qw >= 0) {
     // dx is the forward convolution of dy, padded by (kh-1-ph, kw-1-pw), with the weights flipped
@@ -313,7 +399,7 @@ void directConvBackwardData(const DirectConv &g, const float *dy, const float *w
       Scratch out(g.c * wd.n);
 #pragma omp for schedule(static)
       for (int64_t n = 0; n < g.n; n++) {
-        wd.fill(dyp.p, dy + n * g.oc * plane, g.oc, g.oh, g.ow, qh, qw);
+        wd.fill(dyp.p, dys, n, g.oh, g.ow, qh, qw);
         gemmPacked(g.c, wd.n, g.oc * kk, ap.data(), dyp.p, wd.off.data(), nullptr, out.p, wd.n);
         wd.narrow(out.p, g.c, g.h, g.w, dx + n * g.c * inPlane);
       }
@@ -328,9 +414,10 @@ void directConvBackwardData(const DirectConv &g, const float *dy, const float *w
     Scratch dyp(g.oc * d.pp), dcols(d.ckk * d.pp);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.n; n++) {
-      const float *dyn = dy + n * g.oc * plane;
       for (int64_t o = 0; o < g.oc; o++) {
-        std::copy(dyn + o * plane, dyn + (o + 1) * plane, dyp.p + o * d.pp);
+        const float *src = dys.planeAt(n, o);
+        const int64_t step = dys.step();
+        for (int64_t i = 0; i < plane; i++) dyp.p[o * d.pp + i] = src[i * step];
         std::fill(dyp.p + o * d.pp + plane, dyp.p + (o + 1) * d.pp, 0.f);
       }
       gemmPacked(d.ckk, d.pp, g.oc, wt.data(), dyp.p, rows.data(), nullptr, dcols.p, d.pp);
@@ -339,16 +426,21 @@ void directConvBackwardData(const DirectConv &g, const float *dy, const float *w
   }
 }
 
-void directConvBackwardWeight(const DirectConv &g, const float *x, const float *dy, float *dw, float *db) {
+void directConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, const float *dy, int dyBlock, float *dw,
+                              float *db) {
   const Dims d(g);
   const int64_t plane = g.oh * g.ow;
+  const Act xs{x, g.c, g.h * g.w, xBlock}, dys{dy, g.oc, plane, dyBlock};
   const int64_t ocp = roundUp(g.oc, 4), ckkp = roundUp(d.ckk, 4);
   const bool wide = unitStride(g);
+  if (xBlock != 0 && !wide) throw std::invalid_argument("directConvBackwardWeight: a blocked x needs the stride-1 plan");
   const Wide wd(g.c, std::max(g.h + 2 * g.ph, g.oh + g.kh - 1), std::max(g.w + 2 * g.pw, g.ow + g.kw - 1), g.kh, g.kw, g.oh);
   // Output pixels as columns: wide rows (stride 1) or the patch matrix's columns.
   const int64_t cols = wide ? wd.n : d.pp, ld = wide ? wd.wp : g.ow;
   std::vector<int64_t> off = wide ? wd.off : denseRows(d.ckk, d.pp);
   off.resize(ckkp, off.empty() ? 0 : off.back());  // padding rows: any valid row (their sums are dropped)
+  // Per-image scratch, rounded to whole cache lines so every image's rows start 64-byte aligned.
+  const int64_t srcSize = roundUp(wide ? wd.size : d.ckk * d.pp, kNr), dySize = ocp * cols;
   const int threads = omp_get_max_threads();
   // Per-thread vector partial sums (reduced across lanes once, at the end).
   std::vector<std::unique_ptr<Scratch>> partW(threads), partB(threads);
@@ -361,19 +453,26 @@ void directConvBackwardWeight(const DirectConv &g, const float *x, const float *
     v16 *accB = reinterpret_cast<v16 *>(partB[t]->p);
     for (int64_t i = 0; i < ocp * ckkp; i++) accW[i] = v16{};
     for (int64_t i = 0; i < ocp; i++) accB[i] = v16{};
-    ZeroScratch src(wide ? wd.size : d.ckk * d.pp), dyw(ocp * cols);
+    ZeroScratch src(srcSize * kGroup), dyw(dySize * kGroup);
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.n; n++) {
-      if (wide) wd.fill(src.p, x + n * g.c * g.h * g.w, g.c, g.h, g.w, g.ph, g.pw);
-      else im2col(g, d, x + n * g.c * g.h * g.w, src.p);
-      // dy in the same column layout; the columns between rows (and the tail) stay 0.
-      const float *dyn = dy + n * g.oc * plane;
-      for (int64_t o = 0; o < g.oc; o++)
-        for (int64_t oy = 0; oy < g.oh; oy++)
-          std::copy(dyn + o * plane + oy * g.ow, dyn + o * plane + (oy + 1) * g.ow, dyw.p + o * cols + oy * ld);
-      for (int64_t o = 0; o < ocp; o++)
-        for (int64_t j = 0; j < cols; j += kNr) accB[o] += load16(dyw.p + o * cols + j);
-      gemmTransposedAcc(ocp, cols, ckkp, dyw.p, cols, src.p, off.data(), accW, ckkp);
+    for (int64_t n0 = 0; n0 < g.n; n0 += kGroup) {
+      const int64_t images = std::min(kGroup, g.n - n0);
+      for (int64_t i = 0; i < images; i++) {
+        const int64_t n = n0 + i;
+        if (wide) wd.fill(src.p + i * srcSize, xs, n, g.h, g.w, g.ph, g.pw);
+        else im2col(g, d, x + n * g.c * g.h * g.w, src.p + i * srcSize);
+        // dy in the same column layout; the columns between rows (and the tail) stay 0.
+        float *dyi = dyw.p + i * dySize;
+        const int64_t step = dys.step();
+        for (int64_t o = 0; o < g.oc; o++) {
+          const float *src = dys.planeAt(n, o);
+          for (int64_t oy = 0; oy < g.oh; oy++)
+            for (int64_t ox = 0; ox < g.ow; ox++) dyi[o * cols + oy * ld + ox] = src[(oy * g.ow + ox) * step];
+        }
+        for (int64_t o = 0; o < ocp; o++)
+          for (int64_t j = 0; j < cols; j += kNr) accB[o] += load16(dyi + o * cols + j);
+      }
+      gemmTransposedAcc(ocp, cols, ckkp, dyw.p, cols, src.p, off.data(), accW, ckkp, images, dySize, srcSize);
     }
   }
   auto lanes = [](v16 v) {

@@ -13,8 +13,12 @@ struct DirectConv {
 bool directConvEligible(const DirectConv &g);
 /** y = act(conv(x, w) + bias) (bias may be null); act 0 none, 1 relu, 2 sigmoid, 3 tanh. */
 void directConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act);
-void directConvBackwardData(const DirectConv &g, const float *dy, const float *w, float *dx);
-/** dw (and db when not null) are overwritten. */
-void directConvBackwardWeight(const DirectConv &g, const float *x, const float *dy, float *dw, float *db);
+/** dy may be channel-blocked (dyBlock 8 or 16, oneDNN's nChw8c / nChw16c); dx is written plain. */
+void directConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, const float *w, float *dx);
+/** Whether directConvBackwardWeight takes x channel-blocked (only its stride-1 plan does; dy may always be). */
+bool directWeightTakesBlockedX(const DirectConv &g);
+/** dw (and db when not null) are overwritten; x and dy may be channel-blocked as directWeightTakesBlockedX says. */
+void directConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, const float *dy, int dyBlock, float *dw,
+                              float *db);
 
 }  // namespace tl

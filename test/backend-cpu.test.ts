@@ -231,6 +231,56 @@ describe('cpu backend (oneDNN addon)', () => {
     assertClose(odd, ref.slice(ref.concat([ar, br], [32, 32], 2, 144), 2, 64, 144, 3, 5), 'odd slice');
   });
 
+  check('the direct plan\'s backward passes read a channel-blocked dy and x (LeNet\'s conv2 after a blocked forward)', () => {
+    // A blocked forward output of the given shape, to stand in for dy or x.
+    const blocked = (n: number, c: number, h: number, w: number): Float32Array => {
+      const d = convDesc(n, 3, h, w, c, 3, 3, 1, 1, 1, 1);
+      const prev = native!.setConvLayout('blocked');
+      try {
+        const y = cpu.conv2d(rand(n * 3 * h * w), rand(c * 27, -0.5, 0.5), null, d);
+        assert.ok(layoutOf(y), 'the stand-in is channel-blocked');
+        return y;
+      } finally {
+        native!.setConvLayout(prev as 'auto');
+      }
+    };
+    const plain = (b: Float32Array): Float32Array => layoutOf(b)!.toRowMajor(b) as Float32Array;
+    const prev = native!.setConvLayout('direct');
+    try {
+      // LeNet's conv2: plain x (6 channels cannot be blocked), blocked dy (16 channels).
+      const d = convDesc(3, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0);
+      const x = rand(d.n * d.c * d.h * d.w);
+      const w = rand(d.oc * d.c * d.kh * d.kw, -0.5, 0.5);
+      const dy = blocked(d.n, 16, 10, 10);
+      const dyr = plain(dy);
+      assertClose(cpu.conv2dBackwardData(dy, w, d), ref.conv2dBackwardData(dyr, w, d), 'conv2 dx from a blocked dy');
+      const got = cpu.conv2dBackwardWeight(x, dy, d, true);
+      const want = ref.conv2dBackwardWeight(x, dyr, d, true);
+      assertClose(got.dw, want.dw, 'conv2 dw from a blocked dy');
+      assertClose(got.db, want.db, 'conv2 db from a blocked dy');
+      // Both blocked, with padding (the stride-1 plan's padded copy) and an odd batch.
+      const d2 = convDesc(3, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1);
+      const x2 = blocked(3, 16, 9, 9);
+      const dy2 = blocked(3, 16, 9, 9);
+      const w2 = rand(16 * 16 * 9, -0.5, 0.5);
+      const got2 = cpu.conv2dBackwardWeight(x2, dy2, d2, true);
+      const want2 = ref.conv2dBackwardWeight(plain(x2), plain(dy2), d2, true);
+      assertClose(got2.dw, want2.dw, 'dw from blocked x and dy');
+      assertClose(got2.db, want2.db, 'db from a blocked dy');
+      assertClose(cpu.conv2dBackwardData(dy2, w2, d2), ref.conv2dBackwardData(plain(dy2), w2, d2), 'dx from a blocked dy, padded');
+      // Strided: dy blocked still goes direct; the weight gradient's patch matrix needs x plain.
+      const d3 = convDesc(2, 4, 11, 11, 16, 3, 3, 2, 2, 1, 1);
+      const dy3 = blocked(2, 16, 6, 6);
+      const x3 = rand(d3.n * d3.c * d3.h * d3.w);
+      const w3 = rand(16 * 4 * 9, -0.5, 0.5);
+      assertClose(cpu.conv2dBackwardData(dy3, w3, d3), ref.conv2dBackwardData(plain(dy3), w3, d3), 'strided dx from a blocked dy');
+      const got3 = cpu.conv2dBackwardWeight(x3, dy3, d3, false);
+      assertClose(got3.dw, ref.conv2dBackwardWeight(x3, plain(dy3), d3, false).dw, 'strided dw from a blocked dy');
+    } finally {
+      native!.setConvLayout(prev as 'auto');
+    }
+  });
+
   check('is registered with the registry, and the cpu device\'s kernels under it are the native ones', () => {
     assert.equal(getBackend('cpu'), backend);
     const d = convDesc(2, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1);
