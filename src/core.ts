@@ -16,6 +16,7 @@ export { DeviceMismatchError } from './ops/dispatch.js';
 export { Device, device, CPU, type DeviceLike, type DeviceType } from './device.js';
 export { tryGpu } from './try-gpu.js';
 export { initGpu, tryGpuAsync, releaseGpu } from './gpu.js';
+export * as backends from './backends.js';
 export { tidy, keep, memoryStats, resetPeakMemoryStats, emptyCache } from './memory.js';
 export type { MemoryStats } from './backend/memory.js';
 export {

@@ -9,6 +9,7 @@ import { benchTrainSteps } from '../../src/train/bench.js';
 import { useDevice, deviceLabel } from '../../src/node/use-device.js';
 import { releaseGpu } from '../../src/gpu.js';
 import { manualSeed } from '../../src/random.js';
+import { webgpu } from '../../src/backends.js';
 
 async function main(argv: string[]): Promise<void> {
   const [model, ...rest] = argv;
@@ -18,10 +19,17 @@ async function main(argv: string[]): Promise<void> {
   };
   const spec = getModelSpec(model);
   const device = await useDevice(opt('device', 'gpu'));
+  // --allow-f16: the f16 GEMM tier, which must not silently fall back to f32 in a benchmark.
+  const f16 = rest.includes('--allow-f16');
+  if (f16) {
+    const t = webgpu.tiers();
+    if (!t?.available.shaderF16) throw new Error(`--allow-f16: the gpu adapter '${t?.adapter ?? 'none'}' has no shader-f16`);
+    webgpu.allowF16 = true;
+  }
   manualSeed(0);
   const batch = Number(opt('batch', String(spec.train.batchSize)));
   const r = await benchTrainSteps(spec.create(), { batch, steps: Number(opt('steps', '10')), warmup: Number(opt('warmup', '3')), inputShape: spec.inputShape, device });
-  console.log(JSON.stringify({ model: spec.name, batch, device: deviceLabel(device), examplesPerSec: r.examplesPerSec, recordSeconds: r.recordSeconds ?? null, stepSeconds: r.stepSeconds }));
+  console.log(JSON.stringify({ model: spec.name, batch, device: deviceLabel(device), allowF16: f16, examplesPerSec: r.examplesPerSec, recordSeconds: r.recordSeconds ?? null, stepSeconds: r.stepSeconds }));
 }
 
 main(process.argv.slice(2)).then(() => {

@@ -4,6 +4,10 @@
  */
 /// <reference types="@webgpu/types" preserve="true" />
 import { setGpuSource } from '../gpu.js';
+import { webgpuSettings } from '../backend/webgpu/tiers.js';
+
+// The switch tests and benchmarks use to run the plain reductions on a device that has subgroups.
+if (process.env.TORCHLET_GPU_SUBGROUPS === '0') webgpuSettings.allowSubgroups = false;
 
 interface DawnModule {
   create(flags: string[]): GPU;

@@ -1,6 +1,6 @@
 /**
  * Batch normalisation over x viewed as [n, c, spatial]. Per-channel sums run
- * one workgroup per channel with a tree reduction (mean first, then the
+ * one workgroup per channel, combined by wgreduce.ts (mean first, then the
  * variance about it, as the reference does, for accuracy); normalisation and
  * the fused activation run one thread per element.
  */
@@ -8,6 +8,8 @@ import type { BatchNormDesc, Kernels } from '../kernels.js';
 import { alloc, groupsFor, run, type GpuStorage, type WebGpuCtx } from './common.js';
 import { MATH_HELPERS, actCode } from './elementwise.js';
 import { kernel, perElement, WG } from './wgsl.js';
+import { subgroupTier } from './tiers.js';
+import { tierKey, wgReduce } from './wgreduce.js';
 
 const DESC = 'n:u32 c:u32 spatial:u32 eps:f32 act:u32';
 
@@ -15,25 +17,8 @@ function desc(d: BatchNormDesc): number[] {
   return [d.n, d.c, d.spatial, d.eps, actCode(d.activation)];
 }
 
-/** WGSL: a workgroup-wide sum of each thread's `v` into part[0]. */
-const TREE_SUM = `
-var<workgroup> part: array<f32, ${WG}>;
-var<workgroup> part2: array<f32, ${WG}>;
-fn treeSum2(lid: u32, a: f32, b: f32) -> vec2<f32> {
-  part[lid] = a;
-  part2[lid] = b;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      part[lid] += part[lid + s];
-      part2[lid] += part2[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let r = vec2<f32>(part[0], part2[0]);
-  workgroupBarrier();
-  return r;
-}
+/** WGSL: the flat index of a channel's j-th value. */
+const AT = `
 fn at(ch: u32, j: u32) -> u32 { return ((j / P.spatial) * P.c + ch) * P.spatial + j % P.spatial; }`;
 
 const NORMALISE = kernel('bn.normalise', () => ({
@@ -54,19 +39,22 @@ export function batchNormKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'batch
     batchNormTrain(x, gamma, beta, d) {
       const mean = alloc(c, d.c);
       const variance = alloc(c, d.c);
-      const stats = kernel('bn.stats', () => ({
-        bindings: 'X:r M:w V:w', params: DESC,
-        body: `${TREE_SUM}
+      const sg = subgroupTier(c.gpu);
+      const wr = wgReduce(sg, ['sum']);
+      const stats = kernel(`bn.stats${tierKey(sg)}`, () => ({
+        bindings: 'X:r M:w V:w', params: DESC, enables: wr.enables,
+        body: `${AT}
+${wr.decls}
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, ${wr.params}) {
   let ch = wid.x;
   let count = P.n * P.spatial;
   var s = 0.0;
   for (var j = lid; j < count; j += ${WG}u) { s += X[at(ch, j)]; }
-  let mean = treeSum2(lid, s, 0.0).x / f32(count);
+  let mean = wgSum(s, ${wr.args}) / f32(count);
   var q = 0.0;
   for (var j = lid; j < count; j += ${WG}u) { let t = X[at(ch, j)] - mean; q += t * t; }
-  let variance = treeSum2(lid, q, 0.0).x / f32(count);
+  let variance = wgSum(q, ${wr.args}) / f32(count);
   if (lid == 0u) { M[ch] = mean; V[ch] = variance; }
 }`,
       }));
@@ -91,11 +79,14 @@ fn dyn(i: u32) -> f32 {
     default: { return g; }
   }
 }`;
-      const sums = kernel('bn.bwd.sums', () => ({
-        bindings: 'X:r DY:r Yo:r M:r V:r DG:w DB:w', params: DESC,
-        body: `${TREE_SUM}${DYN}
+      const sg = subgroupTier(c.gpu);
+      const wr = wgReduce(sg, ['sum2']);
+      const sums = kernel(`bn.bwd.sums${tierKey(sg)}`, () => ({
+        bindings: 'X:r DY:r Yo:r M:r V:r DG:w DB:w', params: DESC, enables: wr.enables,
+        body: `${AT}${DYN}
+${wr.decls}
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, ${wr.params}) {
   let ch = wid.x;
   let count = P.n * P.spatial;
   let mu = M[ch];
@@ -108,7 +99,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     sdy += g;
     sdyx += g * (X[k] - mu) * invstd;
   }
-  let r = treeSum2(lid, sdy, sdyx);
+  let r = wgSum2(vec2<f32>(sdy, sdyx), ${wr.args});
   if (lid == 0u) { DB[ch] = r.x; DG[ch] = r.y; }
 }`,
       }));

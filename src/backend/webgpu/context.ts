@@ -27,6 +27,8 @@ export interface KernelSpec {
   readonly params: readonly ParamSpec[];
   /** The WGSL text; `struct Params` and the bindings are declared by the context. */
   readonly body: string;
+  /** WGSL extensions the body needs (`enable subgroups;`, `enable f16;`), emitted first. */
+  readonly enables?: readonly string[];
 }
 
 /** Part of a buffer bound on its own (work split because a whole buffer exceeds the binding limit). */
@@ -55,6 +57,7 @@ export interface GpuLimits {
 interface Pipeline {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  code: string;
 }
 
 const UNIFORM_SLOT = 256;
@@ -95,8 +98,15 @@ export class GpuContext {
   /** A tiny buffer bound where a kernel's optional binding is unused. */
   readonly placeholder: GPUBuffer;
   private destroyed = false;
+  /** Keys of the kernels dispatched, appended to while a caller (a test, a profiler) sets it to an array. */
+  dispatchLog: string[] | null = null;
 
-  constructor(readonly device: GPUDevice, readonly adapterName: string, readonly features: ReadonlySet<string>) {
+  /**
+   * `features`: the optional device features granted ('shader-f16', 'subgroups');
+   * `wgslFeatures`: the WGSL language features of the GPU object (the subgroup
+   * tier needs 'subgroup_id' for @builtin(subgroup_id) and num_subgroups).
+   */
+  constructor(readonly device: GPUDevice, readonly adapterName: string, readonly features: ReadonlySet<string>, readonly wgslFeatures: ReadonlySet<string> = new Set()) {
     const l = device.limits;
     this.limits = {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
@@ -179,7 +189,7 @@ export class GpuContext {
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: 'main' },
     });
-    p = { pipeline, layout };
+    p = { pipeline, layout, code };
     this.pipelines.set(spec.key, p);
     this.counters.pipelines++;
     return p;
@@ -210,6 +220,12 @@ export class GpuContext {
     this.pass.setBindGroup(0, group, [offset]);
     this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.counters.dispatches++;
+    this.dispatchLog?.push(spec.key);
+  }
+
+  /** The WGSL of a kernel this context has built a pipeline for (tests check which tier's code ran). */
+  shaderCode(key: string): string | undefined {
+    return this.pipelines.get(key)?.code;
   }
 
   private bindGroupFor(spec: KernelSpec, p: Pipeline, buffers: ReadonlyArray<GPUBuffer | GpuRange>): GPUBindGroup {
@@ -393,7 +409,8 @@ function shaderText(spec: KernelSpec): string {
   const bindings = spec.bindings
     .map(([name, a], i) => `@group(0) @binding(${i}) var<storage, ${a === 'r' ? 'read' : 'read_write'}> ${name}: array<f32>;`)
     .join('\n');
-  return `${paramsLayout(spec.params)}
+  const enables = (spec.enables ?? []).map((e) => `enable ${e};\n`).join('');
+  return `${enables}${paramsLayout(spec.params)}
 ${bindings}
 @group(0) @binding(${spec.bindings.length}) var<uniform> P: Params;
 ${spec.body}`;

@@ -9,6 +9,7 @@
 import type { Conv2dDesc } from '../kernels.js';
 import { alloc, type GpuStorage, type WebGpuCtx } from './common.js';
 import { preferDirect } from './conv-direct.js';
+import { f16Tier } from './tiers.js';
 
 export type Pass = 'forward' | 'data' | 'weight';
 export type Variant = 'direct' | 'gemm';
@@ -32,7 +33,9 @@ export class ConvTuner {
   }
 
   private key(pass: Pass, d: Conv2dDesc): string {
-    return `${pass}:${d.n},${d.c},${d.h},${d.w},${d.oc},${d.kh},${d.kw},${d.sh},${d.sw},${d.ph},${d.pw},${d.activation ?? ''}`;
+    // The f16 tier's GEMM is another contender against the direct kernel, so it is timed afresh.
+    const tier = f16Tier(this.c.gpu) ? ':f16' : '';
+    return `${pass}:${d.n},${d.c},${d.h},${d.w},${d.oc},${d.kh},${d.kw},${d.sh},${d.sw},${d.ph},${d.pw},${d.activation ?? ''}${tier}`;
   }
 
   pick(pass: Pass, d: Conv2dDesc): Variant {

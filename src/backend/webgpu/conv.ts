@@ -14,7 +14,7 @@
 import type { Conv2dDesc, Kernels } from '../kernels.js';
 import { alloc, groupsFor, run, type GpuStorage, type WebGpuCtx } from './common.js';
 import { MATH_HELPERS, actCode } from './elementwise.js';
-import { GEMM_PARAMS, TILE_K, TILE_M, TILE_N, gemmBody, gemmGroups } from './gemm.js';
+import { GEMM_PARAMS, TILE_K, TILE_M, TILE_N, gemmGroups, gemmKernel } from './gemm.js';
 import { kernel, perElement } from './wgsl.js';
 import { reduceKernels } from './reduce.js';
 import { directConv } from './conv-direct.js';
@@ -51,10 +51,10 @@ export function convKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'conv2d' | 
     forward(x: GpuStorage, w: GpuStorage, bias: GpuStorage | null, d: Conv2dDesc): GpuStorage {
       const ohw = d.oh * d.ow;
       const y = alloc(c, d.n * d.oc * ohw);
-      const spec = kernel('conv2d.fwd', () => ({
+      const spec = gemmKernel(c, 'conv2d.fwd', () => ({
         bindings: 'X:r Wt:r Bias:r Y:w',
         params: `${GEMM_PARAMS} ${GEOMETRY} hasBias:u32 act:u32`,
-        body: gemmBody({
+        gemm: {
           aAlongM: false,
           bAlongN: true,
           helpers: `${MATH_HELPERS}${X_AT}
@@ -73,7 +73,7 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) {
   if (P.hasBias != 0u) { o += Bias[m]; }
   Y[((n / ohw) * P.OC + m) * ohw + n % ohw] = act(P.act, o);
 }`,
-        }),
+        },
       }));
       const K = d.c * d.kh * d.kw;
       const N = d.n * ohw;
@@ -84,10 +84,10 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) {
     backwardData(dy: GpuStorage, w: GpuStorage, d: Conv2dDesc): GpuStorage {
       const hw = d.h * d.w;
       const dx = alloc(c, d.n * d.c * hw);
-      const spec = kernel('conv2d.bwdData', () => ({
+      const spec = gemmKernel(c, 'conv2d.bwdData', () => ({
         bindings: 'DY:r Wt:r DX:w',
         params: `${GEMM_PARAMS} ${GEOMETRY}`,
-        body: gemmBody({
+        gemm: {
           aAlongM: false,
           bAlongN: true,
           helpers: `
@@ -116,7 +116,7 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) {
   let hw = P.H * P.W;
   DX[((n / hw) * P.C + m) * hw + n % hw] = v;
 }`,
-        }),
+        },
       }));
       const K = d.oc * d.kh * d.kw;
       const N = d.n * hw;
@@ -132,10 +132,10 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) {
       const { splits, chunk } = splitsFor(M, N, K);
       const dw = alloc(c, M * N);
       const target = splits > 1 ? alloc(c, splits * M * N) : dw;
-      const spec = kernel('conv2d.bwdWeight', () => ({
+      const spec = gemmKernel(c, 'conv2d.bwdWeight', () => ({
         bindings: 'X:r DY:r OUT:w',
         params: `${GEMM_PARAMS} ${GEOMETRY}`,
-        body: gemmBody({
+        gemm: {
           aAlongM: false,
           bAlongN: false,
           helpers: `${X_AT}
@@ -151,7 +151,7 @@ fn loadB(b: u32, k: u32, n: u32) -> f32 {
   return xAt(k / ohw, n / khw, sp / P.OW, sp % P.OW, r / P.KW, r % P.KW);
 }
 fn store(b: u32, split: u32, m: u32, n: u32, v: f32) { OUT[(split * P.M + m) * P.N + n] = v; }`,
-        }),
+        },
       }));
       run(c, spec, [x, dy, target], [M, N, K, splits, chunk, ...geometry(d)], gemmGroups(M, N, splits));
       if (splits > 1) {

@@ -11,7 +11,17 @@
  * owns rows ty + 16i and columns tx + 16j, so neighbouring threads store to
  * neighbouring columns. Workgroup z indexes batch × split: with split-K each
  * split reduces its own chunk of the depth and stores a partial sum.
+ *
+ * The f16 tier (tiers.ts, opt-in) stages the A and B slices as f16, halving
+ * workgroup memory and its traffic, and still multiplies and accumulates in
+ * f32: each operand is rounded to a 10-bit mantissa once, as CUDA's TF32 does,
+ * and values beyond f16's ±65504 do not survive.
  */
+import type { WebGpuCtx } from './common.js';
+import type { KernelSpec } from './context.js';
+import { f16Tier } from './tiers.js';
+import { kernel } from './wgsl.js';
+
 export const TILE_M = 64;
 export const TILE_N = 64;
 export const TILE_K = 16;
@@ -34,12 +44,14 @@ export interface GemmSource {
 /** Parameters every GEMM kernel starts with; kernels append their own. */
 export const GEMM_PARAMS = 'M:u32 N:u32 K:u32 splits:u32 kChunk:u32';
 
-export function gemmBody(src: GemmSource): string {
+/** `f16`: stage tiles as f16 (the module must `enable f16;`). */
+export function gemmBody(src: GemmSource, f16 = false): string {
+  const tile = f16 ? 'f16' : 'f32';
   const aIdx = src.aAlongM ? 'let kk = e / 64u; let mm = e % 64u;' : 'let kk = e % 16u; let mm = e / 16u;';
   const bIdx = src.bAlongN ? 'let kk = e / 64u; let nn = e % 64u;' : 'let kk = e % 16u; let nn = e / 16u;';
   return `${src.helpers}
-var<workgroup> As: array<f32, 1024>;
-var<workgroup> Bs: array<f32, 1024>;
+var<workgroup> As: array<${tile}, 1024>;
+var<workgroup> Bs: array<${tile}, 1024>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let tx = lid.x;
@@ -61,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
         let k = kt + kk;
         var v = 0.0;
         if (m < P.M && k < kEnd) { v = loadA(b, m, k); }
-        As[kk * 64u + mm] = v;
+        As[kk * 64u + mm] = ${tile}(v);
       }
       {
         ${bIdx}
@@ -69,13 +81,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
         let k = kt + kk;
         var v = 0.0;
         if (n < P.N && k < kEnd) { v = loadB(b, k, n); }
-        Bs[kk * 64u + nn] = v;
+        Bs[kk * 64u + nn] = ${tile}(v);
       }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < 16u; kk++) {
-      let a = vec4<f32>(As[kk * 64u + ty], As[kk * 64u + ty + 16u], As[kk * 64u + ty + 32u], As[kk * 64u + ty + 48u]);
-      let bv = vec4<f32>(Bs[kk * 64u + tx], Bs[kk * 64u + tx + 16u], Bs[kk * 64u + tx + 32u], Bs[kk * 64u + tx + 48u]);
+      let a = vec4<f32>(vec4<${tile}>(As[kk * 64u + ty], As[kk * 64u + ty + 16u], As[kk * 64u + ty + 32u], As[kk * 64u + ty + 48u]));
+      let bv = vec4<f32>(vec4<${tile}>(Bs[kk * 64u + tx], Bs[kk * 64u + tx + 16u], Bs[kk * 64u + tx + 32u], Bs[kk * 64u + tx + 48u]));
       acc[0] += a.x * bv;
       acc[1] += a.y * bv;
       acc[2] += a.z * bv;
@@ -93,6 +105,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
   }
 }`;
+}
+
+/**
+ * A GEMM kernel in the tier in effect now: `key` names the plain f32 kernel, and the f16 tier's
+ * gets '.f16' appended (its own pipeline).
+ */
+export function gemmKernel(c: WebGpuCtx, key: string, make: () => { bindings: string; params: string; gemm: GemmSource }): KernelSpec {
+  const f16 = f16Tier(c.gpu);
+  return kernel(f16 ? `${key}.f16` : key, () => {
+    const m = make();
+    return { bindings: m.bindings, params: m.params, enables: f16 ? ['f16'] : [], body: gemmBody(m.gemm, f16) };
+  });
 }
 
 /** Workgroups for an M×N result over `batch` × `splits` slices. */

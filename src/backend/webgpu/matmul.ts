@@ -2,7 +2,7 @@
 import type { Kernels, MatmulDesc } from '../kernels.js';
 import { alloc, run, type GpuStorage, type WebGpuCtx } from './common.js';
 import type { GpuRange } from './context.js';
-import { GEMM_PARAMS, gemmBody, gemmGroups } from './gemm.js';
+import { GEMM_PARAMS, gemmGroups, gemmKernel } from './gemm.js';
 import { kernel } from './wgsl.js';
 
 export function matmulKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'matmul'> {
@@ -10,17 +10,17 @@ export function matmulKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'matmul'>
     matmul(a: GpuStorage, b: GpuStorage, d: MatmulDesc): GpuStorage {
       const out = alloc(c, d.batch * d.m * d.n);
       const key = `matmul.${d.transA ? 't' : 'n'}${d.transB ? 't' : 'n'}`;
-      const spec = kernel(key, () => ({
+      const spec = gemmKernel(c, key, () => ({
         bindings: 'A:r B:r O:w',
         params: GEMM_PARAMS,
-        body: gemmBody({
+        gemm: {
           aAlongM: d.transA,
           bAlongN: !d.transB,
           helpers: `
 fn loadA(b: u32, m: u32, k: u32) -> f32 { return A[b * P.M * P.K + ${d.transA ? 'k * P.M + m' : 'm * P.K + k'}]; }
 fn loadB(b: u32, k: u32, n: u32) -> f32 { return B[b * P.K * P.N + ${d.transB ? 'n * P.K + k' : 'k * P.N + n'}]; }
 fn store(b: u32, split: u32, m: u32, n: u32, v: f32) { O[b * P.M * P.N + m * P.N + n] = v; }`,
-        }),
+        },
       }));
       const limit = c.gpu.limits.maxStorageBufferBindingSize;
       if (Math.max(a.numel, b.numel, out.numel) * 4 > limit) {
@@ -43,10 +43,10 @@ const FILL_ZERO = () => kernel('fill.zero', () => ({
 }));
 
 /** The GEMM with leading dimensions and offsets, for operands bound in parts. */
-const GENERAL = (transA: boolean, transB: boolean) => kernel(`matmul.general.${transA ? 't' : 'n'}${transB ? 't' : 'n'}`, () => ({
+const GENERAL = (c: WebGpuCtx, transA: boolean, transB: boolean) => gemmKernel(c, `matmul.general.${transA ? 't' : 'n'}${transB ? 't' : 'n'}`, () => ({
   bindings: 'A:r B:r O:w',
   params: `${GEMM_PARAMS} lda:u32 ldb:u32 ldo:u32 aOff:u32 bOff:u32 oOff:u32 accumulate:u32`,
-  body: gemmBody({
+  gemm: {
     aAlongM: transA,
     bAlongN: !transB,
     helpers: `
@@ -56,7 +56,7 @@ fn store(b: u32, split: u32, m: u32, n: u32, v: f32) {
   let o = P.oOff + m * P.ldo + n;
   if (P.accumulate != 0u) { O[o] = O[o] + v; } else { O[o] = v; }
 }`,
-  }),
+  },
 }));
 
 /** A part of s starting at value `first`, bound from the 256-byte boundary at or below it; `skew` values precede `first`. */
@@ -85,7 +85,7 @@ function splitMatmul(c: WebGpuCtx, a: GpuStorage, b: GpuStorage, out: GpuStorage
   if (mc < 1 || nc < 1 || kc < 1) {
     throw new Error(`webgpu matmul ${M}×${K}×${N}: no split fits the ${(limitBytes / 2 ** 20).toFixed(2)} MiB storage binding limit`);
   }
-  const spec = GENERAL(transA, transB);
+  const spec = GENERAL(c, transA, transB);
   for (let m0 = 0; m0 < M; m0 += mc) {
     const mn = Math.min(mc, M - m0);
     for (let n0 = 0; n0 < N; n0 += nc) {

@@ -27,5 +27,7 @@ export async function openGpu(gpu: GPU): Promise<GpuContext> {
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: features as GPUFeatureName[] });
   const info = adapter.info;
   const name = info.description || info.device || [info.vendor, info.architecture].filter(Boolean).join(' ') || 'unknown adapter';
-  return new GpuContext(device, name, new Set(features));
+  // Older WebGPU implementations have no wgslLanguageFeatures: then no language feature is assumed.
+  const wgsl = new Set<string>(gpu.wgslLanguageFeatures ?? []);
+  return new GpuContext(device, name, new Set(features), wgsl);
 }

@@ -2,12 +2,15 @@
  * Reductions. Adjacent dims that are all reduced or all kept are merged first
  * (as in reference/reduce.ts), so the kernel indexes few dims. Short
  * reductions take one thread per output; long ones one workgroup per output,
- * with a tree reduction in workgroup memory.
+ * combined by wgreduce.ts (a workgroup-memory tree, or subgroup operations
+ * where the device has them).
  */
 import type { Kernels, ReduceOp } from '../kernels.js';
 import { alloc, groupsFor, NAN_HELPERS, run, type GpuStorage, type WebGpuCtx } from './common.js';
 import { kernel, perElement, WG } from './wgsl.js';
 import { mergeDims } from '../reference/reduce.js';
+import { subgroupTier } from './tiers.js';
+import { tierKey, WG_FN, wgReduce } from './wgreduce.js';
 
 const MAX_BLOCKS = 8;
 /** Reductions at most this long run one thread per output. */
@@ -63,12 +66,15 @@ export function reduceKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'reduce' 
         run(c, spec, [x, y], values, groupsFor(c, outN));
         return y;
       }
-      const spec = kernel(`reduce.${op}.tree.${flags}`, () => ({
-        bindings: 'x:r y:w', params,
-        body: `${NAN_HELPERS}
-var<workgroup> part: array<f32, ${WG}>;
+      const sg = subgroupTier(c.gpu);
+      const spec = kernel(`reduce.${op}.tree.${flags}${tierKey(sg)}`, () => {
+        const wr = wgReduce(sg, [op]);
+        return {
+          bindings: 'x:r y:w', params, enables: wr.enables,
+          body: `${NAN_HELPERS}
+${wr.decls}
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, ${wr.params}) {
   let o = wid.y * nwg.x + wid.x;
   var acc = ${INIT[op]};
   if (o < P.nout) {
@@ -77,19 +83,11 @@ ${offsetCode(reduced)}      let v = x[off];
       acc = ${COMBINE[op]};
     }
   }
-  part[lid] = acc;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      let v = part[lid + s];
-      acc = part[lid];
-      part[lid] = ${COMBINE[op]};
-    }
-    workgroupBarrier();
-  }
-  if (lid == 0u && o < P.nout) { y[o] = part[0]; }
+  let total = ${WG_FN[op]}(acc, ${wr.args});
+  if (lid == 0u && o < P.nout) { y[o] = total; }
 }`,
-      }));
+        };
+      });
       const max = c.gpu.limits.maxComputeWorkgroupsPerDimension;
       const gy = Math.ceil(outN / max);
       run(c, spec, [x, y], values, [Math.ceil(outN / gy), gy, 1]);

@@ -37,13 +37,15 @@ const specs = new Map<string, KernelSpec>();
 
 /**
  * A kernel, built once per key. `bindings` is e.g. 'x:r y:w' and `params`
- * e.g. 'n:u32 scale:f32'; the body reads parameters as `P.name`.
+ * e.g. 'n:u32 scale:f32'; the body reads parameters as `P.name`. `enables`
+ * names WGSL extensions ('subgroups', 'f16') the body needs; a kernel tier
+ * that uses one must have its own key, since the key is the pipeline's.
  */
-export function kernel(key: string, make: () => { bindings: string; params: string; body: string }): KernelSpec {
+export function kernel(key: string, make: () => { bindings: string; params: string; body: string; enables?: readonly string[] }): KernelSpec {
   let s = specs.get(key);
   if (!s) {
     const m = make();
-    s = { key, bindings: parseBindings(m.bindings), params: parseParams(m.params), body: m.body };
+    s = { key, bindings: parseBindings(m.bindings), params: parseParams(m.params), body: m.body, enables: m.enables ?? [] };
     specs.set(key, s);
   }
   return s;
