@@ -16,11 +16,13 @@ Napi::Value Matmul(const Napi::CallbackInfo &info) {
   float *c = f32(info, 2, batch * m * n, "c");
   Key key(80);
   key << batch << m << k << n << ta << tb;
-  // Below ~16M multiply-adds (LeNet's fully connected layers at batch 256: 8M and less) one thread
-  // is faster in a training step: waking the OpenMP team between kernels costs more than the
-  // split saves (measured: LeNet-BN's nine matmuls 1.0 ms a step on one thread, 1.9 ms on two).
+  // Below ~1M multiply-adds one thread is faster: waking the OpenMP team between kernels costs more
+  // than the split saves. The threshold was 16M, measured on an earlier 2-core VM (LeNet-BN's nine
+  // matmuls 1.0 ms a step on one thread, 1.9 ms on two); on the Zen 5 VM of 2026-12-02 splitting
+  // LeNet's fully connected layers (2.6M-12M multiply-adds) over two threads gave a higher median
+  // in 6 alternating pairs each: lenet 39.3k against 34.8k ex/s, lenet-bn 32.5k against 30.3k.
   const int64_t work = batch * m * k * n;
-  Plan &p = cachedSized(key, work < (int64_t{1} << 24) ? 0 : work, [&](Plan &p) {
+  Plan &p = cachedSized(key, work < (int64_t{1} << 20) ? 0 : work, [&](Plan &p) {
     // a is [batch, m, k] (or stored [batch, k, m]); b is [batch, k, n] (or stored [batch, n, k]).
     memory::desc amd({batch, m, k}, dt::f32, ta ? memory::dims{m * k, 1, m} : memory::dims{m * k, k, 1});
     memory::desc bmd({batch, k, n}, dt::f32, tb ? memory::dims{k * n, 1, k} : memory::dims{k * n, n, 1});

@@ -1,5 +1,6 @@
 /**
- * Kernel profiler: with TORCHLET_PROFILE_KERNELS=1 every kernel call is timed
+ * Kernel profiler: with TORCHLET_PROFILE_KERNELS=1 (or =shapes, to split convolutions and batch
+ * norms by shape) every kernel call is timed
  * (kernels run synchronously, so wall time around the call is its cost) and a
  * table of total time per kernel is printed to stderr when the process exits.
  * This is how the per-network "biggest remaining cost" figures are measured.
@@ -12,19 +13,36 @@ interface Row { calls: number; ms: number }
 const rows = new Map<string, Row>();
 let hooked = false;
 
-/** A label that separates calls worth telling apart (unary/binary op names, conv passes). */
+/** A shape, for TORCHLET_PROFILE_KERNELS=shapes: a convolution's or batch norm's descriptor among the arguments. */
+function shapeOf(args: unknown[]): string | null {
+  for (const a of args) {
+    if (typeof a !== 'object' || a === null) continue;
+    const d = a as Record<string, unknown>;
+    if (typeof d.oc === 'number' && typeof d.kh === 'number') return `${d.c}->${d.oc} ${d.kh}x${d.kw} on ${d.h}x${d.w}`;
+    if (typeof d.spatial === 'number' && typeof d.eps === 'number') return `${d.c}x${d.spatial}`;
+  }
+  return null;
+}
+
+/** A label that separates calls worth telling apart (unary/binary op names, conv passes; shapes when asked). */
 function label(name: string, args: unknown[]): string {
   const first = args[0];
-  if (typeof first === 'string') return `${name}:${first}`;
-  return name;
+  let l = typeof first === 'string' ? `${name}:${first}` : name;
+  if (byShape) {
+    const s = shapeOf(args);
+    if (s) l += ` [${s}]`;
+  }
+  return l;
 }
+
+const byShape = process.env.TORCHLET_PROFILE_KERNELS === 'shapes';
 
 function report(): void {
   const total = [...rows.values()].reduce((s, r) => s + r.ms, 0);
   const sorted = [...rows.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const lines = [`kernel profile (total ${total.toFixed(1)} ms in kernels)`];
   for (const [name, r] of sorted) {
-    lines.push(`${name.padEnd(34)} ${r.calls.toString().padStart(7)} calls ${r.ms.toFixed(1).padStart(10)} ms ${(100 * r.ms / total).toFixed(1).padStart(5)}%`);
+    lines.push(`${name.padEnd(byShape ? 60 : 34)} ${r.calls.toString().padStart(7)} calls ${r.ms.toFixed(1).padStart(10)} ms ${(100 * r.ms / total).toFixed(1).padStart(5)}%`);
   }
   process.stderr.write(lines.join('\n') + '\n');
 }
