@@ -134,7 +134,10 @@ void col2im(const DirectConv &g, const Dims &d, const float *cols, float *dx) {
           if (iy < 0 || iy >= g.h) continue;
           float *dst = dx + (c * g.h + iy) * g.w - g.pw + kx;
           const float *src = row + oy * g.ow;
-          for (int64_t ox = lo; ox < hi; ox++) dst[ox * g.sw] += src[ox];
+          if (g.sw == 1)  // contiguous: lets the compiler vectorize the row
+            for (int64_t ox = lo; ox < hi; ox++) dst[ox] += src[ox];
+          else
+            for (int64_t ox = lo; ox < hi; ox++) dst[ox * g.sw] += src[ox];
         }
       }
     }
