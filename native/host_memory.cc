@@ -7,6 +7,8 @@
 // reference sees nothing rather than reused memory), and frees the memory at once: Node runs an
 // external buffer's own finalizer only at a later turn of the event loop, too late for memory freed
 // in the middle of a training step. A buffer that is never freed is freed by that finalizer.
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -16,6 +18,10 @@
 
 namespace tl {
 namespace {
+
+constexpr size_t kHugePage = size_t(2) << 20;
+/** Buffers from this size on are offered huge pages (smaller ones would mostly be partial pages). */
+constexpr size_t kHugeMin = size_t(4) << 20;
 
 /** One allocation: the finalizer's hint, so it knows whether freeHost got there first. */
 struct Block {
@@ -47,8 +53,16 @@ Napi::Value AllocHost(const Napi::CallbackInfo &info) {
   if (n < 1 || n > (int64_t(1) << 40)) throw Napi::RangeError::New(env, "torchlet cpu: allocHost needs 1..2^40 values");
   size_t bytes = static_cast<size_t>(n) * sizeof(float);
   size_t rounded = (bytes + 63) & ~size_t(63);
-  void *p = std::aligned_alloc(64, rounded);
+  // Big buffers start on a 2 MiB boundary and are offered to transparent huge pages (Debian's
+  // default is THP on madvise): each fresh 2 MiB then faults in once instead of 512 times. Only the
+  // buffer's own bytes are advised, so a partial last 2 MiB keeps small pages, and the rounding up
+  // that aligned_alloc asks for is address space never touched: RSS counts no more than before.
+  const bool huge = rounded >= kHugeMin;
+  void *p = std::aligned_alloc(huge ? kHugePage : 64, huge ? (rounded + kHugePage - 1) & ~(kHugePage - 1) : rounded);
   if (!p) throw Napi::Error::New(env, "torchlet cpu: out of host memory allocating " + std::to_string(bytes) + " bytes");
+#if defined(MADV_HUGEPAGE)
+  if (huge) madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure leaves small pages
+#endif
   Block *b = new Block{p, false};
   napi_value ab;
   if (napi_create_external_arraybuffer(env, p, bytes, finalizeBlock, b, &ab) != napi_ok) {
