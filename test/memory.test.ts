@@ -12,6 +12,7 @@ import { ArrayImageDataset } from '../src/data/dataset.js';
 import { DataLoader } from '../src/data/dataloader.js';
 import { createModel } from '../src/models/index.js';
 import { DeviceMemory } from '../src/backend/memory.js';
+import { kernelsFor } from '../src/backend/registry.js';
 
 const { nn, optim } = torch;
 
@@ -94,6 +95,51 @@ test('memory: a device pool reuses buffers by size and destroys what is over its
   small.track(400);
   small.release({ n: 100 }, 400, true);
   assert.equal(small.stats().pooledBytes, 0, 'below minPooledBytes nothing is pooled');
+});
+
+test('memory: a tensor read by several ops sums its gradients into one it made, and the values are the sum', () => {
+  torch.manualSeed(5);
+  // The table ops dispatch through (the backend's kernels over the reference's).
+  const k = kernelsFor(torch.CPU) as { addInPlace?: (...a: unknown[]) => void };
+  const original = k.addInPlace;
+  assert.ok(original, 'the active backend sums gradients in place');
+  let inPlace = 0;
+  k.addInPlace = (...a: unknown[]) => {
+    inPlace++;
+    original(...a);
+  };
+  try {
+    // Inception's pattern: one input, four branches; and a tensor added to itself, whose two
+    // gradients are one tensor (no slot may have it overwritten).
+    const x = torch.randn([3, 200], { requiresGrad: true });
+    const w = [torch.randn([3, 200]), torch.randn([3, 200]), torch.randn([3, 200]), torch.randn([3, 200])];
+    const branches = w.map((wi) => x.mul(wi).sigmoid());
+    branches.reduce((a, b) => a.add(b)).add(x.add(x)).sum().backward();
+    assert.ok(inPlace >= 3, `gradients were summed in place (${inPlace} times)`);
+    const xs = x.dataSync();
+    const gx = x.grad!.dataSync();
+    const ws = w.map((wi) => wi.dataSync());
+    for (let i = 0; i < xs.length; i++) {
+      let want = 2;
+      for (const wi of ws) {
+        const s = 1 / (1 + Math.exp(-xs[i] * wi[i]));
+        want += wi[i] * s * (1 - s);
+      }
+      assert.ok(Math.abs(gx[i] - want) < 1e-5, `dx[${i}]: ${gx[i]} against ${want}`);
+    }
+    // The caller's gradient is read, never summed into: backward(g) leaves g as it was.
+    const x2 = torch.randn([3, 200], { requiresGrad: true });
+    const y2 = x2.mul(2);
+    const z = y2.add(y2.mul(3));
+    const g = torch.randn([3, 200]);
+    const before = Float32Array.from(g.dataSync());
+    z.backward(g);
+    assert.deepEqual(g.dataSync(), before, 'the caller\'s gradient is untouched');
+    const gx2 = x2.grad!.dataSync();
+    for (let i = 0; i < gx2.length; i++) assert.ok(Math.abs(gx2[i] - 8 * before[i]) < 1e-5, `dx2[${i}]`);
+  } finally {
+    k.addInPlace = original;
+  }
 });
 
 test('memory: backward writes an activation gradient over one it made, never over the gradient a caller passed in', () => {

@@ -11,6 +11,7 @@
 import type { Tensor } from '../tensor.js';
 import { noGrad } from './grad-mode.js';
 import { collectCreated, isGraphOwned, keep } from '../memory.js';
+import { accumulateGrad } from '../ops/accumulate.js';
 
 export interface GradFn {
   /** Op name, shown as grad_fn=<NameBackward0> when printing. */
@@ -76,6 +77,14 @@ class Pending {
     return this.made.has(t) && this.holds.get(t) === 1 && !t.storage.shared;
   }
 
+  /** Free t if this pass made it and no slot holds it (a gradient summed into another). */
+  dropIfLoose(t: Tensor): void {
+    if (this.made.has(t) && !this.holds.has(t)) {
+      this.made.delete(t);
+      t.dispose();
+    }
+  }
+
   /** One slot lets go of t; a gradient this pass made and nobody holds is freed. */
   drop(t: Tensor): void {
     const n = (this.holds.get(t) ?? 0) - 1;
@@ -118,6 +127,9 @@ export function runBackward(root: Tensor, seed: Tensor, seedIsOwned = false): vo
   const pending = new Pending();
   if (seedIsOwned) pending.own([seed]);
   pending.hold(seed);
+  // Gradients summed into another during the current node; freed once all its inputs have theirs
+  // (one tensor may be handed to two inputs).
+  const summed: Tensor[] = [];
   const accumulate = (input: Tensor, ig: Tensor): void => {
     const prev = grads.get(input);
     if (!prev) {
@@ -125,7 +137,9 @@ export function runBackward(root: Tensor, seed: Tensor, seedIsOwned = false): vo
       pending.hold(ig);
       return;
     }
-    const { result: sum, created } = collectCreated(() => prev.add(ig));
+    const { result: sum, created } = collectCreated(() => accumulateGrad(prev, ig, pending.spare(prev)));
+    summed.push(ig);
+    if (sum === prev) return; // added in place: prev keeps its slot
     pending.own(created);
     grads.set(input, sum);
     pending.hold(sum);
@@ -168,6 +182,8 @@ export function runBackward(root: Tensor, seed: Tensor, seedIsOwned = false): vo
         const ig = inputGrads[k];
         if (ig && input.requiresGrad) accumulate(input, ig);
       });
+      for (const ig of summed) pending.dropIfLoose(ig);
+      summed.length = 0;
       pending.drop(g);
       // Free saved activations now, as PyTorch does without retain_graph; a tensor only the
       // graph held (a container's intermediate) is disposed with them.

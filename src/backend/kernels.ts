@@ -85,6 +85,11 @@ export interface Kernels<S> {
    * backward pass needs no second activation-sized buffer. Optional; ops fall back to the above.
    */
   activationBackwardInPlace?(op: ActivationOp, x: S, y: S, dy: S): void;
+  /**
+   * a += b, elementwise over same-shaped values: autograd sums a second gradient into one it made
+   * and nobody else reads, so accumulating needs no new buffer. Optional; autograd falls back to binary add.
+   */
+  addInPlace?(a: S, b: S): void;
   /** out = a ∘ b with numpy broadcasting; shapes already padded to the same rank. */
   binary(op: BinaryOp, a: S, aShape: readonly number[], b: S, bShape: readonly number[], outShape: readonly number[]): S;
   /** out = cond != 0 ? a : b, all three already broadcast to outShape's size. */

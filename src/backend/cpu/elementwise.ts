@@ -104,6 +104,13 @@ export function elementwiseKernels(ctx: CpuContext): Partial<Kernels<HostStorage
       else nat.eltwiseBackward(yb, dyb, dyb, activationCodes[op]); // oneDNN allows diff_src = diff_dst
     },
 
+    addInPlace(a, b) {
+      // In a's layout when b shares it (gradients from two blocked convolutions), else row-major.
+      const [ab, bb] = sameLayout(a.layout, b.layout) ? [a.buf, b.buf] : [rowMajor(a), rowMajor(b)];
+      if (ab.length < SMALL) ref.addInPlace?.(ab, bb);
+      else nat.binaryForward(ab, [ab.length], bb, [bb.length], ab, binaryCodes.add); // oneDNN allows dst = src0
+    },
+
     binary(op, a, aShape, b, bShape, outShape) {
       // Same shapes: elementwise, so operands in one blocked layout stay in it.
       if (sameDims(aShape, bShape) && sameDims(aShape, outShape)) {

@@ -38,6 +38,10 @@ function activationBackwardInPlace(op: ActivationOp, x: Buf, y: Buf, dy: Buf): v
   else for (let i = 0; i < dy.length; i++) dy[i] = dy[i] * (1 - y[i] * y[i]);
 }
 
+function addInPlace(a: Buf, b: Buf): void {
+  for (let i = 0; i < a.length; i++) a[i] += b[i];
+}
+
 const binaryFns: Record<BinaryOp, (a: number, b: number) => number> = {
   add: (a, b) => a + b,
   sub: (a, b) => a - b,
@@ -123,6 +127,6 @@ function affine(x: Buf, scale: number, shift: number): Buf {
   return out;
 }
 
-export const elementwiseKernels: Pick<RowMajorKernels, 'unary' | 'activationBackward' | 'activationBackwardInPlace' | 'binary' | 'where' | 'clamp' | 'affine'> = {
-  unary, activationBackward, activationBackwardInPlace, binary, where, clamp, affine,
+export const elementwiseKernels: Pick<RowMajorKernels, 'unary' | 'activationBackward' | 'activationBackwardInPlace' | 'addInPlace' | 'binary' | 'where' | 'clamp' | 'affine'> = {
+  unary, activationBackward, activationBackwardInPlace, addInPlace, binary, where, clamp, affine,
 };
