@@ -18,7 +18,7 @@ import { SMALL, loadCpuBackend, loadNative, nativeLoadError } from '../src/backe
 import { getBackend, kernelsFor, withBackend } from '../src/backend/registry.js';
 import { CPU } from '../src/device.js';
 import * as torch from '../src/index.js';
-import { hostStorage, rowMajor as valuesOf } from '../src/backend/host.js';
+import { hostMemory, hostStorage, rowMajor as valuesOf } from '../src/backend/host.js';
 import { rng } from './helpers/seeded.js';
 import { assertClose, convDesc, poolDesc, seededRand } from './helpers/kernel-cases.js';
 
@@ -276,6 +276,31 @@ describe('cpu backend (oneDNN addon)', () => {
       assertClose(cpu.conv2dBackwardData(dy3, w3, d3), ref.conv2dBackwardData(plain(dy3), w3, d3), 'strided dx from a blocked dy');
       const got3 = cpu.conv2dBackwardWeight(x3, dy3, d3, false);
       assertClose(got3.dw, ref.conv2dBackwardWeight(x3, plain(dy3), d3, false).dw, 'strided dw from a blocked dy');
+    } finally {
+      native!.setConvLayout(prev as 'auto');
+    }
+  });
+
+  test('a blocked buffer replaced by its row-major copy goes back to the pool once the kernel has returned', { skip }, async () => {
+    const d = convDesc(4, 3, 16, 16, 32, 3, 3, 1, 1, 1, 1);
+    const prev = native!.setConvLayout('blocked');
+    try {
+      const x = hostStorage(backend!, rand(d.n * d.c * d.h * d.w));
+      const w = hostStorage(backend!, rand(d.oc * d.c * 9, -0.5, 0.5));
+      const y = backend!.kernels.conv2d!(x, w, null, d);
+      assert.ok(y.layout, 'the convolution wrote its output channel-blocked');
+      const blocked = y.buf;
+      const want = ref.conv2d(valuesOf(x), valuesOf(w), null, d);
+      const before = hostMemory.stats().pooledBytes;
+      const plain = valuesOf(y); // converts y in place: a new buffer, row-major
+      assert.notEqual(plain, blocked);
+      assert.equal(y.layout, null);
+      assertClose(plain, want, 'row-major values');
+      assert.equal(hostMemory.stats().pooledBytes, before, 'not pooled while the caller may still read it');
+      await Promise.resolve();
+      assert.equal(hostMemory.stats().pooledBytes, before + blocked.byteLength, 'pooled once the synchronous run is over');
+      assert.equal(hostMemory.alloc(blocked.length), blocked, 'and handed out again for its size');
+      assertClose(valuesOf(y), want, 'the storage keeps its own row-major buffer');
     } finally {
       native!.setConvLayout(prev as 'auto');
     }

@@ -52,8 +52,30 @@ export function setHostAllocator(raw: RawAllocator<Float32Array>): void {
 /** The row-major values of a host storage, converting it in place once if a backend left it in its own layout. */
 export function rowMajor(s: HostStorage): Float32Array {
   const l = s.layout;
-  if (l) s.replaceBuffer(l.toRowMajor(s.buf) as Float32Array, null);
+  if (l) {
+    const blocked = s.buf;
+    s.replaceBuffer(l.toRowMajor(blocked) as Float32Array, null);
+    retire(s.backend.memory, blocked);
+  }
   return s.buf;
+}
+
+/**
+ * Buffers replaced by a row-major copy go back to the pool once the current synchronous run is
+ * over (a microtask), not at once: the kernel that asked for the copy may still read the blocked
+ * buffer, and host kernels all return before a microtask runs. Left to the garbage collector
+ * instead, each one made the pool allocate afresh next step (LeNet's flattened 400 KB activation:
+ * a new mmap and 100 page faults a step).
+ */
+const retired: Array<[DeviceMemory<Float32Array>, Float32Array]> = [];
+/** A loop that never yields would otherwise hold every replaced buffer; past this many the oldest go to the GC. */
+const MAX_RETIRED = 32;
+function retire(memory: DeviceMemory<Float32Array>, buf: Float32Array): void {
+  if (retired.length >= MAX_RETIRED) retired.shift();
+  if (retired.push([memory, buf]) > 1) return;
+  queueMicrotask(() => {
+    for (const [m, b] of retired.splice(0)) m.recycle(b, b.length);
+  });
 }
 
 /** A storage for a buffer a host kernel just made (the pool takes it back when it dies). */

@@ -102,13 +102,21 @@ export class DeviceMemory<B> {
     this.live -= bytes;
     this.count--;
     if (buf === null || !poolable || bytes === 0) return;
+    this.recycle(buf, bytes / 4);
+  }
+
+  /**
+   * Pool (or destroy) a buffer of n values that no storage owns: one a storage let go, or one it
+   * replaced with a copy in another layout (which leaves the live count as it was).
+   */
+  recycle(buf: B, n: number): void {
+    const bytes = n * 4;
     // A size nobody allocates through the pool (a buffer made elsewhere and adopted) would sit
     // there unasked, and, never being among the sizes eviction walks, crowd out the ones in use.
-    if (bytes < this.minPooledBytes || !this.lastAsked.has(bytes / 4) || this.pooled + bytes > this.poolLimitBytes) {
+    if (bytes === 0 || bytes < this.minPooledBytes || !this.lastAsked.has(n) || this.pooled + bytes > this.poolLimitBytes) {
       this.raw.destroy(buf);
       return;
     }
-    const n = bytes / 4;
     let bucket = this.pool.get(n);
     if (!bucket) {
       bucket = [];

@@ -115,8 +115,8 @@ export class Storage<B = unknown> {
 
   /**
    * Swap in a new buffer holding the same values in another layout (a row-major copy
-   * of a blocked buffer). The old buffer is left to the garbage collector rather than
-   * pooled: a kernel may still be reading it in the current call.
+   * of a blocked buffer). The caller decides what becomes of the old one (host.ts's rowMajor
+   * pools it once the kernel that asked has returned).
    */
   replaceBuffer(buf: B, layout: Layout | null): void {
     this.buffer = buf;

@@ -74,6 +74,9 @@ export async function benchTrainSteps(net: Module, opts: BenchOptions): Promise<
       const t0 = now();
       step();
       stepSeconds.push(now() - t0);
+      // Between steps, as in fit's loop (which awaits every batch): deferred work such as pooling
+      // buffers replaced by a row-major copy runs here, not after the last step.
+      await Promise.resolve();
     }
   } else {
     const t0 = now();
