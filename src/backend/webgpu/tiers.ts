@@ -12,6 +12,20 @@
  *              so it is off until `allowF16 = true`, as PyTorch's
  *              torch.backends.cuda.matmul.allow_tf32 is.
  *
+ * Room for a third tier, not built: Dawn's experimental subgroup matrix
+ * (`chromium-experimental-subgroup-matrix`), which reaches NVIDIA's tensor
+ * cores through VK_KHR_cooperative_matrix with f16×f16→f32 16×16×16 tiles
+ * (../shared/design/webgpu.md). It would plug in where the f16 tier does:
+ * every matrix-shaped kernel (matmul, the convolutions' implicit GEMMs and
+ * split-K weight gradients) is one GemmSource (loadA/loadB/store) handed to
+ * gemmKernel(), so a third body for that template, chosen there from a
+ * `subgroupMatrixTier(gpu)` beside f16Tier, covers them all without touching
+ * the ops. What it needs that is not here yet: requesting the feature (and
+ * Dawn's allow_unsafe_apis toggle) in open.ts, reading
+ * adapter.info.subgroupMatrixConfigs into the context to pick the tile shape,
+ * and a setting (allowF16 already says "f16 operands, f32 accumulation", so it
+ * would likely ride on it). Kernels stay f32 elsewhere, as with the f16 tier.
+ *
  * The settings are read at each dispatch, so changing them takes effect for
  * the next op; each tier's kernels have their own keys and pipelines. Like
  * allow_tf32 on a GPU without TF32, a setting the device cannot honour is a
