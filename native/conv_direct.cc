@@ -217,49 +217,55 @@ void gemmPacked(int64_t M, int64_t N, int64_t K, const float *Ap, const float *B
 /**
  * dW[m][k] += sum_g sum_j D_g[m][j] B_gk[j] over `images` images g (D_g = D + g * dStride, B_gk =
  * B + g * bStride + off[k]; j < N, a multiple of kNr), as vector partial sums acc[m * ldacc + k]; M
- * and K are multiples of 4. Each 4x4 block of partial sums stays in registers over all of j and
- * every image of the group: one LeNet image has only 9 column vectors, too few to pay for loading
- * and storing 16 accumulators. The 4 D and 4 B vectors are loaded once per column block.
+ * is a multiple of MI and K of 4. Each MIx4 block of partial sums stays in registers over all of j
+ * and every image of the group: one LeNet image has only 9 column vectors, too few to pay for
+ * loading and storing the accumulators. The 4 B vectors are loaded once per column block, each D
+ * vector once for its row. MI is 6 for LeNet's conv1 (6 output channels, which 4-row blocks padded
+ * to 8) and 4 otherwise; 6x4 accumulators + 4 B vectors + 1 D vector fit AVX-512's 32 registers.
  */
+template <int MI>
 void gemmTransposedAcc(int64_t M, int64_t N, int64_t K, const float *D, int64_t ldd, const float *B,
                        const int64_t *off, v16 *acc, int64_t ldacc, int64_t images, int64_t dStride, int64_t bStride) {
-  for (int64_t m0 = 0; m0 < M; m0 += 4) {
+  for (int64_t m0 = 0; m0 < M; m0 += MI) {
     const float *dr = D + m0 * ldd;
     for (int64_t k0 = 0; k0 < K; k0 += 4) {
       const float *br[4];
       for (int k = 0; k < 4; k++) br[k] = B + off[k0 + k];
-      v16 a[4][4];
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; i++)
+      v16 a[MI][4];
+#pragma GCC unroll 6
+      for (int i = 0; i < MI; i++)
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) a[i][k] = acc[(m0 + i) * ldacc + k0 + k];
       for (int64_t g = 0; g < images; g++) {
         const float *dg = dr + g * dStride;
         const int64_t bg = g * bStride;
         for (int64_t j = 0; j < N; j += kNr) {
-          v16 dv[4], bv[4];
-#pragma GCC unroll 4
-          for (int i = 0; i < 4; i++) dv[i] = loadu16(dg + i * ldd + j);
+          v16 bv[4];
 #pragma GCC unroll 4
           for (int k = 0; k < 4; k++) {
             bv[k] = loadu16(br[k] + bg + j);
-            // Keep bv in a register: GCC would fold the load into each of its 4 FMAs, and these rows
+            // Keep bv in a register: GCC would fold the load into each of its FMAs, and these rows
             // start anywhere in a cache line, so every folded load would be a split load.
             asm("" : "+v"(bv[k]));
           }
+#pragma GCC unroll 6
+          for (int i = 0; i < MI; i++) {
+            const v16 dv = loadu16(dg + i * ldd + j);
 #pragma GCC unroll 4
-          for (int i = 0; i < 4; i++)
-#pragma GCC unroll 4
-            for (int k = 0; k < 4; k++) a[i][k] += dv[i] * bv[k];
+            for (int k = 0; k < 4; k++) a[i][k] += dv * bv[k];
+          }
         }
       }
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; i++)
+#pragma GCC unroll 6
+      for (int i = 0; i < MI; i++)
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) acc[(m0 + i) * ldacc + k0 + k] = a[i][k];
     }
   }
 }
+
+/** Rows per weight-gradient block: 6 where that pads the output channels less than 4 does (LeNet's 6). */
+int64_t weightBlockRows(int64_t oc) { return roundUp(oc, 6) < roundUp(oc, 4) ? 6 : 4; }
 
 /** Row offsets k * ld (an explicit matrix, for the im2col plans). */
 std::vector<int64_t> denseRows(int64_t K, int64_t ld) {
@@ -434,7 +440,8 @@ void directConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, c
   const Dims d(g);
   const int64_t plane = g.oh * g.ow;
   const Act xs{x, g.c, g.h * g.w, xBlock}, dys{dy, g.oc, plane, dyBlock};
-  const int64_t ocp = roundUp(g.oc, 4), ckkp = roundUp(d.ckk, 4);
+  const int64_t mi = weightBlockRows(g.oc);
+  const int64_t ocp = roundUp(g.oc, mi), ckkp = roundUp(d.ckk, 4);
   const bool wide = unitStride(g);
   if (xBlock != 0 && !wide) throw std::invalid_argument("directConvBackwardWeight: a blocked x needs the stride-1 plan");
   const Wide wd(g.c, std::max(g.h + 2 * g.ph, g.oh + g.kh - 1), std::max(g.w + 2 * g.pw, g.ow + g.kw - 1), g.kh, g.kw, g.oh);
@@ -475,7 +482,8 @@ void directConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, c
         for (int64_t o = 0; o < ocp; o++)
           for (int64_t j = 0; j < cols; j += kNr) accB[o] += load16(dyi + o * cols + j);
       }
-      gemmTransposedAcc(ocp, cols, ckkp, dyw.p, cols, src.p, off.data(), accW, ckkp, images, dySize, srcSize);
+      if (mi == 6) gemmTransposedAcc<6>(ocp, cols, ckkp, dyw.p, cols, src.p, off.data(), accW, ckkp, images, dySize, srcSize);
+      else gemmTransposedAcc<4>(ocp, cols, ckkp, dyw.p, cols, src.p, off.data(), accW, ckkp, images, dySize, srcSize);
     }
   }
   auto lanes = [](v16 v) {
