@@ -152,13 +152,16 @@ void col2im(const DirectConv &g, const Dims &d, const float *cols, float *dx) {
  */
 template <int R, int NV>
 inline void gemmTile(int64_t K, const float *A, const float *B, const int64_t *off, const float *init, float *C,
-                     int64_t ldc, int64_t j, int64_t rows) {
+                     int64_t ldc, int64_t j, int64_t rows, const std::vector<int32_t> *ks) {
   v16 acc[R][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) acc[r][v] = splat(init[r]);
-  for (int64_t k = 0; k < K; k++) {
+  const int64_t nk = ks ? static_cast<int64_t>(ks->size()) : K;
+  const int32_t *kl = ks ? ks->data() : nullptr;
+  for (int64_t t = 0; t < nk; t++) {
+    const int64_t k = kl ? kl[t] : t;
     const float *b = B + off[k] + j;
     v16 bv[NV];
 #pragma GCC unroll 4
@@ -179,18 +182,37 @@ inline void gemmTile(int64_t K, const float *A, const float *B, const int64_t *o
   }
 }
 
+/** The column tiles gemmPanel computes for N columns, in order: (first column, vectors), widest first. */
+std::vector<std::pair<int64_t, int>> panelTiles(int64_t N) {
+  std::vector<std::pair<int64_t, int>> t;
+  int64_t j = 0;
+  for (; j + 3 * kNr <= N; j += 3 * kNr) t.push_back({j, 3});
+  if (j + 2 * kNr <= N) {
+    t.push_back({j, 2});
+    j += 2 * kNr;
+  }
+  if (j < N) t.push_back({j, 1});
+  return t;
+}
+
+/** Per column tile of panelTiles(N), the depths k worth multiplying (null: all of them). */
+using TileDepths = std::vector<std::vector<int32_t>>;
+
 /** gemmPacked for one 8-row panel with R live rows (R = the panel's rows, rounded to what tiles exist). */
 template <int R>
 void gemmPanel(int64_t N, int64_t K, const float *A, const float *B, const int64_t *off, const float *init, float *C,
-               int64_t ldc, int64_t rows) {
+               int64_t ldc, int64_t rows, const TileDepths *depths) {
   // 8 rows x 3 vectors is 24 accumulators + 3 B vectors + 1 broadcast of the 32 AVX-512 registers.
+  // The tiles are visited in panelTiles' order; tile t's depths are (*depths)[t].
   int64_t j = 0;
-  for (; j + 3 * kNr <= N; j += 3 * kNr) gemmTile<R, 3>(K, A, B, off, init, C, ldc, j, rows);
+  size_t t = 0;
+  auto ks = [&]() { return depths ? &(*depths)[t++] : nullptr; };
+  for (; j + 3 * kNr <= N; j += 3 * kNr) gemmTile<R, 3>(K, A, B, off, init, C, ldc, j, rows, ks());
   if (j + 2 * kNr <= N) {
-    gemmTile<R, 2>(K, A, B, off, init, C, ldc, j, rows);
+    gemmTile<R, 2>(K, A, B, off, init, C, ldc, j, rows, ks());
     j += 2 * kNr;
   }
-  if (j < N) gemmTile<R, 1>(K, A, B, off, init, C, ldc, j, rows);
+  if (j < N) gemmTile<R, 1>(K, A, B, off, init, C, ldc, j, rows, ks());
 }
 
 /**
@@ -199,7 +221,7 @@ void gemmPanel(int64_t N, int64_t K, const float *A, const float *B, const int64
  * image). A is packed as [ceil(M/8)][K][8]; C has row stride ldc; rows beyond M are not written.
  */
 void gemmPacked(int64_t M, int64_t N, int64_t K, const float *Ap, const float *B, const int64_t *off,
-                const float *bias, float *C, int64_t ldc) {
+                const float *bias, float *C, int64_t ldc, const TileDepths *depths = nullptr) {
   for (int64_t m0 = 0; m0 < M; m0 += kMr) {
     const float *A = Ap + (m0 / kMr) * K * kMr;
     const int64_t rows = std::min(kMr, M - m0);
@@ -207,10 +229,10 @@ void gemmPacked(int64_t M, int64_t N, int64_t K, const float *Ap, const float *B
     for (int64_t r = 0; r < kMr; r++) init[r] = bias && r < rows ? bias[m0 + r] : 0.f;
     float *Cm = C + m0 * ldc;
     // Few live rows (LeNet's 6 and 1 channels) get a tile of that height, not 8 rows of wasted FMAs.
-    if (rows > 6) gemmPanel<8>(N, K, A, B, off, init, Cm, ldc, rows);
-    else if (rows > 4) gemmPanel<6>(N, K, A, B, off, init, Cm, ldc, rows);
-    else if (rows > 2) gemmPanel<4>(N, K, A, B, off, init, Cm, ldc, rows);
-    else gemmPanel<2>(N, K, A, B, off, init, Cm, ldc, rows);
+    if (rows > 6) gemmPanel<8>(N, K, A, B, off, init, Cm, ldc, rows, depths);
+    else if (rows > 4) gemmPanel<6>(N, K, A, B, off, init, Cm, ldc, rows, depths);
+    else if (rows > 2) gemmPanel<4>(N, K, A, B, off, init, Cm, ldc, rows, depths);
+    else gemmPanel<2>(N, K, A, B, off, init, Cm, ldc, rows, depths);
   }
 }
 
@@ -402,6 +424,21 @@ void directConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, c
         for (int64_t t = 0; t < kk; t++) flipped[(c * g.oc + o) * kk + t] = w[(o * g.c + c) * kk + (kk - 1 - t)];
     const std::vector<float> ap = pack(g.c, g.oc * kk, flipped.data(), g.oc * kk, 1);
     const Wide wd(g.oc, std::max(g.oh + 2 * qh, g.h + g.kh - 1), std::max(g.ow + 2 * qw, g.w + g.kw - 1), g.kh, g.kw, g.h);
+    // Most of the padded dy is padding (LeNet's conv2: 10x10 in an 18x18 frame), so for each column
+    // tile only the depths (oc, ky', kx') whose rows meet dy's rows are multiplied: a skipped depth
+    // reads only zeros for every output the tile keeps. Rows past the plane are read only for
+    // columns that are computed and dropped.
+    TileDepths depths;
+    for (const auto &[j, nv] : panelTiles(wd.n)) {
+      std::vector<int32_t> ks;
+      for (int64_t k = 0; k < g.oc * kk; k++) {
+        const int64_t inPlaneOff = wd.off[k] % (wd.hp * wd.wp);
+        const int64_t r0 = (inPlaneOff + j) / wd.wp;
+        const int64_t r1 = std::min((inPlaneOff + j + nv * kNr - 1) / wd.wp, wd.hp - 1);
+        if (r1 >= qh && r0 < qh + g.oh) ks.push_back(static_cast<int32_t>(k));
+      }
+      depths.push_back(std::move(ks));
+    }
 #pragma omp parallel
     {
       ZeroScratch dyp(wd.size);
@@ -409,7 +446,7 @@ void directConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, c
 #pragma omp for schedule(static)
       for (int64_t n = 0; n < g.n; n++) {
         wd.fill(dyp.p, dys, n, g.oh, g.ow, qh, qw);
-        gemmPacked(g.c, wd.n, g.oc * kk, ap.data(), dyp.p, wd.off.data(), nullptr, out.p, wd.n);
+        gemmPacked(g.c, wd.n, g.oc * kk, ap.data(), dyp.p, wd.off.data(), nullptr, out.p, wd.n, &depths);
         wd.narrow(out.p, g.c, g.h, g.w, dx + n * g.c * inPlane);
       }
     }
