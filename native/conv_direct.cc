@@ -182,37 +182,39 @@ inline void gemmTile(int64_t K, const float *A, const float *B, const int64_t *o
   }
 }
 
-/** The column tiles gemmPanel computes for N columns, in order: (first column, vectors), widest first. */
-std::vector<std::pair<int64_t, int>> panelTiles(int64_t N) {
-  std::vector<std::pair<int64_t, int>> t;
+/**
+ * The column tiles of an N-column product, in the order gemmPanel computes them: f(first column,
+ * vectors), widest first. 8 rows x 3 vectors is 24 accumulators + 3 B vectors + 1 broadcast of the
+ * 32 AVX-512 registers.
+ */
+template <class F>
+void forEachTile(int64_t N, F f) {
   int64_t j = 0;
-  for (; j + 3 * kNr <= N; j += 3 * kNr) t.push_back({j, 3});
+  for (; j + 3 * kNr <= N; j += 3 * kNr) f(j, 3);
   if (j + 2 * kNr <= N) {
-    t.push_back({j, 2});
+    f(j, 2);
     j += 2 * kNr;
   }
-  if (j < N) t.push_back({j, 1});
-  return t;
+  if (j < N) f(j, 1);
 }
 
-/** Per column tile of panelTiles(N), the depths k worth multiplying (null: all of them). */
+/** Per column tile of forEachTile(N), the depths k worth multiplying. */
 using TileDepths = std::vector<std::vector<int32_t>>;
 
-/** gemmPacked for one 8-row panel with R live rows (R = the panel's rows, rounded to what tiles exist). */
+/**
+ * gemmPacked for one 8-row panel with R live rows (R = the panel's rows, rounded to what tiles
+ * exist); tile t multiplies only the depths (*depths)[t] when depths is given.
+ */
 template <int R>
 void gemmPanel(int64_t N, int64_t K, const float *A, const float *B, const int64_t *off, const float *init, float *C,
                int64_t ldc, int64_t rows, const TileDepths *depths) {
-  // 8 rows x 3 vectors is 24 accumulators + 3 B vectors + 1 broadcast of the 32 AVX-512 registers.
-  // The tiles are visited in panelTiles' order; tile t's depths are (*depths)[t].
-  int64_t j = 0;
   size_t t = 0;
-  auto ks = [&]() { return depths ? &(*depths)[t++] : nullptr; };
-  for (; j + 3 * kNr <= N; j += 3 * kNr) gemmTile<R, 3>(K, A, B, off, init, C, ldc, j, rows, ks());
-  if (j + 2 * kNr <= N) {
-    gemmTile<R, 2>(K, A, B, off, init, C, ldc, j, rows, ks());
-    j += 2 * kNr;
-  }
-  if (j < N) gemmTile<R, 1>(K, A, B, off, init, C, ldc, j, rows, ks());
+  forEachTile(N, [&](int64_t j, int nv) {
+    const std::vector<int32_t> *ks = depths ? &(*depths)[t++] : nullptr;
+    if (nv == 3) gemmTile<R, 3>(K, A, B, off, init, C, ldc, j, rows, ks);
+    else if (nv == 2) gemmTile<R, 2>(K, A, B, off, init, C, ldc, j, rows, ks);
+    else gemmTile<R, 1>(K, A, B, off, init, C, ldc, j, rows, ks);
+  });
 }
 
 /**
@@ -429,7 +431,7 @@ void directConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, c
     // reads only zeros for every output the tile keeps. Rows past the plane are read only for
     // columns that are computed and dropped.
     TileDepths depths;
-    for (const auto &[j, nv] : panelTiles(wd.n)) {
+    forEachTile(wd.n, [&](int64_t j, int nv) {
       std::vector<int32_t> ks;
       for (int64_t k = 0; k < g.oc * kk; k++) {
         const int64_t inPlaneOff = wd.off[k] % (wd.hp * wd.wp);
@@ -438,7 +440,7 @@ void directConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, c
         if (r1 >= qh && r0 < qh + g.oh) ks.push_back(static_cast<int32_t>(k));
       }
       depths.push_back(std::move(ks));
-    }
+    });
 #pragma omp parallel
     {
       ZeroScratch dyp(wd.size);
