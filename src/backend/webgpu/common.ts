@@ -29,6 +29,12 @@ export function groupsFor(c: WebGpuCtx, n: number): [number, number, number] {
   return elementGroups(n, c.gpu.limits.maxComputeWorkgroupsPerDimension);
 }
 
+/** Workgroups for one workgroup per item of n (a row, an output), folded into 2-D past the per-dimension limit. */
+export function groupsPerItem(c: WebGpuCtx, n: number): [number, number, number] {
+  const gy = Math.max(1, Math.ceil(n / c.gpu.limits.maxComputeWorkgroupsPerDimension));
+  return [Math.ceil(n / gy), gy, 1];
+}
+
 /** WGSL helpers several kernels use: NaN tests that no fast-math rewrite can fold away. */
 export const NAN_HELPERS = `
 fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }

@@ -6,7 +6,7 @@
  * where the device has them).
  */
 import type { Kernels, ReduceOp } from '../kernels.js';
-import { alloc, groupsFor, NAN_HELPERS, run, type GpuStorage, type WebGpuCtx } from './common.js';
+import { alloc, groupsFor, groupsPerItem, NAN_HELPERS, run, type GpuStorage, type WebGpuCtx } from './common.js';
 import { kernel, perElement, WG } from './wgsl.js';
 import { mergeDims } from '../reference/reduce.js';
 import { subgroupTier } from './tiers.js';
@@ -88,9 +88,7 @@ ${offsetCode(reduced)}      let v = x[off];
 }`,
         };
       });
-      const max = c.gpu.limits.maxComputeWorkgroupsPerDimension;
-      const gy = Math.ceil(outN / max);
-      run(c, spec, [x, y], values, [Math.ceil(outN / gy), gy, 1]);
+      run(c, spec, [x, y], values, groupsPerItem(c, outN));
       return y;
     },
     argmax(x: GpuStorage, shape: readonly number[], axis: number): GpuStorage {

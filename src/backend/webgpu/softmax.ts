@@ -8,7 +8,7 @@
  * loss.
  */
 import type { Kernels } from '../kernels.js';
-import { alloc, groupsFor, NAN_HELPERS, run, type GpuStorage, type WebGpuCtx } from './common.js';
+import { alloc, groupsFor, groupsPerItem, NAN_HELPERS, run, type GpuStorage, type WebGpuCtx } from './common.js';
 import { kernel, perElement, WG } from './wgsl.js';
 import { subgroupTier } from './tiers.js';
 import { tierKey, wgReduce, type WgFn } from './wgreduce.js';
@@ -123,9 +123,7 @@ export function softmaxKernels(c: WebGpuCtx): Pick<Kernels<GpuStorage>, 'logSoft
     if (cols <= SHORT_ROW) {
       run(c, short, [...inputs, out], [rows, cols], groupsFor(c, rows));
     } else {
-      const max = c.gpu.limits.maxComputeWorkgroupsPerDimension;
-      const gy = Math.max(1, Math.ceil(rows / max));
-      run(c, long(subgroupTier(c.gpu)), [...inputs, out], [rows, cols], [Math.ceil(rows / gy), gy, 1]);
+      run(c, long(subgroupTier(c.gpu)), [...inputs, out], [rows, cols], groupsPerItem(c, rows));
     }
     return out;
   };
