@@ -40,6 +40,17 @@ export const webgpu = {
   set allowSubgroups(v: boolean) {
     webgpuSettings.allowSubgroups = flag('allowSubgroups', v);
   },
+  /**
+   * allowF16 = true, demanded: throws, naming the adapter, where it would be a quiet no-op (no
+   * shader-f16, or no GPU open). For benchmarks, which must not time f32 while reporting f16.
+   */
+  requireF16(): void {
+    const t = this.tiers();
+    if (!t?.available.shaderF16) {
+      throw new Error(`--allow-f16: the gpu adapter '${t?.adapter ?? 'none (no GPU open)'}' has no shader-f16, so its GEMMs cannot stage tiles in f16; run without --allow-f16`);
+    }
+    webgpuSettings.allowF16 = true;
+  },
   /** The open GPU's adapter, the tiers it offers and those in effect now; null before initGpu(). */
   tiers(): TierReport | null {
     const ctx = gpuContext();

@@ -21,11 +21,7 @@ async function main(argv: string[]): Promise<void> {
   const device = await useDevice(opt('device', 'gpu'));
   // --allow-f16: the f16 GEMM tier, which must not silently fall back to f32 in a benchmark.
   const f16 = rest.includes('--allow-f16');
-  if (f16) {
-    const t = webgpu.tiers();
-    if (!t?.available.shaderF16) throw new Error(`--allow-f16: the gpu adapter '${t?.adapter ?? 'none'}' has no shader-f16`);
-    webgpu.allowF16 = true;
-  }
+  if (f16) webgpu.requireF16();
   manualSeed(0);
   const batch = Number(opt('batch', String(spec.train.batchSize)));
   const r = await benchTrainSteps(spec.create(), { batch, steps: Number(opt('steps', '10')), warmup: Number(opt('warmup', '3')), inputShape: spec.inputShape, device });

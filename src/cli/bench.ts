@@ -12,9 +12,7 @@ import { webgpu } from '../backends.js';
  */
 function allowF16(device: string, type: string): void {
   if (type !== 'gpu') throw new Error(`--allow-f16 applies to the gpu device's GEMMs; add --device gpu (got --device ${device})`);
-  const t = webgpu.tiers();
-  if (!t?.available.shaderF16) throw new Error(`--allow-f16: the gpu adapter '${t?.adapter ?? 'none'}' has no shader-f16, so its GEMMs cannot stage tiles in f16; run without --allow-f16`);
-  webgpu.allowF16 = true;
+  webgpu.requireF16();
 }
 
 export function registerBenchCommand(program: Command): void {
