@@ -8,6 +8,7 @@
         "native/batch_gather.cc",
         "native/conv.cc",
         "native/conv_direct.cc",
+        "native/conv_lanes.cc",
         "native/elementwise.cc",
         "native/host_memory.cc",
         "native/layout.cc",

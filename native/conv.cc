@@ -479,9 +479,24 @@ Napi::Value SetConvChoices(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, taken);
 }
 
+// setConvLanes('auto' | 'off' | 'on') -> the previous mode: whether the direct plan's weight gradient
+// runs with images in vector lanes (conv_lanes.cc) by default (8+ images), never, or always.
+Napi::Value SetConvLanes(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  static const char *names[] = {"auto", "off", "on"};
+  const std::string mode = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  int code = -2;
+  if (mode == "auto") code = -1;
+  if (mode == "off") code = 0;
+  if (mode == "on") code = 1;
+  if (code == -2) throw Napi::TypeError::New(env, "setConvLanes: expected 'auto', 'off' or 'on'");
+  return Napi::String::New(env, names[setLanesMode(code) + 1]);
+}
+
 }  // namespace
 
 void initConv(Napi::Env env, Napi::Object exports) {
+  exports.Set("setConvLanes", Napi::Function::New(env, SetConvLanes, "setConvLanes"));
   exports.Set("convChoices", Napi::Function::New(env, ConvChoices, "convChoices"));
   exports.Set("setConvChoices", Napi::Function::New(env, SetConvChoices, "setConvChoices"));
   exports.Set("setConvLayout", Napi::Function::New(env, SetConvLayout, "setConvLayout"));

@@ -366,6 +366,7 @@ namespace {
 
 bool unitStride(const DirectConv &g) { return g.sh == 1 && g.sw == 1; }
 
+
 }  // namespace
 
 bool directWeightTakesBlockedX(const DirectConv &g) { return unitStride(g); }
@@ -476,6 +477,7 @@ void directConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, c
 
 void directConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, const float *dy, int dyBlock, float *dw,
                               float *db) {
+  if (lanesConvChosen(g)) return lanesConvBackwardWeight(g, x, xBlock, dy, dyBlock, dw, db);
   const Dims d(g);
   const int64_t plane = g.oh * g.ow;
   const Act xs{x, g.c, g.h * g.w, xBlock}, dys{dy, g.oc, plane, dyBlock};

@@ -21,4 +21,17 @@ bool directWeightTakesBlockedX(const DirectConv &g);
 void directConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, const float *dy, int dyBlock, float *dw,
                               float *db);
 
+/** Shapes the lanes plans can take (conv_lanes.cc: stride 1, images interleaved 16 to a vector). */
+bool lanesConvEligible(const DirectConv &g);
+/**
+ * Whether the direct plan hands this shape to the lanes kernels: eligible shapes of 8 or more images
+ * by default; setLanesMode(0) never (TORCHLET_CONV_LANES=0 at start), setLanesMode(1) every eligible
+ * shape whatever its batch (for tests). Returns the previous mode (-1 default).
+ */
+bool lanesConvChosen(const DirectConv &g);
+int setLanesMode(int mode);
+/** As directConvBackwardWeight, with 16 images per vector; x and dy may be plain or channel-blocked. */
+void lanesConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, const float *dy, int dyBlock, float *dw,
+                             float *db);
+
 }  // namespace tl

@@ -146,6 +146,40 @@ describe('cpu backend (oneDNN addon)', () => {
     });
   }
 
+  // The direct plan's weight gradient with 16 images per vector (native/conv_lanes.cc), forced on
+  // for every stride-1 shape whatever its batch, against the reference and against the im2col plan;
+  // odd batches leave lanes of the last group empty.
+  check('the lanes weight gradient matches the reference on every stride-1 shape, full and partial groups of 16 images', () => {
+    const prevLayout = native!.setConvLayout('direct');
+    const prevLanes = native!.setConvLanes('on');
+    try {
+      const cases: Array<[string, Conv2dDesc]> = [
+        ...convCases,
+        ['LeNet conv2, 37 images (2 groups + 5)', convDesc(37, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0)],
+        ['LeNet-BN conv2, 16 images', convDesc(16, 6, 12, 12, 16, 5, 5, 1, 1, 0, 0)],
+        ['7x7 pad 3, 9 output channels, 20 images', convDesc(20, 5, 9, 8, 9, 7, 7, 1, 1, 3, 3)],
+        ['1x3 kernel, pad 0x1', convDesc(18, 3, 6, 7, 2, 1, 3, 1, 1, 0, 1)],
+      ];
+      for (const [name, d] of cases) {
+        const x = rand(d.n * d.c * d.h * d.w);
+        const dy = rand(d.n * d.oc * d.oh * d.ow);
+        const want = ref.conv2dBackwardWeight(x, dy, d, true);
+        const got = cpu.conv2dBackwardWeight(x, dy, d, true);
+        assertClose(got.dw, want.dw, `${name}: dw`);
+        assertClose(got.db, want.db, `${name}: db`);
+        native!.setConvLanes('off');
+        const im2col = cpu.conv2dBackwardWeight(x, dy, d, true);
+        native!.setConvLanes('on');
+        assertClose(got.dw, im2col.dw, `${name}: dw against the im2col plan`);
+      }
+      assert.equal(native!.setConvLanes('auto'), 'on');
+      assert.throws(() => native!.setConvLanes('sideways' as 'on'), /expected 'auto', 'off' or 'on'/);
+    } finally {
+      native!.setConvLanes(prevLanes as 'auto');
+      native!.setConvLayout(prevLayout as 'auto');
+    }
+  });
+
   check('conv tuning settles every LeNet pass on the faster of the blocked and direct plans, within six calls', () => {
     const prev = native!.setConvLayout('auto');
     try {
@@ -246,38 +280,44 @@ describe('cpu backend (oneDNN addon)', () => {
     };
     const plain = (b: Float32Array): Float32Array => layoutOf(b)!.toRowMajor(b) as Float32Array;
     const prev = native!.setConvLayout('direct');
+    const prevLanes = native!.setConvLanes('off');
+    // Each case with the im2col weight gradient and with the lanes one (which reads nChw16c by transposes).
     try {
-      // LeNet's conv2: plain x (6 channels cannot be blocked), blocked dy (16 channels).
-      const d = convDesc(3, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0);
-      const x = rand(d.n * d.c * d.h * d.w);
-      const w = rand(d.oc * d.c * d.kh * d.kw, -0.5, 0.5);
-      const dy = blocked(d.n, 16, 10, 10);
-      const dyr = plain(dy);
-      assertClose(cpu.conv2dBackwardData(dy, w, d), ref.conv2dBackwardData(dyr, w, d), 'conv2 dx from a blocked dy');
-      const got = cpu.conv2dBackwardWeight(x, dy, d, true);
-      const want = ref.conv2dBackwardWeight(x, dyr, d, true);
-      assertClose(got.dw, want.dw, 'conv2 dw from a blocked dy');
-      assertClose(got.db, want.db, 'conv2 db from a blocked dy');
-      // Both blocked, with padding (the stride-1 plan's padded copy) and an odd batch.
-      const d2 = convDesc(3, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1);
-      const x2 = blocked(3, 16, 9, 9);
-      const dy2 = blocked(3, 16, 9, 9);
-      const w2 = rand(16 * 16 * 9, -0.5, 0.5);
-      const got2 = cpu.conv2dBackwardWeight(x2, dy2, d2, true);
-      const want2 = ref.conv2dBackwardWeight(plain(x2), plain(dy2), d2, true);
-      assertClose(got2.dw, want2.dw, 'dw from blocked x and dy');
-      assertClose(got2.db, want2.db, 'db from a blocked dy');
-      assertClose(cpu.conv2dBackwardData(dy2, w2, d2), ref.conv2dBackwardData(plain(dy2), w2, d2), 'dx from a blocked dy, padded');
-      // Strided: dy blocked still goes direct; the weight gradient's patch matrix needs x plain.
-      const d3 = convDesc(2, 4, 11, 11, 16, 3, 3, 2, 2, 1, 1);
-      const dy3 = blocked(2, 16, 6, 6);
-      const x3 = rand(d3.n * d3.c * d3.h * d3.w);
-      const w3 = rand(16 * 4 * 9, -0.5, 0.5);
-      assertClose(cpu.conv2dBackwardData(dy3, w3, d3), ref.conv2dBackwardData(plain(dy3), w3, d3), 'strided dx from a blocked dy');
-      const got3 = cpu.conv2dBackwardWeight(x3, dy3, d3, false);
-      assertClose(got3.dw, ref.conv2dBackwardWeight(x3, plain(dy3), d3, false).dw, 'strided dw from a blocked dy');
+      for (const lanes of ['off', 'on'] as const) {
+        native!.setConvLanes(lanes);
+        // LeNet's conv2: plain x (6 channels cannot be blocked), blocked dy (16 channels).
+        const d = convDesc(3, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0);
+        const x = rand(d.n * d.c * d.h * d.w);
+        const w = rand(d.oc * d.c * d.kh * d.kw, -0.5, 0.5);
+        const dy = blocked(d.n, 16, 10, 10);
+        const dyr = plain(dy);
+        assertClose(cpu.conv2dBackwardData(dy, w, d), ref.conv2dBackwardData(dyr, w, d), 'conv2 dx from a blocked dy');
+        const got = cpu.conv2dBackwardWeight(x, dy, d, true);
+        const want = ref.conv2dBackwardWeight(x, dyr, d, true);
+        assertClose(got.dw, want.dw, 'conv2 dw from a blocked dy');
+        assertClose(got.db, want.db, 'conv2 db from a blocked dy');
+        // Both blocked, with padding (the stride-1 plan's padded copy) and an odd batch.
+        const d2 = convDesc(3, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1);
+        const x2 = blocked(3, 16, 9, 9);
+        const dy2 = blocked(3, 16, 9, 9);
+        const w2 = rand(16 * 16 * 9, -0.5, 0.5);
+        const got2 = cpu.conv2dBackwardWeight(x2, dy2, d2, true);
+        const want2 = ref.conv2dBackwardWeight(plain(x2), plain(dy2), d2, true);
+        assertClose(got2.dw, want2.dw, 'dw from blocked x and dy');
+        assertClose(got2.db, want2.db, 'db from a blocked dy');
+        assertClose(cpu.conv2dBackwardData(dy2, w2, d2), ref.conv2dBackwardData(plain(dy2), w2, d2), 'dx from a blocked dy, padded');
+        // Strided: dy blocked still goes direct; the weight gradient's patch matrix needs x plain.
+        const d3 = convDesc(2, 4, 11, 11, 16, 3, 3, 2, 2, 1, 1);
+        const dy3 = blocked(2, 16, 6, 6);
+        const x3 = rand(d3.n * d3.c * d3.h * d3.w);
+        const w3 = rand(16 * 4 * 9, -0.5, 0.5);
+        assertClose(cpu.conv2dBackwardData(dy3, w3, d3), ref.conv2dBackwardData(plain(dy3), w3, d3), 'strided dx from a blocked dy');
+        const got3 = cpu.conv2dBackwardWeight(x3, dy3, d3, false);
+        assertClose(got3.dw, ref.conv2dBackwardWeight(x3, plain(dy3), d3, false).dw, 'strided dw from a blocked dy');
+      }
     } finally {
       native!.setConvLayout(prev as 'auto');
+      native!.setConvLanes(prevLanes as 'auto');
     }
   });
 

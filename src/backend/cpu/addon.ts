@@ -30,6 +30,12 @@ export interface CpuNative {
    * shape is offered and keep the fastest ('auto', the default); returns the previous mode.
    */
   setConvLayout(mode: 'auto' | 'plain' | 'blocked' | 'direct' | 'winograd'): string;
+  /**
+   * Whether the direct plan's weight gradient puts 16 images in each vector's lanes (conv_lanes.cc):
+   * for stride-1 shapes of 8 or more images ('auto', the default; TORCHLET_CONV_LANES=0 starts 'off'),
+   * never ('off') or for every stride-1 shape ('on', for tests); returns the previous mode.
+   */
+  setConvLanes(mode: 'auto' | 'off' | 'on'): string;
   convTuning(): Array<{
     op: number; layout: 'plain' | 'blocked' | 'direct' | 'winograd' | null;
     blockedMs: number | null; directMs: number | null; winogradMs: number | null; calls: number;
