@@ -372,6 +372,7 @@ bool unitStride(const DirectConv &g) { return g.sh == 1 && g.sw == 1; }
 bool directWeightTakesBlockedX(const DirectConv &g) { return unitStride(g); }
 
 void directConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act) {
+  if (lanesConvChosenBothWays(g)) return lanesConvForward(g, x, w, bias, y, act);
   const Dims d(g);
   // ReLU and sigmoid are applied per image while it is in cache; tanh by oneDNN afterwards.
   const bool perImage = act != 0 && canActivateRun(act);
@@ -413,6 +414,7 @@ void directConvForward(const DirectConv &g, const float *x, const float *w, cons
 }
 
 void directConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, const float *w, float *dx) {
+  if (lanesConvChosenBothWays(g) && g.ph < g.kh && g.pw < g.kw) return lanesConvBackwardData(g, dy, dyBlock, w, dx);
   const Dims d(g);
   const int64_t plane = g.oh * g.ow, inPlane = g.h * g.w;
   const Act dys{dy, g.oc, plane, dyBlock};

@@ -30,6 +30,12 @@ bool lanesConvEligible(const DirectConv &g);
  */
 bool lanesConvChosen(const DirectConv &g);
 int setLanesMode(int mode);
+/** lanesConvChosen, and also each output value in 64+ products (forward and backward data transpose both ways). */
+bool lanesConvChosenBothWays(const DirectConv &g);
+/** As directConvForward (stride 1), 16 images per vector. */
+void lanesConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act);
+/** As directConvBackwardData (stride 1, ph < kh and pw < kw), 16 images per vector; dy plain or nChw16c. */
+void lanesConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, const float *w, float *dx);
 /** As directConvBackwardWeight, with 16 images per vector; x and dy may be plain or channel-blocked. */
 void lanesConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, const float *dy, int dyBlock, float *dw,
                              float *db);

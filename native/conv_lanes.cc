@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "activation.h"
+#include "common.h"
 #include "conv_direct.h"
 
 namespace tl {
@@ -36,18 +38,32 @@ inline v16 loadu(const float *p) { return *reinterpret_cast<const v16u *>(p); }
 
 inline int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-/** A zero-filled, 64-byte aligned float buffer. */
+/**
+ * A zero-filled, 64-byte aligned float buffer, from memory this thread keeps between calls (slot:
+ * one per buffer a kernel holds at once). Made afresh each call, the bigger ones (LeNet's conv2
+ * backward-data frame: 332 KB) came from mmap, above the addon's 256 KiB threshold, and their
+ * page faults cost as much as the transposes.
+ */
 struct LaneBuffer {
   float *p = nullptr;
-  explicit LaneBuffer(int64_t floats) {
+  LaneBuffer(int slot, int64_t floats) {
+    struct Kept {
+      float *p = nullptr;
+      size_t bytes = 0;
+      ~Kept() { std::free(p); }
+    };
+    thread_local Kept kept[4];
     const size_t bytes = static_cast<size_t>(roundUp(std::max<int64_t>(floats, 16) * 4, 64));
-    p = static_cast<float *>(std::aligned_alloc(64, bytes));
-    if (!p) throw std::bad_alloc();
+    Kept &k = kept[slot];
+    if (k.bytes < bytes) {
+      std::free(k.p);
+      k.p = static_cast<float *>(std::aligned_alloc(64, bytes));
+      k.bytes = k.p ? bytes : 0;
+      if (!k.p) throw std::bad_alloc();
+    }
+    p = k.p;
     std::memset(p, 0, bytes);
   }
-  ~LaneBuffer() { std::free(p); }
-  LaneBuffer(const LaneBuffer &) = delete;
-  LaneBuffer &operator=(const LaneBuffer &) = delete;
 };
 
 /**
@@ -206,10 +222,142 @@ int64_t outputChunk(int64_t oc) {
   return (oc + chunks - 1) / chunks;
 }
 
+/**
+ * The inverse of toLanes for a result: plane ch of image n0 + l (l < count) of `dst` (c planes of
+ * plane values, plain NCHW) gets lane l of src[(ch * plane + i) * 16].
+ */
+void fromLanes(const float *src, int64_t c, int64_t plane, int64_t n0, int64_t count, float *dst) {
+  for (int64_t ch = 0; ch < c; ch++) {
+    const float *s = src + ch * plane * kLanes;
+    float *img[16];
+    for (int64_t l = 0; l < count; l++) img[l] = dst + ((n0 + l) * c + ch) * plane;
+    int64_t i = 0;
+    for (; i + 16 <= plane; i += 16) {
+      v16 m[16];
+      for (int t = 0; t < 16; t++) m[t] = loada(s + (i + t) * kLanes);
+      transpose16(m);
+      for (int64_t l = 0; l < count; l++) *reinterpret_cast<v16u *>(img[l] + i) = m[l];
+    }
+    for (; i < plane; i++)
+      for (int64_t l = 0; l < count; l++) img[l][i] = s[i * kLanes + l];
+  }
+}
+
+/**
+ * What a lanes convolution computes: out[m][py][px] = bias[m] + sum over (i, ky, kx) of
+ * w[((m * in + i) * kh + ky) * kw + kx] * frame[i][py + ky][px + kx], where the frame holds the
+ * input planes (ih x iw) at row top, column left, zeros around them.
+ */
+struct LanesConv {
+  int64_t in, out, ih, iw, kh, kw, oh, ow, top, left;
+  int64_t fh() const { return oh + kh - 1; }
+  int64_t fw() const { return ow + kw - 1; }
+};
+
+/**
+ * Output channels m0 .. m0+MO by pixels px0 .. px0+PX of row py, kept in registers over every
+ * input channel and kernel tap; taps whose frame row or columns are all padding are skipped.
+ */
+template <int MO, int PX>
+void convTile(const LanesConv &c, const float *frame, const float *w, const float *bias, float *out, int64_t m0,
+              int64_t py, int64_t px0, int64_t i0, int64_t i1) {
+  const int64_t fw = c.fw(), fplane = c.fh() * fw, kk = c.kh * c.kw, oplane = c.oh * c.ow;
+  v16 a[MO][PX];
+  for (int m = 0; m < MO; m++) {
+    float *o = out + ((m0 + m) * oplane + py * c.ow + px0) * kLanes;
+    const v16 b = v16{} + (bias ? bias[m0 + m] : 0.f);
+    for (int t = 0; t < PX; t++) a[m][t] = i0 == 0 ? b : loada(o + t * kLanes);
+  }
+  const int64_t ky0 = std::max<int64_t>(0, c.top - py), ky1 = std::min<int64_t>(c.kh, c.top + c.ih - py);
+  // Columns px0 + kx .. px0 + PX - 1 + kx must meet [left, left + iw).
+  const int64_t kx0 = std::max<int64_t>(0, c.left - (px0 + PX - 1)), kx1 = std::min<int64_t>(c.kw, c.left + c.iw - px0);
+  for (int64_t i = i0; i < i1; i++) {
+    for (int64_t ky = ky0; ky < ky1; ky++) {
+      const float *row = frame + (i * fplane + (py + ky) * fw + px0) * kLanes;
+      const float *wr = w + (m0 * c.in + i) * kk + ky * c.kw;
+      for (int64_t kx = kx0; kx < kx1; kx++) {
+        v16 xv[PX];
+#pragma GCC unroll 8
+        for (int t = 0; t < PX; t++) xv[t] = loada(row + (t + kx) * kLanes);
+#pragma GCC unroll 4
+        for (int m = 0; m < MO; m++) {
+          const v16 wv = v16{} + wr[m * c.in * kk + kx];
+#pragma GCC unroll 8
+          for (int t = 0; t < PX; t++) a[m][t] += wv * xv[t];
+        }
+      }
+    }
+  }
+  for (int m = 0; m < MO; m++)
+    for (int t = 0; t < PX; t++) storea(out + ((m0 + m) * oplane + py * c.ow + px0 + t) * kLanes, a[m][t]);
+}
+
+template <int MO>
+void convTilePx(int px, const LanesConv &c, const float *frame, const float *w, const float *bias, float *out,
+                int64_t m0, int64_t py, int64_t px0, int64_t i0, int64_t i1) {
+  switch (px) {
+    case 8: return convTile<MO, 8>(c, frame, w, bias, out, m0, py, px0, i0, i1);
+    case 7: return convTile<MO, 7>(c, frame, w, bias, out, m0, py, px0, i0, i1);
+    case 6: return convTile<MO, 6>(c, frame, w, bias, out, m0, py, px0, i0, i1);
+    case 5: return convTile<MO, 5>(c, frame, w, bias, out, m0, py, px0, i0, i1);
+    case 4: return convTile<MO, 4>(c, frame, w, bias, out, m0, py, px0, i0, i1);
+    case 3: return convTile<MO, 3>(c, frame, w, bias, out, m0, py, px0, i0, i1);
+    case 2: return convTile<MO, 2>(c, frame, w, bias, out, m0, py, px0, i0, i1);
+    default: return convTile<MO, 1>(c, frame, w, bias, out, m0, py, px0, i0, i1);
+  }
+}
+
+/**
+ * Runs a LanesConv over a batch: per group of 16 images, the input into lanes (framed), every tile,
+ * the activation (act as activateRun takes it; others after, by the caller) and the result back
+ * to plain NCHW planes.
+ */
+void lanesConvolve(const LanesConv &c, const Planes &src, int64_t n, const float *w, const float *bias, float *dst,
+                   int act) {
+  const int64_t groups = (n + kLanes - 1) / kLanes, oplane = c.oh * c.ow;
+  const int64_t mo = outputChunk(c.out);
+  const int64_t pxMax = std::min<int64_t>(8, 24 / mo);
+  // Pixel tiles of even width (LeNet's 10 as 5 + 5, 14 as 7 + 7).
+  const int64_t pxTiles = (c.ow + pxMax - 1) / pxMax, px = (c.ow + pxTiles - 1) / pxTiles;
+  // Input channels per pass over an output row, so that the kh frame rows they read stay in L1
+  // across the row's tiles (all 16 of LeNet's conv2 backward-data channels at once were L2-bound);
+  // the partial sums wait in the output buffer between passes.
+  const int64_t perPass = std::max<int64_t>(1, (32 * 1024) / (c.kh * c.fw() * kLanes * 4));
+  const int64_t passes = (c.in + perPass - 1) / perPass, inBlock = (c.in + passes - 1) / passes;
+#pragma omp parallel
+  {
+    LaneBuffer frame(0, c.in * c.fh() * c.fw() * kLanes), out(1, c.out * oplane * kLanes);
+#pragma omp for schedule(static)
+    for (int64_t grp = 0; grp < groups; grp++) {
+      const int64_t n0 = grp * kLanes, count = std::min(kLanes, n - n0);
+      toLanes(src, n0, count, c.ih, c.iw, frame.p, c.fh(), c.fw(), c.top, c.left);
+      for (int64_t py = 0; py < c.oh; py++)
+        for (int64_t i0 = 0; i0 < c.in; i0 += inBlock) {
+          const int64_t i1 = std::min(c.in, i0 + inBlock);
+          for (int64_t m0 = 0; m0 < c.out; m0 += mo) {
+            const int64_t rows = std::min(mo, c.out - m0);
+            for (int64_t px0 = 0; px0 < c.ow; px0 += px) {
+              const int pw = static_cast<int>(std::min(px, c.ow - px0));
+              switch (rows) {
+                case 4: convTilePx<4>(pw, c, frame.p, w, bias, out.p, m0, py, px0, i0, i1); break;
+                case 3: convTilePx<3>(pw, c, frame.p, w, bias, out.p, m0, py, px0, i0, i1); break;
+                case 2: convTilePx<2>(pw, c, frame.p, w, bias, out.p, m0, py, px0, i0, i1); break;
+                default: convTilePx<1>(pw, c, frame.p, w, bias, out.p, m0, py, px0, i0, i1); break;
+              }
+            }
+          }
+        }
+      if (act != 0 && canActivateRun(act)) activateRun(out.p, c.out * oplane * kLanes, act);
+      fromLanes(out.p, c.out, oplane, n0, count, dst);
+    }
+  }
+}
+
 }  // namespace
 
 bool lanesConvEligible(const DirectConv &g) {
-  return g.sh == 1 && g.sw == 1 && g.oh + g.kh - 1 >= g.h && g.ow + g.kw - 1 >= g.w;
+  // The input, at (ph, pw) in a frame of (oh + kh - 1) x (ow + kw - 1), must fit in it.
+  return g.sh == 1 && g.sw == 1 && g.ph + g.h <= g.oh + g.kh - 1 && g.pw + g.w <= g.ow + g.kw - 1;
 }
 
 namespace {
@@ -220,6 +368,12 @@ std::atomic<int> lanesMode{[] {
 }  // namespace
 
 int setLanesMode(int mode) { return lanesMode.exchange(mode); }
+
+bool lanesConvChosenBothWays(const DirectConv &g) {
+  // Forward and backward data transpose both their input and their output: each value of either
+  // must take part in enough products (LeNet's conv1: each output in only 25).
+  return lanesConvChosen(g) && (lanesMode.load() == 1 || g.oc * g.kh * g.kw >= 64);
+}
 
 bool lanesConvChosen(const DirectConv &g) {
   const int m = lanesMode.load();
@@ -244,11 +398,12 @@ void lanesConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, co
 #pragma omp parallel
   {
     const int t = omp_get_thread_num();
-    partW[t] = std::make_unique<LaneBuffer>(taps * kLanes);
-    partB[t] = std::make_unique<LaneBuffer>(g.oc * kLanes);
+    partW[t] = std::make_unique<LaneBuffer>(0, taps * kLanes);
+    partB[t] = std::make_unique<LaneBuffer>(1, g.oc * kLanes);
     v16 *accW = reinterpret_cast<v16 *>(partW[t]->p);
     v16 *accB = reinterpret_cast<v16 *>(partB[t]->p);
-    LaneBuffer xl(g.c * fplane * kLanes), dyl(g.oc * oplane * kLanes);
+    // (slots 0 and 1 hold the partial sums)
+    LaneBuffer xl(2, g.c * fplane * kLanes), dyl(3, g.oc * oplane * kLanes);
 #pragma omp for schedule(static)
     for (int64_t grp = 0; grp < groups; grp++) {
       const int64_t n0 = grp * kLanes, count = std::min(kLanes, g.n - n0);
@@ -299,6 +454,27 @@ void lanesConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, co
       db[o] = s;
     }
   }
+}
+
+void lanesConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act) {
+  if (!lanesConvEligible(g)) throw std::invalid_argument("lanesConvForward: not a lanes shape");
+  const LanesConv c{g.c, g.oc, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.ph, g.pw};
+  lanesConvolve(c, Planes{x, g.c, g.h * g.w, 0}, g.n, w, bias, y, act);
+  if (act != 0 && !canActivateRun(act)) activateInPlace(y, g.n * g.oc * g.oh * g.ow, act);
+}
+
+void lanesConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, const float *w, float *dx) {
+  if (!lanesConvEligible(g) || g.kh - 1 < g.ph || g.kw - 1 < g.pw)
+    throw std::invalid_argument("lanesConvBackwardData: not a lanes shape");
+  // dx is the convolution of dy, framed by (kh-1-ph, kw-1-pw), with the kernel flipped and the
+  // channels swapped: w'[c][o][ky][kx] = w[o][c][kh-1-ky][kw-1-kx].
+  const int64_t kk = g.kh * g.kw;
+  std::vector<float> flipped(g.c * g.oc * kk);
+  for (int64_t ci = 0; ci < g.c; ci++)
+    for (int64_t o = 0; o < g.oc; o++)
+      for (int64_t t = 0; t < kk; t++) flipped[(ci * g.oc + o) * kk + t] = w[(o * g.c + ci) * kk + (kk - 1 - t)];
+  const LanesConv c{g.oc, g.c, g.oh, g.ow, g.kh, g.kw, g.h, g.w, g.kh - 1 - g.ph, g.kw - 1 - g.pw};
+  lanesConvolve(c, Planes{dy, g.oc, g.oh * g.ow, dyBlock}, g.n, flipped.data(), nullptr, dx, 0);
 }
 
 }  // namespace tl

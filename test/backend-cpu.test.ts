@@ -146,10 +146,10 @@ describe('cpu backend (oneDNN addon)', () => {
     });
   }
 
-  // The direct plan's weight gradient with 16 images per vector (native/conv_lanes.cc), forced on
-  // for every stride-1 shape whatever its batch, against the reference and against the im2col plan;
-  // odd batches leave lanes of the last group empty.
-  check('the lanes weight gradient matches the reference on every stride-1 shape, full and partial groups of 16 images', () => {
+  // The direct plan with 16 images per vector (native/conv_lanes.cc), forced on for every stride-1
+  // shape whatever its batch, against the reference (the weight gradient also against the im2col
+  // plan); odd batches leave lanes of the last group empty.
+  check('the lanes convolutions match the reference on every stride-1 shape, full and partial groups of 16 images', () => {
     const prevLayout = native!.setConvLayout('direct');
     const prevLanes = native!.setConvLanes('on');
     try {
@@ -159,10 +159,18 @@ describe('cpu backend (oneDNN addon)', () => {
         ['LeNet-BN conv2, 16 images', convDesc(16, 6, 12, 12, 16, 5, 5, 1, 1, 0, 0)],
         ['7x7 pad 3, 9 output channels, 20 images', convDesc(20, 5, 9, 8, 9, 7, 7, 1, 1, 3, 3)],
         ['1x3 kernel, pad 0x1', convDesc(18, 3, 6, 7, 2, 1, 3, 1, 1, 0, 1)],
+        ['LeNet conv2 + sigmoid, 24 images', convDesc(24, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 'sigmoid')],
+        ['3x3 pad 1 + tanh, 17 images', convDesc(17, 8, 6, 6, 12, 3, 3, 1, 1, 1, 1, 'tanh')],
+        ['3x3 pad 1 + relu, 9 output channels', convDesc(16, 4, 7, 5, 9, 3, 3, 1, 1, 1, 1, 'relu')],
       ];
       for (const [name, d] of cases) {
         const x = rand(d.n * d.c * d.h * d.w);
         const dy = rand(d.n * d.oc * d.oh * d.ow);
+        const w = rand(d.oc * d.c * d.kh * d.kw, -0.5, 0.5);
+        const b = rand(d.oc);
+        assertClose(cpu.conv2d(x, w, b, d), ref.conv2d(x, w, b, d), `${name}: y`);
+        assertClose(cpu.conv2d(x, w, null, d), ref.conv2d(x, w, null, d), `${name}: y without bias`);
+        assertClose(cpu.conv2dBackwardData(dy, w, d), ref.conv2dBackwardData(dy, w, d), `${name}: dx`);
         const want = ref.conv2dBackwardWeight(x, dy, d, true);
         const got = cpu.conv2dBackwardWeight(x, dy, d, true);
         assertClose(got.dw, want.dw, `${name}: dw`);
@@ -180,7 +188,7 @@ describe('cpu backend (oneDNN addon)', () => {
     }
   });
 
-  check('conv tuning settles every LeNet pass on the faster of the blocked and direct plans, within six calls', () => {
+  check('conv tuning settles every LeNet pass on the faster of the blocked and direct plans (direct winning near ties), within six calls', () => {
     const prev = native!.setConvLayout('auto');
     try {
       native!.clearCache();
@@ -198,7 +206,8 @@ describe('cpu backend (oneDNN addon)', () => {
       for (const t of tuned) {
         assert.ok(t.calls >= 2 && t.calls <= 6, `settled after ${t.calls} calls`);
         assert.ok(t.blockedMs !== null && t.directMs !== null, 'both plans were timed');
-        assert.equal(t.layout, (t.directMs as number) < (t.blockedMs as number) ? 'direct' : 'blocked');
+        // The direct plan wins near ties: its time counts 10% less (its output needs no reorder later).
+        assert.equal(t.layout, 0.9 * (t.directMs as number) < (t.blockedMs as number) ? 'direct' : 'blocked');
       }
     } finally {
       native!.setConvLayout(prev as 'auto');

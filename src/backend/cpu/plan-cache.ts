@@ -22,8 +22,14 @@ export function planCacheFile(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(dir, 'conv-plans.json');
 }
 
+/**
+ * Bumped whenever a plan's kernels change speed (2: the direct plan's lanes kernels), so that
+ * decisions timed against the old kernels are not handed to the new ones.
+ */
+const PLAN_REVISION = 2;
+
 function machineKey(threads: number): string {
-  return `${cpus()[0]?.model ?? 'unknown cpu'} | ${threads} threads`;
+  return `${cpus()[0]?.model ?? 'unknown cpu'} | ${threads} threads | plans r${PLAN_REVISION}`;
 }
 
 function readPlans(file: string): PlanFile {
