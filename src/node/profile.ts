@@ -1,6 +1,6 @@
 /**
- * Kernel profiler: with TORCHLET_PROFILE_KERNELS=1 (or =shapes, to split convolutions and batch
- * norms by shape) every kernel call is timed
+ * Kernel profiler: with TORCHLET_PROFILE_KERNELS=1 (or =shapes, to split convolutions, batch
+ * norms and matrix products by shape) every kernel call is timed
  * (kernels run synchronously, so wall time around the call is its cost) and a
  * table of total time per kernel is printed to stderr when the process exits.
  * This is how the per-network "biggest remaining cost" figures are measured.
@@ -20,6 +20,9 @@ function shapeOf(args: unknown[]): string | null {
     const d = a as Record<string, unknown>;
     if (typeof d.oc === 'number' && typeof d.kh === 'number') return `${d.c}->${d.oc} ${d.kh}x${d.kw} on ${d.h}x${d.w}`;
     if (typeof d.spatial === 'number' && typeof d.eps === 'number') return `${d.c}x${d.spatial}`;
+    if (typeof d.m === 'number' && typeof d.k === 'number' && typeof d.n === 'number') {
+      return `${d.batch !== 1 ? `${d.batch}x` : ''}${d.m}x${d.k}${d.transA ? 'ᵀ' : ''} · ${d.k}x${d.n}${d.transB ? 'ᵀ' : ''}`;
+    }
   }
   return null;
 }

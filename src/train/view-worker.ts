@@ -7,7 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { renderViews, type ViewJob } from './view-job.js';
+import type { ViewJob } from './view-job.js';
 
 if (!parentPort) throw new Error('view-worker.js must run as a worker thread');
 const port = parentPort;
@@ -19,9 +19,14 @@ try {
   // not Linux, or not allowed: draw at normal priority
 }
 
+// Vega and resvg are loaded only now, at the lowered priority: a static import would compile them
+// (about a second of CPU) at normal priority first, while the training steps of the first curve
+// point ran 1.5-3x slower beside it.
+const views = import('./view-job.js');
+
 // One job at a time (view-thread.ts sends the next after this one's answer).
 port.on('message', (job: ViewJob) => {
-  renderViews(job).then(
+  views.then(({ renderViews }) => renderViews(job)).then(
     () => port.postMessage({ ok: true }),
     (err: unknown) => port.postMessage({ ok: false, message: err instanceof Error ? err.message : String(err) }),
   );
