@@ -410,6 +410,60 @@ Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+/**
+ * act'(y) times the 2x2 stride-2 average pool's gradient, for act 1 relu, 2 sigmoid, 3 tanh (from
+ * the activation's output y). One pass: each input gets its window's share dy / 4, times the
+ * activation's slope there, written once; inputs no window covers (an odd last row or column) get 0.
+ */
+template <int A>
+void poolActivationRows(const float *y, const float *dy, float *dx, int64_t planes, int64_t h, int64_t w, int64_t oh,
+                        int64_t ow) {
+  const int64_t hw = h * w, ohw = oh * ow;
+  const bool parallel = planes * hw >= kSerialWork;
+#pragma omp parallel if (parallel)
+  {
+    std::vector<float> share(2 * ow);
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < planes; p++) {
+      const float *yp = y + p * hw;
+      float *gx = dx + p * hw;
+      if (oh * 2 != h || ow * 2 != w) std::fill(gx, gx + hw, 0.f);
+      for (int64_t oy = 0; oy < oh; oy++) {
+        const float *g = dy + p * ohw + oy * ow;
+        for (int64_t ix = 0; ix < 2 * ow; ix++) share[ix] = g[ix >> 1] / 4.f;
+        for (int64_t r = 2 * oy; r < 2 * oy + 2; r++) {
+          const float *__restrict yr = yp + r * w;
+          float *__restrict out = gx + r * w;
+          const float *__restrict sh = share.data();
+#pragma omp simd
+          for (int64_t ix = 0; ix < 2 * ow; ix++) {
+            const float v = yr[ix];
+            if (A == 1) out[ix] = v > 0.f ? sh[ix] : 0.f;
+            else if (A == 2) out[ix] = sh[ix] * v * (1.f - v);
+            else out[ix] = sh[ix] * (1.f - v * v);
+          }
+        }
+      }
+    }
+  }
+}
+
+// avgPoolActivationBackward(y, dy, dx, act, n, c, h, w, oh, ow): the 2x2 stride-2 average pool only.
+Napi::Value AvgPoolActivationBackward(const Napi::CallbackInfo &info) {
+  const int act = static_cast<int>(i64(info, 3));
+  const int64_t n = i64(info, 4), c = i64(info, 5), h = i64(info, 6), w = i64(info, 7), oh = i64(info, 8), ow = i64(info, 9);
+  if (n <= 0 || c <= 0 || oh <= 0 || ow <= 0 || 2 * oh > h || 2 * ow > w || act < 1 || act > 3) {
+    throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad avgPoolActivationBackward geometry");
+  }
+  const float *y = f32(info, 0, n * c * h * w, "y");
+  const float *dy = f32(info, 1, n * c * oh * ow, "dy");
+  float *dx = f32(info, 2, n * c * h * w, "dx");
+  if (act == 1) poolActivationRows<1>(y, dy, dx, n * c, h, w, oh, ow);
+  else if (act == 2) poolActivationRows<2>(y, dy, dx, n * c, h, w, oh, ow);
+  else poolActivationRows<3>(y, dy, dx, n * c, h, w, oh, ow);
+  return info.Env().Undefined();
+}
+
 /** Argument i as the Int32Array of max-pool indices, one per output element. */
 int32_t *indicesArg(const Napi::CallbackInfo &info, size_t i, int64_t expect) {
   Napi::Value v = info[i];
@@ -655,6 +709,7 @@ Napi::Value MaxPoolBlockedBackward(const Napi::CallbackInfo &info) {
 void initPool(Napi::Env env, Napi::Object exports) {
   exports.Set("pool2dForward", Napi::Function::New(env, PoolForward, "pool2dForward"));
   exports.Set("pool2dBackward", Napi::Function::New(env, PoolBackward, "pool2dBackward"));
+  exports.Set("avgPoolActivationBackward", Napi::Function::New(env, AvgPoolActivationBackward, "avgPoolActivationBackward"));
   exports.Set("maxPool2dForwardIndices", Napi::Function::New(env, MaxPoolForwardIndices, "maxPool2dForwardIndices"));
   exports.Set("maxPoolBlockedForward", Napi::Function::New(env, MaxPoolBlockedForward, "maxPoolBlockedForward"));
   exports.Set("maxPoolBlockedBackward", Napi::Function::New(env, MaxPoolBlockedBackward, "maxPoolBlockedBackward"));

@@ -72,6 +72,46 @@ for (const backend of listBackends().filter((b) => getBackend(b)?.device.type ==
   });
 }
 
+for (const backend of listBackends().filter((b) => getBackend(b)?.device.type === 'cpu')) {
+  test(`fused conv+activation+average pool equals the three layers, gradients included [${backend}]`, () => {
+    withBackend(backend, () => {
+      torch.manualSeed(5);
+      // LeNet's 2x2 stride-2 pools (the cpu backend's one-pass kernel; an odd plane leaves a
+      // column and a row no window covers), a 3x3 stride-2 pool (the two-kernel fallback), and
+      // each activation.
+      const net = new nn.Sequential(
+        new nn.Conv2d(1, 6, 5, { padding: 2 }), new nn.Sigmoid(), new nn.AvgPool2d(2, 2),
+        new nn.Conv2d(6, 16, 5), new nn.ReLU(), new nn.AvgPool2d(2, 2),
+        new nn.Conv2d(16, 4, 2), new nn.Tanh(), new nn.AvgPool2d(3, 2),
+        new nn.Flatten(), new nn.Linear(4, 3),
+      );
+      for (const n of [3, 17]) {
+        const x = torch.randn([n, 1, 29, 29]);
+        const fused = run(net, x, true);
+        const plain = run(net, x, false);
+        fused.forEach((f, i) => assertClose(f, plain[i], { rtol: 1e-4, atol: 1e-6 }));
+      }
+      const y = net.forward(torch.randn([2, 1, 29, 29]));
+      const chain: string[] = [];
+      for (let t: torch.Tensor | undefined = y; t?.gradFn; t = t.gradFn.inputs.find((i) => i.gradFn)) chain.push(t.gradFn.name);
+      assert.deepEqual(chain.filter((c) => c.includes('Pool')), ['ConvolutionTanhAvgPool2D', 'ConvolutionReluAvgPool2D', 'ConvolutionSigmoidAvgPool2D']);
+      // Under no_grad the pool's input is not kept.
+      const x2 = torch.randn([2, 1, 29, 29]);
+      const before = torch.memoryStats().liveCount;
+      torch.noGrad(() => net.forward(x2).dispose());
+      assert.equal(torch.memoryStats().liveCount, before, 'no storage outlives the forward');
+    });
+  });
+}
+
+test('a pool the fused node cannot take (padded, or larger than the convolution\'s output) runs as the layers do', () => {
+  const net = new nn.Sequential(new nn.Conv2d(1, 2, 3), new nn.Sigmoid(), new nn.AvgPool2d(2, { stride: 2, padding: 1 }));
+  const y = net.forward(torch.rand([1, 1, 8, 8]));
+  assert.equal(y.gradFn?.name, 'AvgPool2D');
+  const small = new nn.Sequential(new nn.Conv2d(1, 2, 3), new nn.ReLU(), new nn.AvgPool2d(4));
+  assert.throws(() => small.forward(torch.rand([1, 1, 5, 5])), /AvgPool2d/);
+});
+
 test('fusion does not change what iterating the layers sees, nor error locations', () => {
   const net = new nn.Sequential(new nn.Conv2d(1, 2, 3), new nn.ReLU(), new nn.Conv2d(3, 2, 3), new nn.Sigmoid());
   assert.deepEqual([...net].map((l) => l.constructor.name), ['Conv2d', 'ReLU', 'Conv2d', 'Sigmoid']);

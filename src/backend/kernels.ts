@@ -125,6 +125,13 @@ export interface Kernels<S> {
   // ---- pooling (ops/pool.ts) ----
   pool2d(x: S, d: Pool2dDesc): S;
   pool2dBackward(x: S, y: S, dy: S, d: Pool2dDesc): S;
+  /**
+   * The gradient of an average pool (d.kind 'avg') whose input y is an activation's output, taken
+   * through the activation too: act'(y) ⊙ pool2dBackward(dy), in one pass over y instead of a pass
+   * to write the pool's dx and another to read it back (Sequential fuses Conv2d + activation +
+   * AvgPool2d). Optional; the op falls back to the two kernels.
+   */
+  avgPoolActivationBackward?(op: ActivationOp, y: S, dy: S, d: Pool2dDesc): S;
 
   // ---- normalisation (ops/batchnorm.ts) ----
   /** Training mode: normalise with batch statistics; returns y, batch mean and biased batch variance. */

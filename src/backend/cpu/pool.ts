@@ -7,6 +7,7 @@ import type { Kernels, Pool2dDesc } from '../kernels.js';
 import { referenceKernels as ref } from '../reference/index.js';
 import { rowMajor, type HostStorage } from '../host.js';
 import { activationIn, alloc, anyZero, blockedLayout, own, type CpuContext } from './common.js';
+import { activationCodes } from './elementwise.js';
 
 /** What a max-pool output's storage carries for its backward. */
 interface MaxPoolIndices {
@@ -39,7 +40,7 @@ const poolKind = (d: Pool2dDesc): number => (d.kind === 'max' ? 0 : d.countInclu
 export function poolKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
   const { nat } = ctx;
   const blocked = (dims: readonly number[], block: number) => blockedLayout(nat, dims, block);
-  return {
+  const kernels: Partial<Kernels<HostStorage>> = {
     pool2d(xs, d) {
       if (anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow)) return own(ctx, ref.pool2d(rowMajor(xs), d));
       const [xb, block] = activationIn(xs, [d.n, d.c, d.h, d.w]);
@@ -98,5 +99,22 @@ export function poolKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
       nat.pool2dBackward(rowMajor(xs), rowMajor(dys), dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
       return own(ctx, dx);
     },
+
+    avgPoolActivationBackward(op, ys, dys, d) {
+      // The 2x2 stride-2 pool on plain buffers (LeNet's) in one pass; anything else as the two kernels.
+      const twoByTwo = d.kind === 'avg' && d.kh === 2 && d.kw === 2 && d.sh === 2 && d.sw === 2 && d.ph === 0 && d.pw === 0;
+      if (twoByTwo && !ys.layout && !dys.layout && !anyZero(d.n, d.c, d.oh, d.ow)) {
+        const dx = alloc(d.n * d.c * d.h * d.w);
+        nat.avgPoolActivationBackward(ys.buf, dys.buf, dx, activationCodes[op] + 1, d.n, d.c, d.h, d.w, d.oh, d.ow);
+        return own(ctx, dx);
+      }
+      const pooled = (kernels.pool2dBackward as NonNullable<typeof kernels.pool2dBackward>)(ys, ys, dys, d);
+      const dxPool = rowMajor(pooled);
+      const dx = alloc(dxPool.length);
+      nat.eltwiseBackward(rowMajor(ys), dxPool, dx, activationCodes[op]);
+      pooled.discard();
+      return own(ctx, dx);
+    },
   };
+  return kernels;
 }

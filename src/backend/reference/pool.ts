@@ -3,7 +3,7 @@
  * for max; for avg, count_include_pad divides by the window clipped to the
  * padded input (not the full kernel when the window overhangs the padding).
  */
-import type { Buf, RowMajorKernels, Pool2dDesc } from '../kernels.js';
+import type { ActivationOp, Buf, RowMajorKernels, Pool2dDesc } from '../kernels.js';
 
 interface Window { y0: number; y1: number; x0: number; x1: number; divisor: number }
 
@@ -94,4 +94,17 @@ function pool2dBackward(x: Buf, _y: Buf, dy: Buf, d: Pool2dDesc): Buf {
   return dx;
 }
 
-export const poolKernels: Pick<RowMajorKernels, 'pool2d' | 'pool2dBackward'> = { pool2d, pool2dBackward };
+/** The composition it stands for: the pool's gradient, then the activation's (from its output y). */
+function avgPoolActivationBackward(op: ActivationOp, y: Buf, dy: Buf, d: Pool2dDesc): Buf {
+  if (d.kind !== 'avg') throw new Error('avgPoolActivationBackward: an average pool only');
+  const dx = pool2dBackward(y, y, dy, d);
+  for (let i = 0; i < dx.length; i++) {
+    const v = y[i];
+    dx[i] = op === 'relu' ? (v > 0 ? dx[i] : 0) : op === 'sigmoid' ? dx[i] * v * (1 - v) : dx[i] * (1 - v * v);
+  }
+  return dx;
+}
+
+export const poolKernels: Pick<RowMajorKernels, 'pool2d' | 'pool2dBackward' | 'avgPoolActivationBackward'> = {
+  pool2d, pool2dBackward, avgPoolActivationBackward,
+};

@@ -4,6 +4,7 @@ import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 import { LayerError } from '../errors.js';
 import { conv2d, pair, type Pair } from '../../ops/conv.js';
+import { conv2dActivationAvgPool, type AvgPoolSpec } from '../../ops/conv-pool.js';
 import { kaimingUniform_, uniform_, calculateFanInAndFanOut } from '../init.js';
 import { shapeStr } from '../../shape.js';
 import type { ActivationOp } from '../../backend/kernels.js';
@@ -69,6 +70,21 @@ export class Conv2d extends Module {
 
   /** This convolution followed by an activation in one kernel (Sequential fuses Conv2d + ReLU/Sigmoid/Tanh this way). */
   forwardWithActivation(x: Tensor, activation?: ActivationOp): Tensor {
+    this.checkInput(x);
+    return conv2d(x, this.weight, this.bias, this.stride, this.padding, activation);
+  }
+
+  /**
+   * This convolution, an activation and an average pool as one autograd node (Sequential fuses
+   * Conv2d + ReLU/Sigmoid/Tanh + AvgPool2d this way): the pool's gradient goes through the
+   * activation in one pass.
+   */
+  forwardWithActivationAndAvgPool(x: Tensor, activation: ActivationOp, pool: AvgPoolSpec): Tensor {
+    this.checkInput(x);
+    return conv2dActivationAvgPool(x, this.weight, this.bias, this.stride, this.padding, activation, pool);
+  }
+
+  private checkInput(x: Tensor): void {
     if (x.ndim !== 4) throw new LayerError(this.describe(), `expected a 4-D input [N,C,H,W], got ${shapeStr(x.shape)}`);
     if (x.shape[1] !== this.inChannels) {
       throw new LayerError(this.describe(), `expected ${this.inChannels} input channels, got ${x.shape[1]} (input ${shapeStr(x.shape)})`);
@@ -78,6 +94,5 @@ export class Conv2d extends Module {
     if (h + 2 * this.padding[0] < kh || w + 2 * this.padding[1] < kw) {
       throw new LayerError(this.describe(), `input ${h}x${w} (padded ${h + 2 * this.padding[0]}x${w + 2 * this.padding[1]}) is smaller than the ${kh}x${kw} kernel (input ${shapeStr(x.shape)})`);
     }
-    return conv2d(x, this.weight, this.bias, this.stride, this.padding, activation);
   }
 }

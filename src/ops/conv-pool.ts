@@ -1,0 +1,51 @@
+/**
+ * Conv2d + activation + average pooling as one autograd node: what Sequential runs for LeNet's
+ * Conv2d, Sigmoid, AvgPool2d. The forward is the fused convolution then the pool; the backward
+ * takes the pool's gradient through the activation in one pass (avgPoolActivationBackward), where
+ * the layers one by one wrote the pool's input gradient and read it back for the activation's.
+ */
+import { kernelsOn } from './dispatch.js';
+import { activationGrad } from './activation-grad.js';
+import { conv2dDesc, type Pair } from './conv.js';
+import { poolDesc } from './pool.js';
+import { countMacs } from './counter.js';
+import type { ActivationOp } from '../backend/kernels.js';
+import { Tensor, fromOp } from '../tensor.js';
+
+export interface AvgPoolSpec {
+  kernel: Pair;
+  stride: Pair | null;
+  padding: Pair;
+}
+
+export function conv2dActivationAvgPool(
+  x: Tensor, w: Tensor, bias: Tensor | null, stride: Pair, padding: Pair, activation: ActivationOp, pool: AvgPoolSpec,
+): Tensor {
+  const d = conv2dDesc(x, w, stride, padding);
+  countMacs(d.n * d.oc * d.oh * d.ow * d.c * d.kh * d.kw);
+  const k = kernelsOn('conv2d', x, w, bias);
+  const y = new Tensor(k.conv2d(x.storage, w.storage, bias ? bias.storage : null, { ...d, activation }), [d.n, d.oc, d.oh, d.ow]);
+  const pd = poolDesc('avg', y, pool.kernel, pool.stride, pool.padding, true);
+  const pooled = k.pool2d(y.storage, pd);
+  const params = bias ? [x, w, bias] : [x, w];
+  const name = `Convolution${activation.charAt(0).toUpperCase()}${activation.slice(1)}AvgPool2D`;
+  // The activation's output rides along as an input that needs no gradient: the graph keeps it
+  // for the backward and frees it with the node.
+  const out: Tensor = fromOp(pooled, [pd.n, pd.c, pd.oh, pd.ow], [...params, y], name, (gOut) => {
+    const g = k.avgPoolActivationBackward
+      ? new Tensor(k.avgPoolActivationBackward(activation, y.storage, gOut.storage, pd), y.shape)
+      : activationGrad(k, activation, y.storage, y.storage, new Tensor(k.pool2dBackward(y.storage, out.storage, gOut.storage, pd), y.shape), true);
+    const gx = x.requiresGrad ? new Tensor(k.conv2dBackwardData(g.storage, w.storage, d), x.shape) : null;
+    let gw: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (w.requiresGrad || bias?.requiresGrad) {
+      const { dw, db } = k.conv2dBackwardWeight(x.storage, g.storage, d, bias !== null);
+      gw = new Tensor(dw, w.shape);
+      gb = db && bias ? new Tensor(db, bias.shape) : null;
+    }
+    g.dispose();
+    return bias ? [gx, gw, gb] : [gx, gw];
+  });
+  if (!out.gradFn) y.dispose();
+  return out;
+}
