@@ -43,12 +43,14 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { model: 'lenet', batch: 256, target: 2.0 },
-  { model: 'lenet-bn', batch: 256, target: 2.0 },
-  { model: 'alexnet', batch: 128, target: 1.2 },
-  { model: 'vgg11-small', batch: 128, target: 1.2 },
-  { model: 'nin', batch: 128, target: 1.2 },
-  { model: 'googlenet', batch: 128, target: 1.2 },
+  // The CPU issue's targets: 3x for the LeNets, and for the others no lower than the ratios of
+  // the 2026-12-01 run the issue quotes.
+  { model: 'lenet', batch: 256, target: 3.0 },
+  { model: 'lenet-bn', batch: 256, target: 3.0 },
+  { model: 'alexnet', batch: 128, target: 1.62 },
+  { model: 'vgg11-small', batch: 128, target: 1.78 },
+  { model: 'nin', batch: 128, target: 1.64 },
+  { model: 'googlenet', batch: 128, target: 1.49 },
 ];
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
