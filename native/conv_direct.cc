@@ -67,23 +67,6 @@ struct Dims {
   explicit Dims(const DirectConv &g) : ckk(g.c * g.kh * g.kw), p(g.oh * g.ow), pp(roundUp(g.oh * g.ow, kNr)) {}
 };
 
-/**
- * An NCHW activation stored plain (block 0) or channel-blocked as oneDNN's nChw8c / nChw16c (block 8
- * or 16: element (n, ch, i) at ((n * C/block + ch/block) * plane + i) * block + ch % block). The
- * backward plans read dy this way because the forward pass of the layer above may have left its
- * output blocked.
- */
-struct Act {
-  const float *p;
-  int64_t c, plane, block;
-  /** Element 0 of plane ch of image n; its elements are step() apart. */
-  const float *planeAt(int64_t n, int64_t ch) const {
-    if (block == 0) return p + (n * c + ch) * plane;
-    return p + (n * (c / block) + ch / block) * plane * block + ch % block;
-  }
-  int64_t step() const { return block == 0 ? 1 : block; }
-};
-
 /** For kernel column kx: output columns [lo, hi) whose input column lies inside the image. */
 void validColumns(const DirectConv &g, int64_t kx, int64_t &lo, int64_t &hi) {
   lo = 0;

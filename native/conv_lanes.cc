@@ -99,30 +99,16 @@ inline void transpose16(v16 *m) {
 }
 
 /**
- * An activation as the kernels read it: plain NCHW (block 0) or oneDNN's nChw8c / nChw16c (block 8
- * or 16), as in conv_direct.cc.
- */
-struct Planes {
-  const float *p;
-  int64_t c, plane, block;
-  const float *at(int64_t n, int64_t ch) const {
-    if (block == 0) return p + (n * c + ch) * plane;
-    return p + (n * (c / block) + ch / block) * plane * block + ch % block;
-  }
-  int64_t step() const { return block == 0 ? 1 : block; }
-};
-
-/**
  * Puts images n0 .. n0+count of `src` (c planes of h x w) into lanes: element (ch, y, x) of image
  * n0 + l goes to dst[((ch * fh + y + top) * fw + x + left) * 16 + l]. Lanes from count on are zeroed;
  * the frame around each plane is left as it is (zero, from LaneBuffer).
  */
-void toLanes(const Planes &src, int64_t n0, int64_t count, int64_t h, int64_t w, float *dst, int64_t fh, int64_t fw,
+void toLanes(const Act &src, int64_t n0, int64_t count, int64_t h, int64_t w, float *dst, int64_t fh, int64_t fw,
              int64_t top, int64_t left) {
   const int64_t plane = h * w, step = src.step();
   for (int64_t ch = 0; ch < src.c; ch++) {
     const float *img[16];
-    for (int64_t l = 0; l < kLanes; l++) img[l] = src.at(n0 + std::min(l, count - 1), ch);
+    for (int64_t l = 0; l < kLanes; l++) img[l] = src.planeAt(n0 + std::min(l, count - 1), ch);
     float *base = dst + (ch * fh + top) * fw * kLanes + left * kLanes;
     // Where value i of the plane goes, stepped along (no division per value).
     int64_t row = 0, col = 0;
@@ -312,7 +298,7 @@ void convTilePx(int px, const LanesConv &c, const float *frame, const float *w, 
  * the activation (act as activateRun takes it; others after, by the caller) and the result back
  * to plain NCHW planes.
  */
-void lanesConvolve(const LanesConv &c, const Planes &src, int64_t n, const float *w, const float *bias, float *dst,
+void lanesConvolve(const LanesConv &c, const Act &src, int64_t n, const float *w, const float *bias, float *dst,
                    int act) {
   const int64_t groups = (n + kLanes - 1) / kLanes, oplane = c.oh * c.ow;
   const int64_t mo = outputChunk(c.out);
@@ -390,7 +376,7 @@ void lanesConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, co
   if (!lanesConvEligible(g)) throw std::invalid_argument("lanesConvBackwardWeight: not a lanes shape");
   // The padded input frame: output (oy, ox) with kernel tap (ky, kx) reads frame (oy + ky, ox + kx).
   const int64_t fh = g.oh + g.kh - 1, fw = g.ow + g.kw - 1, fplane = fh * fw, oplane = g.oh * g.ow;
-  const Planes xs{x, g.c, g.h * g.w, xBlock}, dys{dy, g.oc, oplane, dyBlock};
+  const Act xs{x, g.c, g.h * g.w, xBlock}, dys{dy, g.oc, oplane, dyBlock};
   const int64_t groups = (g.n + kLanes - 1) / kLanes, taps = g.oc * g.c * g.kh * g.kw;
   const int64_t mo = outputChunk(g.oc), band = bandRows(g, mo);
   const int threads = omp_get_max_threads();
@@ -459,7 +445,7 @@ void lanesConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, co
 void lanesConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act) {
   if (!lanesConvEligible(g)) throw std::invalid_argument("lanesConvForward: not a lanes shape");
   const LanesConv c{g.c, g.oc, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.ph, g.pw};
-  lanesConvolve(c, Planes{x, g.c, g.h * g.w, 0}, g.n, w, bias, y, act);
+  lanesConvolve(c, Act{x, g.c, g.h * g.w, 0}, g.n, w, bias, y, act);
   if (act != 0 && !canActivateRun(act)) activateInPlace(y, g.n * g.oc * g.oh * g.ow, act);
 }
 
@@ -474,7 +460,7 @@ void lanesConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, co
     for (int64_t o = 0; o < g.oc; o++)
       for (int64_t t = 0; t < kk; t++) flipped[(ci * g.oc + o) * kk + t] = w[(o * g.c + ci) * kk + (kk - 1 - t)];
   const LanesConv c{g.oc, g.c, g.oh, g.ow, g.kh, g.kw, g.h, g.w, g.kh - 1 - g.ph, g.kw - 1 - g.pw};
-  lanesConvolve(c, Planes{dy, g.oc, g.oh * g.ow, dyBlock}, g.n, flipped.data(), nullptr, dx, 0);
+  lanesConvolve(c, Act{dy, g.oc, g.oh * g.ow, dyBlock}, g.n, flipped.data(), nullptr, dx, 0);
 }
 
 }  // namespace tl

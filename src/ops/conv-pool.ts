@@ -6,7 +6,7 @@
  */
 import { kernelsOn } from './dispatch.js';
 import { activationGrad } from './activation-grad.js';
-import { conv2dDesc, type Pair } from './conv.js';
+import { conv2dDesc, convGrads, type Pair } from './conv.js';
 import { poolDesc } from './pool.js';
 import { countMacs } from './counter.js';
 import type { ActivationOp } from '../backend/kernels.js';
@@ -35,16 +35,9 @@ export function conv2dActivationAvgPool(
     const g = k.avgPoolActivationBackward
       ? new Tensor(k.avgPoolActivationBackward(activation, y.storage, gOut.storage, pd), y.shape)
       : activationGrad(k, activation, y.storage, y.storage, new Tensor(k.pool2dBackward(y.storage, out.storage, gOut.storage, pd), y.shape), true);
-    const gx = x.requiresGrad ? new Tensor(k.conv2dBackwardData(g.storage, w.storage, d), x.shape) : null;
-    let gw: Tensor | null = null;
-    let gb: Tensor | null = null;
-    if (w.requiresGrad || bias?.requiresGrad) {
-      const { dw, db } = k.conv2dBackwardWeight(x.storage, g.storage, d, bias !== null);
-      gw = new Tensor(dw, w.shape);
-      gb = db && bias ? new Tensor(db, bias.shape) : null;
-    }
+    const grads = convGrads(k, x, w, bias, d, g);
     g.dispose();
-    return bias ? [gx, gw, gb] : [gx, gw];
+    return grads;
   });
   if (!out.gradFn) y.dispose();
   return out;

@@ -2,6 +2,7 @@
 import { kernelsOn } from './dispatch.js';
 import { activationGrad } from './activation-grad.js';
 import type { ActivationOp, Conv2dDesc } from '../backend/kernels.js';
+import type { AnyKernels } from '../backend/registry.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { shapeStr } from '../shape.js';
 import { countMacs } from './counter.js';
@@ -33,6 +34,19 @@ export function conv2dDesc(x: Tensor, w: Tensor, stride: Pair, padding: Pair): C
   return { n, c, h, w: wd, oc, kh, kw, sh, sw, ph, pw, oh, ow };
 }
 
+/** The gradients of x, w and bias (as far as each needs one) from the gradient g of the convolution's output. */
+export function convGrads(k: AnyKernels, x: Tensor, w: Tensor, bias: Tensor | null, d: Conv2dDesc, g: Tensor): Array<Tensor | null> {
+  const gx = x.requiresGrad ? new Tensor(k.conv2dBackwardData(g.storage, w.storage, d), x.shape) : null;
+  let gw: Tensor | null = null;
+  let gb: Tensor | null = null;
+  if (w.requiresGrad || bias?.requiresGrad) {
+    const { dw, db } = k.conv2dBackwardWeight(x.storage, g.storage, d, bias !== null);
+    gw = new Tensor(dw, w.shape);
+    gb = db && bias ? new Tensor(db, bias.shape) : null;
+  }
+  return bias ? [gx, gw, gb] : [gx, gw];
+}
+
 /**
  * conv2d, optionally followed by an activation computed in the same kernel
  * (oneDNN post-op). The fused gradient first applies the activation's
@@ -49,15 +63,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, stride: Pair =
   const name = activation ? `Convolution${activation.charAt(0).toUpperCase()}${activation.slice(1)}` : 'Convolution';
   const out: Tensor = fromOp(buf, [d.n, d.oc, d.oh, d.ow], inputs, name, (gOut, spare) => {
     const g = activation ? activationGrad(k, activation, out.storage, out.storage, gOut, spare) : gOut;
-    const gx = x.requiresGrad ? new Tensor(k.conv2dBackwardData(g.storage, w.storage, d), x.shape) : null;
-    let gw: Tensor | null = null;
-    let gb: Tensor | null = null;
-    if (w.requiresGrad || bias?.requiresGrad) {
-      const { dw, db } = k.conv2dBackwardWeight(x.storage, g.storage, d, bias !== null);
-      gw = new Tensor(dw, w.shape);
-      gb = db && bias ? new Tensor(db, bias.shape) : null;
-    }
-    return bias ? [gx, gw, gb] : [gx, gw];
+    return convGrads(k, x, w, bias, d, g);
   });
   if (tracingOn()) recordOp('conv2d', inputs, out, { stride: [d.sh, d.sw], padding: [d.ph, d.pw], kernel: [d.kh, d.kw], activation: activation ?? null });
   return out;
