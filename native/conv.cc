@@ -486,8 +486,9 @@ Napi::Value SetConvChoices(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, taken);
 }
 
-// setConvLanes('auto' | 'off' | 'on') -> the previous mode: whether the direct plan's weight gradient
-// runs with images in vector lanes (conv_lanes.cc) by default (8+ images), never, or always.
+// setConvLanes('auto' | 'off' | 'on') -> the previous mode: whether the direct plan's stride-1 passes
+// run with images in vector lanes (conv_lanes.cc) where lanesConvChosen says (the default), never,
+// or for every eligible shape.
 Napi::Value SetConvLanes(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   static const char *names[] = {"auto", "off", "on"};

@@ -349,7 +349,6 @@ namespace {
 
 bool unitStride(const DirectConv &g) { return g.sh == 1 && g.sw == 1; }
 
-
 }  // namespace
 
 bool directWeightTakesBlockedX(const DirectConv &g) { return unitStride(g); }

@@ -31,9 +31,10 @@ export interface CpuNative {
    */
   setConvLayout(mode: 'auto' | 'plain' | 'blocked' | 'direct' | 'winograd'): string;
   /**
-   * Whether the direct plan's weight gradient puts 16 images in each vector's lanes (conv_lanes.cc):
-   * for stride-1 shapes of 8 or more images ('auto', the default; TORCHLET_CONV_LANES=0 starts 'off'),
-   * never ('off') or for every stride-1 shape ('on', for tests); returns the previous mode.
+   * Whether the direct plan's stride-1 passes put 16 images in each vector's lanes (conv_lanes.cc):
+   * for 8 or more images whose values each take part in 64+ products ('auto', the default;
+   * TORCHLET_CONV_LANES=0 starts 'off'), never ('off') or for every stride-1 shape ('on', for
+   * tests); returns the previous mode.
    */
   setConvLanes(mode: 'auto' | 'off' | 'on'): string;
   convTuning(): Array<{

@@ -31,7 +31,7 @@ function activationBackward(op: ActivationOp, x: Buf, y: Buf, dy: Buf): Buf {
   return dx;
 }
 
-function activationBackwardInPlace(op: ActivationOp, x: Buf, y: Buf, dy: Buf): void {
+export function activationBackwardInPlace(op: ActivationOp, x: Buf, y: Buf, dy: Buf): void {
   // Each dx[i] reads only dy[i], so writing it over dy[i] is safe.
   if (op === 'relu') for (let i = 0; i < dy.length; i++) dy[i] = x[i] > 0 ? dy[i] : 0;
   else if (op === 'sigmoid') for (let i = 0; i < dy.length; i++) dy[i] = dy[i] * y[i] * (1 - y[i]);

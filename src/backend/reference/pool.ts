@@ -4,6 +4,7 @@
  * padded input (not the full kernel when the window overhangs the padding).
  */
 import type { ActivationOp, Buf, RowMajorKernels, Pool2dDesc } from '../kernels.js';
+import { activationBackwardInPlace } from './elementwise.js';
 
 interface Window { y0: number; y1: number; x0: number; x1: number; divisor: number }
 
@@ -98,10 +99,8 @@ function pool2dBackward(x: Buf, _y: Buf, dy: Buf, d: Pool2dDesc): Buf {
 function avgPoolActivationBackward(op: ActivationOp, y: Buf, dy: Buf, d: Pool2dDesc): Buf {
   if (d.kind !== 'avg') throw new Error('avgPoolActivationBackward: an average pool only');
   const dx = pool2dBackward(y, y, dy, d);
-  for (let i = 0; i < dx.length; i++) {
-    const v = y[i];
-    dx[i] = op === 'relu' ? (v > 0 ? dx[i] : 0) : op === 'sigmoid' ? dx[i] * v * (1 - v) : dx[i] * (1 - v * v);
-  }
+  // y is also the activation's input here: ReLU's slope from y > 0 is the same as from x > 0.
+  activationBackwardInPlace(op, y, y, dx);
   return dx;
 }
 

@@ -78,7 +78,8 @@ export class Sequential extends Module {
   /**
    * Runs the layers in order. A Conv2d or BatchNorm directly followed by ReLU,
    * Sigmoid or Tanh runs as one fused kernel: same values and gradients, one pass over
-   * memory fewer; a Conv2d, activation and AvgPool2d (LeNet's) also share one backward pass. Iterating the layers yourself (`for (const l of net)`) sees
+   * memory fewer; a Conv2d, activation and AvgPool2d (LeNet's) also share one backward pass.
+   * Iterating the layers yourself (`for (const l of net)`) sees
    * every layer separately, as in PyTorch.
    */
   forward(x: Tensor): Tensor {
