@@ -90,6 +90,17 @@ void clearPlanCache() {
   arenas.clear();  // the scratch memory of large shapes goes back too
 }
 
+void evictPlans(const std::vector<Key> &keys) {
+  auto &cache = planCache();
+  for (const Key &k : keys) {
+    auto it = cache.find(k.s);
+    if (it == cache.end()) continue;
+    if (lastPlan == it->second.get()) lastPlan = nullptr;
+    cache.erase(it);
+  }
+  arenas.clear();
+}
+
 dnnl::primitive_attr baseAttr() {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);

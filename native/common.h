@@ -133,6 +133,12 @@ Plan &cachedSized(Key k, int64_t work, F build) {
 
 std::unordered_map<std::string, std::unique_ptr<Plan>> &planCache();
 void clearPlanCache();
+/**
+ * Drop the cached plan for k (a plan that lost a shape's race) and every scratch arena, so what the
+ * losers needed (Winograd's scratchpads, reordered copies of large activations) does not stay
+ * resident for the rest of the run; the arenas grow back to what the chosen plans need.
+ */
+void evictPlans(const std::vector<Key> &keys);
 /** Bumped by clearPlanCache(); per-shape state elsewhere (conv layout tuning) resets when it changes. */
 int cacheGeneration();
 /** Implementation names of the most recently run plan (benchmarks, debugging). */

@@ -209,6 +209,17 @@ int runTuned(const Key &k, void *const *ptrs, F build, const std::function<void(
   auto elapsedMs = [](std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   };
+  // Once a shape's plan is decided, the plans that lost are dropped with their memory.
+  auto dropLosers = [&]() {
+    std::vector<Key> losers;
+    for (int l = 0; l < kLayouts; l++) {
+      if (l == t.choice) continue;
+      Key kl = k;
+      kl << l;
+      losers.push_back(kl);
+    }
+    evictPlans(losers);
+  };
   if (deterministic() && t.tuning()) {
     // Decide before any result is kept: time every plan on offer on this call's data, three times
     // (the first run of each builds its primitive; two timings left were a coin toss on a noisy machine).
@@ -229,6 +240,7 @@ int runTuned(const Key &k, void *const *ptrs, F build, const std::function<void(
         if (t.racing[l] && (fastest < 0 || t.score(l) < t.score(fastest))) fastest = l;
       t.choice = fastest < 0 ? kBlocked : fastest;
     }
+    dropLosers();
   }
   for (;;) {
     const bool timing = t.tuning();
@@ -236,7 +248,10 @@ int runTuned(const Key &k, void *const *ptrs, F build, const std::function<void(
     auto t0 = std::chrono::steady_clock::now();
     int outBlock = 0;
     if (!attempt(layout, outBlock)) continue;
-    if (timing && t.choice < 0) t.record(layout, elapsedMs(t0));
+    if (timing && t.choice < 0) {
+      t.record(layout, elapsedMs(t0));
+      if (t.choice >= 0) dropLosers();
+    }
     return outBlock;
   }
 }

@@ -214,6 +214,29 @@ describe('cpu backend (oneDNN addon)', () => {
     }
   });
 
+  check('a shape\'s race keeps only the chosen plan: the losers are dropped with their memory', () => {
+    const prev = native!.setConvLayout('auto');
+    try {
+      native!.clearCache();
+      // 3x3 stride 1 with 32 channels: offered to oneDNN's blocked and Winograd plans.
+      const d = convDesc(4, 32, 12, 12, 32, 3, 3, 1, 1, 1, 1);
+      const x = rand(d.n * d.c * d.h * d.w);
+      const w = rand(d.oc * d.c * 9, -0.5, 0.5);
+      const first = cpu.conv2d(x, w, null, d);
+      const [t] = native!.convTuning();
+      assert.ok(t && t.layout !== null, 'the first call decides the plan');
+      assert.ok(t.blockedMs !== null && t.winogradMs !== null, 'both oneDNN plans were timed');
+      // Before, the losing plan stayed cached (2 plans), holding its scratch and reordered copies.
+      assert.equal(native!.cacheSize(), 1, `plans kept after the race (chosen: ${t.layout})`);
+      const again = cpu.conv2d(x, w, null, d);
+      const plain = (b: Float32Array): Float32Array => (layoutOf(b)?.toRowMajor(b) as Float32Array | undefined) ?? b;
+      assert.deepEqual(plain(again), plain(first), 'the chosen plan gives the race\'s result');
+      assert.ok(Math.abs(plain(first)[0] - ref.conv2d(x, w, null, d)[0]) < 1e-3, 'and the reference value');
+    } finally {
+      native!.setConvLayout(prev as 'auto');
+    }
+  });
+
   check('activations stay channel-blocked from conv through pooling, concat, slice and elementwise ops, with reference values', () => {
     const cd = convDesc(2, 3, 12, 12, 32, 3, 3, 1, 1, 1, 1);
     // oneDNN's blocked plan writes its output channel-blocked (the direct plan would write NCHW).
