@@ -134,7 +134,7 @@ Plan &cachedSized(Key k, int64_t work, F build) {
 std::unordered_map<std::string, std::unique_ptr<Plan>> &planCache();
 void clearPlanCache();
 /**
- * Drop the cached plan for k (a plan that lost a shape's race) and every scratch arena, so what the
+ * Drop the cached plans for keys (the plans that lost a shape's race) and every scratch arena, so what the
  * losers needed (Winograd's scratchpads, reordered copies of large activations) does not stay
  * resident for the rest of the run; the arenas grow back to what the chosen plans need.
  */
