@@ -19,7 +19,7 @@ import { fit, type Callback, type FitEvent, type FitState } from '../src/train/f
 import { trainCh6 } from '../src/train/train-ch6.js';
 import { bestCheckpoint, earlyStopping, metricsLogger } from '../src/train/callbacks.js';
 import { consoleProgress } from '../src/train/verbose.js';
-import { runWriter } from '../src/train/run-writer.js';
+import { refreshGapMs, runWriter } from '../src/train/run-writer.js';
 import { loadSafetensors } from '../src/io/safetensors-file.js';
 
 let work = '';
@@ -226,4 +226,12 @@ test('runWriter gives a library user the CLI\'s run directory: config, metrics, 
   const state = again.loadCheckpoint(net2, new optim.SGD(net2.parameters(), { lr: 0.3 }));
   assert.deepEqual([state.epoch, state.batch], [2, 0]);
   assert.deepEqual(await values(net2), await values(net));
+});
+
+test('runWriter spaces its unforced chart refreshes by what drawing costs: 2% of the time, between 1 s and 1 min', () => {
+  assert.equal(refreshGapMs(0), 1000);
+  assert.equal(refreshGapMs(10), 1000);
+  assert.equal(refreshGapMs(45), 2250);
+  assert.equal(refreshGapMs(250), 12_500);
+  assert.equal(refreshGapMs(5000), 60_000);
 });

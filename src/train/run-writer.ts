@@ -46,6 +46,17 @@ export interface RunWriter extends Callback {
   finish(final: ReportFinal): Promise<void>;
 }
 
+/** Drawing may take this share of the wall time while training runs. */
+const REFRESH_SHARE = 0.02;
+
+/**
+ * How long to wait after a refresh that took renderMs before the next unforced one: at least a
+ * second, and at most a minute, so a long run's chart never falls far behind.
+ */
+export function refreshGapMs(renderMs: number): number {
+  return Math.min(60_000, Math.max(1000, renderMs / REFRESH_SHARE));
+}
+
 /** Hyperparameters as the report lists them: plain values, nested ones as JSON. */
 function displayConfig(config: object | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -65,24 +76,34 @@ export function runWriter(dir: string, opts: RunWriterOptions = {}): RunWriter {
   let numBatches = 1;
   let confusion: number[][] | undefined;
   let samples: ReportSample[] | undefined;
-  let lastRefresh = 0;
+  let nextRefreshAt = 0;
+  let pngOwed = false;
   const views = new ViewThread();
 
   /**
-   * Rewrite chart and report; throttled while training, forced at epoch ends and at the end.
-   * They are drawn in the view thread (view-thread.ts), not here: Vega and resvg took 3–5% of a
-   * LeNet run's training thread (renderChartSvg, writeChart and renderHeadless in a --cpu-prof of
-   * 2 epochs). chart.png only at epoch ends and the end, where the report page and chart.svg
-   * follow each point. Failures are reported, never fatal.
+   * Rewrite chart and report while training runs, throttled by what drawing costs; forced at the
+   * end. They are drawn in the view thread (view-thread.ts), not here: Vega and resvg took 3–5%
+   * of a LeNet run's training thread (renderChartSvg, writeChart and renderHeadless in a
+   * --cpu-prof of 2 epochs). Even there, at a lowered priority, a refresh each second and a
+   * chart.png each epoch end cost LeNet's fit 5–10% of its examples/sec on 2 cores (the V8
+   * threads that compile and collect for Vega run at normal priority), so the gap after a
+   * refresh grows with how long it took (refreshGapMs). chart.png is drawn at the first refresh
+   * after an epoch end; failures are reported, never fatal.
    */
-  const refresh = async (running: boolean, final?: ReportFinal, force = false): Promise<void> => {
-    const now = Date.now();
-    if (!force && now - lastRefresh < 1000) return;
-    lastRefresh = now;
+  const refresh = async (running: boolean, final?: ReportFinal, force = false, png = force): Promise<void> => {
+    pngOwed ||= png;
+    const start = Date.now();
+    if (!force && start < nextRefreshAt) return;
+    nextRefreshAt = Number.POSITIVE_INFINITY; // none while this one draws
+    const withPng = pngOwed;
+    pngOwed = false;
     try {
-      await views.render({ dir: run.dir, report: { history, labels, confusion, running, final, samples, hyperparameters }, png: force });
+      await views.render({ dir: run.dir, report: { history, labels, confusion, running, final, samples, hyperparameters }, png: withPng });
     } catch (err) {
       warn(`warning: could not refresh chart/report: ${(err as Error).message}`);
+    } finally {
+      const end = Date.now();
+      nextRefreshAt = end + refreshGapMs(end - start);
     }
   };
 
@@ -112,7 +133,7 @@ export function runWriter(dir: string, opts: RunWriterOptions = {}): RunWriter {
         void refresh(true);
       } else if (e.type === 'epoch') {
         confusion = e.confusion;
-        void refresh(true, undefined, true);
+        void refresh(true, undefined, false, true);
         run.appendMetric({
           kind: 'epoch', step: (e.epoch + 1) * numBatches, epoch: e.epoch + 1,
           trainLoss: e.trainLoss, trainAcc: e.trainAcc, testAcc: e.testAcc, examplesPerSec: e.examplesPerSec, lr: e.lr,
