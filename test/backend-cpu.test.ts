@@ -297,6 +297,41 @@ describe('cpu backend (oneDNN addon)', () => {
     assertClose(odd, ref.slice(ref.concat([ar, br], [32, 32], 2, 144), 2, 64, 144, 3, 5), 'odd slice');
   });
 
+  check('the 2x2 average pool\'s gradient through an activation reads a channel-blocked y in one pass, dy plain or blocked', () => {
+    const rowMajor = (b: Float32Array): Float32Array => {
+      const l = layoutOf(b);
+      assert.ok(l, 'buffer is in a blocked layout');
+      return l.toRowMajor(b) as Float32Array;
+    };
+    // Even planes, and an odd one (its last row and column are in no window, so get 0).
+    for (const size of [12, 13]) {
+      const cd = convDesc(2, 3, size, size, 32, 3, 3, 1, 1, 1, 1);
+      const blockedOut = (): Float32Array => {
+        const prev = native!.setConvLayout('blocked');
+        try {
+          return cpu.conv2d(rand(cd.n * cd.c * cd.h * cd.w), rand(cd.oc * cd.c * 9, -0.5, 0.5), null, cd);
+        } finally {
+          native!.setConvLayout(prev as 'auto');
+        }
+      };
+      const d = poolDesc('avg', 2, 32, size, size, 2, 2, 2, 2, 0, 0);
+      for (const op of ['sigmoid', 'relu', 'tanh'] as const) {
+        const y = cpu.unary(op, blockedOut());
+        assert.ok(layoutOf(y), 'the activation keeps the convolution\'s blocked layout');
+        const yr = rowMajor(y);
+        const dyPlain = rand(2 * 32 * d.oh * d.ow);
+        const dx = cpu.avgPoolActivationBackward!(op, y, dyPlain, d);
+        assert.ok(layoutOf(dx), `${op} ${size}: dx takes y's layout`);
+        assertClose(rowMajor(dx), ref.avgPoolActivationBackward!(op, yr, dyPlain, d), `${op} ${size}: plain dy`);
+        // dy in y's blocks: a pooled blocked output stands in for it.
+        const dyBlocked = cpu.pool2d(blockedOut(), d);
+        assert.ok(layoutOf(dyBlocked));
+        const dx2 = cpu.avgPoolActivationBackward!(op, y, dyBlocked, d);
+        assertClose(rowMajor(dx2), ref.avgPoolActivationBackward!(op, yr, rowMajor(dyBlocked), d), `${op} ${size}: blocked dy`);
+      }
+    }
+  });
+
   check('the direct plan\'s backward passes read a channel-blocked dy and x (LeNet\'s conv2 after a blocked forward)', () => {
     // A blocked forward output of the given shape, to stand in for dy or x.
     const blocked = (n: number, c: number, h: number, w: number): Float32Array => {

@@ -87,7 +87,9 @@ export interface CpuNative {
   pool2dBackward(x: Buf, dy: Buf, dx: Buf, kind: number, n: number, c: number, h: number, w: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   /** dx = act'(y) ⊙ the 2x2 stride-2 average pool's gradient of dy; act 1 relu, 2 sigmoid, 3 tanh (all plain NCHW). */
-  avgPoolActivationBackward(y: Buf, dy: Buf, dx: Buf, act: number, n: number, c: number, h: number, w: number, oh: number, ow: number): void;
+  /** yBlock 8 or 16: y and dx are nChw{yBlock}c; dy plain (dyBlock 0) or in y's blocks. */
+  avgPoolActivationBackward(y: Buf, dy: Buf, dx: Buf, act: number, n: number, c: number, h: number, w: number, oh: number, ow: number,
+    yBlock?: number, dyBlock?: number): void;
   /** act: 0 none, 1 relu, 2 sigmoid, 3 tanh, applied to y. */
   batchNormTrain(x: Buf, gamma: Buf, beta: Buf, y: Buf, mean: Buf, variance: Buf, n: number, c: number, spatial: number, eps: number, act?: number): void;
   batchNormInference(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, y: Buf, n: number, c: number, spatial: number, eps: number, act?: number): void;

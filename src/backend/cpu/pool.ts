@@ -101,12 +101,18 @@ export function poolKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
     },
 
     avgPoolActivationBackward(op, ys, dys, d) {
-      // The 2x2 stride-2 pool on plain buffers (LeNet's) in one pass; anything else as the two kernels.
+      // The 2x2 stride-2 pool (LeNet's) in one pass, on plain buffers or on a channel-blocked y (a
+      // convolution's output: dx keeps its layout, dy plain or in the same blocks); anything else as the two kernels.
       const twoByTwo = d.kind === 'avg' && d.kh === 2 && d.kw === 2 && d.sh === 2 && d.sw === 2 && d.ph === 0 && d.pw === 0;
-      if (twoByTwo && !ys.layout && !dys.layout && !anyZero(d.n, d.c, d.oh, d.ow)) {
-        const dx = alloc(d.n * d.c * d.h * d.w);
-        nat.avgPoolActivationBackward(ys.buf, dys.buf, dx, activationCodes[op] + 1, d.n, d.c, d.h, d.w, d.oh, d.ow);
-        return own(ctx, dx);
+      if (twoByTwo && !anyZero(d.n, d.c, d.oh, d.ow)) {
+        const [y, yBlock] = activationIn(ys, [d.n, d.c, d.h, d.w]);
+        const [dy, dyBlock] = activationIn(dys, [d.n, d.c, d.oh, d.ow]);
+        const dyFits = dyBlock === 0 || dyBlock === yBlock;
+        if (dyFits && (yBlock === 0 || d.c % yBlock === 0)) {
+          const dx = alloc(d.n * d.c * d.h * d.w);
+          nat.avgPoolActivationBackward(y, dy, dx, activationCodes[op] + 1, d.n, d.c, d.h, d.w, d.oh, d.ow, yBlock, dyBlock);
+          return own(ctx, dx, yBlock ? ys.layout : null);
+        }
       }
       const pooled = (kernels.pool2dBackward as NonNullable<typeof kernels.pool2dBackward>)(ys, ys, dys, d);
       const dxPool = rowMajor(pooled);
