@@ -1,4 +1,5 @@
 // Batch normalisation (x viewed as [n, c, spatial]) and (log-)softmax over rows.
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -166,7 +167,8 @@ void bnBackwardChannels(const float *x, const float *dyOut, const float *y, cons
 // Direct loops rather than oneDNN's primitive: on plain NCHW with few channels (LeNet-BN's 6 and 16)
 // oneDNN's kernel measured 2-3x slower than these per-channel passes, which PyTorch also uses.
 // Statistics accumulate in double across rows, like the reference kernel; within a row, float
-// partial sums are vectorized (omp simd), which reorders them.
+// partial sums are vectorized (omp simd), which reorders them. One pass gathers both sums
+// (a two-pass mean then variance had read x three times in all).
 Napi::Value BnTrain(const Napi::CallbackInfo &info) {
   BnGeom g = bnArg(info, 6);
   size_t total = g.n * g.c * g.spatial;
@@ -191,36 +193,36 @@ Napi::Value BnTrain(const Napi::CallbackInfo &info) {
   const bool parallel = static_cast<int64_t>(total) >= kSerialWork && C > 1;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t ch = 0; ch < C; ch++) {
-    double sum = 0;
+    // Sum and sum of squares in one pass over x (the normalising pass is the second), both taken
+    // about the channel's first value: shifted so, the variance does not cancel away when the
+    // mean is large against the spread, as the plain E[x^2] - E[x]^2 would.
+    const float shiftBy = x[ch * S];
+    double sum = 0, sumSq = 0;
     for (int64_t i = 0; i < N; i++) {
       const float *row = x + (i * C + ch) * S;
-      float part = 0;
-#pragma omp simd reduction(+ : part)
-      for (int64_t j = 0; j < S; j++) part += row[j];
-      sum += part;
-    }
-    const double m = sum / count;
-    double sq = 0;
-    for (int64_t i = 0; i < N; i++) {
-      const float *row = x + (i * C + ch) * S;
-      const float mf = static_cast<float>(m);
-      float part = 0;
-#pragma omp simd reduction(+ : part)
+      float part = 0, partSq = 0;
+#pragma omp simd reduction(+ : part, partSq)
       for (int64_t j = 0; j < S; j++) {
-        const float t = row[j] - mf;
-        part += t * t;
+        const float t = row[j] - shiftBy;
+        part += t;
+        partSq += t * t;
       }
-      sq += part;
+      sum += part;
+      sumSq += partSq;
     }
-    const double v = sq / count;
+    const double shiftedMean = sum / count;
+    const double m = shiftBy + shiftedMean;
+    const double v = std::max(0.0, sumSq / count - shiftedMean * shiftedMean);
     mean[ch] = static_cast<float>(m);
     var[ch] = static_cast<float>(v);
     const float scale = static_cast<float>(gamma[ch] / std::sqrt(v + g.eps));
-    const float shift = static_cast<float>(beta[ch] - m * scale);
+    // y = (x - shiftBy) * scale + (beta - (mean - shiftBy) * scale): x - shiftBy is exact in float
+    // where x * scale + (beta - mean * scale) would cancel two large terms when the mean is large.
+    const float shift = static_cast<float>(beta[ch] - shiftedMean * scale);
     for (int64_t i = 0; i < N; i++) {
       const float *row = x + (i * C + ch) * S;
       float *out = y + (i * C + ch) * S;
-      for (int64_t j = 0; j < S; j++) out[j] = row[j] * scale + shift;
+      for (int64_t j = 0; j < S; j++) out[j] = (row[j] - shiftBy) * scale + shift;
       if (inRows) activateRun(out, S, act);
     }
   }

@@ -664,6 +664,35 @@ describe('cpu backend (oneDNN addon)', () => {
       assertClose(gb.dbeta, wb.dbeta, 'bn dbeta');
     });
   }
+  check('batch norm statistics keep their precision when the mean is large against the spread (one pass, shifted sums)', () => {
+    // Spread 1 about a mean of 10^4 in float32: E[x²] − E[x]² would lose every digit of the variance.
+    const [n, c, spatial] = [16, 6, 144];
+    const d = { n, c, spatial, eps: 1e-5 };
+    const x = rand(n * c * spatial, -1, 1).map((v, i) => v + 1e4 + (i % 3));
+    const gamma = rand(c, 0.5, 1.5);
+    const beta = rand(c);
+    const got = cpu.batchNormTrain(x, gamma, beta, d);
+    const want = ref.batchNormTrain(x, gamma, beta, d);
+    assertClose(got.mean, want.mean, 'mean');
+    assertClose(got.variance, want.variance, 'variance', 1e-4, 1e-5);
+    // y against float64 arithmetic from x (the reference's float32 mean is itself off by half an ulp of 10^4).
+    const exact = new Float32Array(x.length);
+    for (let ch = 0; ch < c; ch++) {
+      let sum = 0;
+      let sq = 0;
+      for (let i = 0; i < n; i++) for (let j = 0; j < spatial; j++) sum += x[(i * c + ch) * spatial + j];
+      const m = sum / (n * spatial);
+      for (let i = 0; i < n; i++) for (let j = 0; j < spatial; j++) sq += (x[(i * c + ch) * spatial + j] - m) ** 2;
+      const invstd = 1 / Math.sqrt(sq / (n * spatial) + d.eps);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < spatial; j++) {
+          const k = (i * c + ch) * spatial + j;
+          exact[k] = (x[k] - m) * invstd * gamma[ch] + beta[ch];
+        }
+      }
+    }
+    assertClose(got.y, exact, 'y', 1e-4, 0.1);
+  });
   for (const activation of ['relu', 'sigmoid', 'tanh'] as const) {
     for (const [n, c, spatial] of [[8, 6, 49], [32, 12, 1]] as const) {
       check(`batch norm with fused ${activation}, [${n}, ${c}, ${spatial}]: train, inference and backward match the reference`, () => {
