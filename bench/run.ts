@@ -87,7 +87,9 @@ function wallRun(cmd: string, args: string[]): WallRun {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
   const acc = /test acc (\d\.\d+)\s*$/m.exec(r.stdout.split('\n').filter((l) => /^loss .*test acc/.test(l)).pop() ?? '');
   if (!acc) throw new Error(`${cmd} printed no final 'loss …, test acc …' line:\n${r.stdout}`);
-  const speed = /([\d.]+) examples\/sec/.exec(r.stdout);
+  // The run's own figure is its closing line, as d2l's train_ch6 prints it ("N examples/sec on
+  // DEVICE"); each epoch's progress line carries a rate too, and the first of those is epoch 1's.
+  const speed = /^([\d.]+) examples\/sec on /m.exec(r.stdout);
   let peakRssBytes: number | null = null;
   if (gnuTime) {
     peakRssBytes = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) * 1024;
