@@ -163,7 +163,167 @@ void bnBackwardChannels(const float *x, const float *dyOut, const float *y, cons
   }
 }
 
-// batchNormTrain(x, gamma, beta, y, mean, variance, n, c, spatial, eps[, act]): y = act(bn(x)).
+/**
+ * Batch norm over a channel-blocked x (oneDNN's nChw8c / nChw16c, block B dividing C): element
+ * (i, ch, j) at ((i * C/B + ch/B) * S + j) * B + ch % B, as a convolution that fills whole channel
+ * blocks leaves its output. Each block's B channels are the lanes of one run per position, so both
+ * passes are contiguous and vectorized across channels, and the layout never has to be converted
+ * (LeNet-BN's second batch norm had reordered its input and its gradient every step).
+ * Per-channel sums are taken per chunk of images and the chunks added in order, so the result
+ * does not depend on the number of threads.
+ */
+struct BlockedBn {
+  int64_t n, c, s, b;
+  int64_t blocks() const { return c / b; }
+  /** The run of image i's block k: s positions of b lanes. */
+  int64_t at(int64_t i, int64_t k) const { return (i * blocks() + k) * s * b; }
+};
+
+constexpr int64_t kBnChunk = 8;  // images per partial sum
+
+/** sums[0..c) and sums[c..2c) over all images: f(run, lane offset, acc0, acc1) adds one run's two sums per lane. */
+template <class F>
+void blockedChannelSums(const BlockedBn &g, std::vector<double> &sums, F f) {
+  const int64_t chunks = (g.n + kBnChunk - 1) / kBnChunk, C = g.c;
+  std::vector<double> part(chunks * 2 * C, 0.0);
+  const bool parallel = g.n * g.c * g.s >= kSerialWork && chunks > 1;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t chunk = 0; chunk < chunks; chunk++) {
+    double *ps = part.data() + chunk * 2 * C;
+    float a[16], q[16];
+    for (int64_t i = chunk * kBnChunk; i < std::min(g.n, (chunk + 1) * kBnChunk); i++) {
+      for (int64_t k = 0; k < g.blocks(); k++) {
+        std::fill(a, a + g.b, 0.f);
+        std::fill(q, q + g.b, 0.f);
+        f(g.at(i, k), k * g.b, a, q);
+        for (int64_t l = 0; l < g.b; l++) {
+          ps[k * g.b + l] += a[l];
+          ps[C + k * g.b + l] += q[l];
+        }
+      }
+    }
+  }
+  sums.assign(2 * C, 0.0);
+  for (int64_t chunk = 0; chunk < chunks; chunk++) {
+    for (int64_t i = 0; i < 2 * C; i++) sums[i] += part[chunk * 2 * C + i];
+  }
+}
+
+void bnTrainBlocked(const BlockedBn &g, const float *x, const float *gamma, const float *beta, float *y, float *mean,
+                    float *var, float eps, int act) {
+  const int64_t C = g.c, S = g.s, B = g.b;
+  const double count = static_cast<double>(g.n * S);
+  // Shifted by each channel's first value, as the plain pass (see BnTrain).
+  std::vector<float> shiftBy(C);
+  for (int64_t ch = 0; ch < C; ch++) shiftBy[ch] = x[g.at(0, ch / B) + ch % B];
+  std::vector<double> sums;
+  blockedChannelSums(g, sums, [&](int64_t run, int64_t lane0, float *a, float *q) {
+    const float *__restrict p = x + run;
+    const float *__restrict k = shiftBy.data() + lane0;
+    for (int64_t j = 0; j < S; j++) {
+#pragma omp simd
+      for (int64_t l = 0; l < B; l++) {
+        const float t = p[j * B + l] - k[l];
+        a[l] += t;
+        q[l] += t * t;
+      }
+    }
+  });
+  std::vector<float> scale(C), shift(C);
+  for (int64_t ch = 0; ch < C; ch++) {
+    const double shiftedMean = sums[ch] / count;
+    const double v = std::max(0.0, sums[C + ch] / count - shiftedMean * shiftedMean);
+    mean[ch] = static_cast<float>(shiftBy[ch] + shiftedMean);
+    var[ch] = static_cast<float>(v);
+    scale[ch] = static_cast<float>(gamma[ch] / std::sqrt(v + eps));
+    shift[ch] = static_cast<float>(beta[ch] - shiftedMean * scale[ch]);
+  }
+  const bool inRuns = act != 0 && canActivateRun(act);
+  const int64_t runs = g.n * g.blocks();
+#pragma omp parallel for schedule(static) if (g.n * C * S >= kSerialWork)
+  for (int64_t r = 0; r < runs; r++) {
+    const int64_t lane0 = (r % g.blocks()) * B;
+    const float *__restrict p = x + r * S * B;
+    float *__restrict o = y + r * S * B;
+    const float *__restrict k = shiftBy.data() + lane0;
+    const float *__restrict sc = scale.data() + lane0;
+    const float *__restrict sh = shift.data() + lane0;
+    for (int64_t j = 0; j < S; j++) {
+#pragma omp simd
+      for (int64_t l = 0; l < B; l++) o[j * B + l] = (p[j * B + l] - k[l]) * sc[l] + sh[l];
+    }
+    if (inRuns) activateRun(o, S * B, act);
+  }
+  if (act && !inRuns) activateInPlace(y, g.n * C * S, act);
+}
+
+template <int A>
+void bnBackwardBlocked(const BlockedBn &g, const float *x, const float *dyOut, const float *y, const float *gamma,
+                       const float *mean, const float *var, float *dx, float *dgamma, float *dbeta, float eps) {
+  const int64_t C = g.c, S = g.s, B = g.b;
+  const double count = static_cast<double>(g.n * S);
+  std::vector<float> invstd(C);
+  for (int64_t ch = 0; ch < C; ch++) invstd[ch] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[ch]) + eps));
+  std::vector<double> sums;
+  blockedChannelSums(g, sums, [&](int64_t run, int64_t lane0, float *a, float *b) {
+    const float *__restrict xr = x + run;
+    const float *__restrict gr = dyOut + run;
+    const float *__restrict yr = y ? y + run : nullptr;
+    const float *__restrict mu = mean + lane0;
+    for (int64_t j = 0; j < S; j++) {
+#pragma omp simd
+      for (int64_t l = 0; l < B; l++) {
+        const float d = throughActivation<A>(gr[j * B + l], A ? yr[j * B + l] : 0.f);
+        a[l] += d;
+        b[l] += d * (xr[j * B + l] - mu[l]);
+      }
+    }
+  });
+  std::vector<float> k(C), fsdy(C), fsdyx(C);
+  for (int64_t ch = 0; ch < C; ch++) {
+    const double sdyx = sums[C + ch] * invstd[ch];
+    dgamma[ch] = static_cast<float>(sdyx);
+    dbeta[ch] = static_cast<float>(sums[ch]);
+    k[ch] = static_cast<float>(gamma[ch] * invstd[ch] / count);
+    fsdy[ch] = static_cast<float>(sums[ch]);
+    fsdyx[ch] = static_cast<float>(sdyx);
+  }
+  const float m = static_cast<float>(count);
+  const int64_t runs = g.n * g.blocks();
+#pragma omp parallel for schedule(static) if (g.n * C * S >= kSerialWork)
+  for (int64_t r = 0; r < runs; r++) {
+    const int64_t lane0 = (r % g.blocks()) * B, base = r * S * B;
+    const float *__restrict xr = x + base;
+    const float *__restrict gr = dyOut + base;
+    const float *__restrict yr = y ? y + base : nullptr;
+    float *__restrict o = dx + base;
+    const float *__restrict mu = mean + lane0;
+    const float *__restrict is = invstd.data() + lane0;
+    const float *__restrict kk = k.data() + lane0;
+    const float *__restrict s1 = fsdy.data() + lane0;
+    const float *__restrict s2 = fsdyx.data() + lane0;
+    for (int64_t j = 0; j < S; j++) {
+#pragma omp simd
+      for (int64_t l = 0; l < B; l++) {
+        const float d = throughActivation<A>(gr[j * B + l], A ? yr[j * B + l] : 0.f);
+        const float xhat = (xr[j * B + l] - mu[l]) * is[l];
+        o[j * B + l] = kk[l] * (m * d - s1[l] - xhat * s2[l]);
+      }
+    }
+  }
+}
+
+/** Argument i as a channel block (0 plain, 8 or 16) that divides c; throws otherwise. */
+int64_t bnBlockArg(const Napi::CallbackInfo &info, size_t i, int64_t c) {
+  const int64_t b = info.Length() > i && !info[i].IsUndefined() ? i64(info, i) : 0;
+  if (b != 0 && ((b != 8 && b != 16) || c % b != 0)) {
+    throw Napi::RangeError::New(info.Env(), "torchlet cpu: batch norm takes x plain or in channel blocks of 8 or 16 that divide its channels");
+  }
+  return b;
+}
+
+// batchNormTrain(x, gamma, beta, y, mean, variance, n, c, spatial, eps[, act, block]): y = act(bn(x)).
+// With block 8 or 16, x is channel-blocked (BlockedBn) and y is written in the same layout.
 // Direct loops rather than oneDNN's primitive: on plain NCHW with few channels (LeNet-BN's 6 and 16)
 // oneDNN's kernel measured 2-3x slower than these per-channel passes, which PyTorch also uses.
 // Statistics accumulate in double across rows, like the reference kernel; within a row, float
@@ -182,6 +342,11 @@ Napi::Value BnTrain(const Napi::CallbackInfo &info) {
   const double count = static_cast<double>(N * S);
   const int act = info.Length() > 10 ? static_cast<int>(i64(info, 10)) : 0;
   if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad batchnorm activation code");
+  const int64_t block = bnBlockArg(info, 11, C);
+  if (block) {
+    bnTrainBlocked(BlockedBn{N, C, S, block}, x, gamma, beta, y, mean, var, g.eps, act);
+    return info.Env().Undefined();
+  }
   // ReLU and sigmoid are applied to each row as it is written (still in cache); tanh after.
   const bool inRows = act != 0 && canActivateRun(act);
   if (S == 1) {
@@ -262,8 +427,9 @@ Napi::Value BnInference(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// batchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta, n, c, spatial, eps[, act, y])
-// With act (1 relu, 2 sigmoid, 3 tanh), dy is the gradient of y = act(bn(x)).
+// batchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta, n, c, spatial, eps[, act, y, block])
+// With act (1 relu, 2 sigmoid, 3 tanh), dy is the gradient of y = act(bn(x)). With block 8 or 16,
+// x, dy, y and dx are all channel-blocked in that layout (BlockedBn).
 // dx = γ·invstd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)); direct loops for the same reason as BnTrain.
 Napi::Value BnBackward(const Napi::CallbackInfo &info) {
   BnGeom g = bnArg(info, 8);
@@ -280,9 +446,11 @@ Napi::Value BnBackward(const Napi::CallbackInfo &info) {
   if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad batchnorm activation code");
   float *y = act ? f32(info, 13, total, "y") : nullptr;
   const int64_t N = g.n, C = g.c, S = g.spatial;
+  const int64_t block = bnBlockArg(info, 14, C);
   auto run = [&](auto tag) {
     constexpr int A = decltype(tag)::value;
-    if (S == 1) bnBackwardRows<A>(x, dy, y, gamma, mean, var, dx, dgamma, dbeta, N, C, g.eps);
+    if (block) bnBackwardBlocked<A>(BlockedBn{N, C, S, block}, x, dy, y, gamma, mean, var, dx, dgamma, dbeta, g.eps);
+    else if (S == 1) bnBackwardRows<A>(x, dy, y, gamma, mean, var, dx, dgamma, dbeta, N, C, g.eps);
     else bnBackwardChannels<A>(x, dy, y, gamma, mean, var, dx, dgamma, dbeta, N, C, S, g.eps);
   };
   switch (act) {

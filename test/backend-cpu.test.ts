@@ -664,6 +664,69 @@ describe('cpu backend (oneDNN addon)', () => {
       assertClose(gb.dbeta, wb.dbeta, 'bn dbeta');
     });
   }
+  check('batch norm reads a channel-blocked x as it is: y, dx in its layout, values as the reference, the same for any thread count', () => {
+    const rowMajor = (b: Float32Array): Float32Array => {
+      const l = layoutOf(b);
+      assert.ok(l, 'buffer is in a blocked layout');
+      return l.toRowMajor(b) as Float32Array;
+    };
+    // A blocked convolution output stands in for x (LeNet-BN's second batch norm: 16 channels on 8x8),
+    // and another for dy; n = 20 spans chunks of images unevenly, 9x9 planes are odd.
+    for (const [n, c, size] of [[20, 16, 8], [3, 32, 9]] as const) {
+      const cd = convDesc(n, 3, size, size, c, 3, 3, 1, 1, 1, 1);
+      const blockedOut = (): Float32Array => {
+        const prev = native!.setConvLayout('blocked');
+        try {
+          return cpu.conv2d(rand(cd.n * cd.c * cd.h * cd.w, 1, 3), rand(cd.oc * cd.c * 9, -0.5, 0.5), null, cd);
+        } finally {
+          native!.setConvLayout(prev as 'auto');
+        }
+      };
+      const gamma = rand(c, 0.5, 1.5);
+      const beta = rand(c);
+      for (const activation of [undefined, 'relu', 'sigmoid', 'tanh'] as const) {
+        const d = { n, c, spatial: size * size, eps: 1e-5, ...(activation ? { activation } : {}) };
+        const what = `[${n}, ${c}, ${size}x${size}] ${activation ?? 'no activation'}`;
+        const x = blockedOut();
+        const xr = rowMajor(x);
+        const got = cpu.batchNormTrain(x, gamma, beta, d);
+        assert.ok(layoutOf(got.y), `${what}: y keeps x's layout`);
+        assert.ok(layoutOf(x), `${what}: x is not converted`);
+        const want = ref.batchNormTrain(xr, gamma, beta, d);
+        assertClose(rowMajor(got.y), want.y, `${what}: y`);
+        assertClose(got.mean, want.mean, `${what}: mean`);
+        assertClose(got.variance, want.variance, `${what}: variance`);
+        const dy = blockedOut();
+        const gb = cpu.batchNormBackward(x, dy, gamma, want.mean, want.variance, d, got.y);
+        assert.ok(layoutOf(gb.dx), `${what}: dx in x's layout`);
+        const wb = ref.batchNormBackward(xr, rowMajor(dy), gamma, want.mean, want.variance, d, want.y);
+        assertClose(rowMajor(gb.dx), wb.dx, `${what}: dx`, 1e-4, 0.1);
+        assertClose(gb.dgamma, wb.dgamma, `${what}: dgamma`, 1e-4, 0.1);
+        assertClose(gb.dbeta, wb.dbeta, `${what}: dbeta`, 1e-4, 0.1);
+        // A row-major dy beside a blocked x: everything is read row-major, same values.
+        const mixed = cpu.batchNormBackward(x, rowMajor(dy), gamma, want.mean, want.variance, d, got.y);
+        assertClose(mixed.dx, wb.dx, `${what}: dx from a row-major dy`, 1e-4, 0.1);
+      }
+      // Partial sums go by chunks of images, not by thread: one thread and two give the same bits.
+      const x = blockedOut();
+      const dy = blockedOut();
+      const d = { n, c, spatial: size * size, eps: 1e-5 };
+      const before = native!.getNumThreads();
+      try {
+        backend!.setNumThreads!(1);
+        const one = cpu.batchNormTrain(x, gamma, beta, d);
+        const oneB = cpu.batchNormBackward(x, dy, gamma, one.mean, one.variance, d);
+        backend!.setNumThreads!(2);
+        const two = cpu.batchNormTrain(x, gamma, beta, d);
+        const twoB = cpu.batchNormBackward(x, dy, gamma, one.mean, one.variance, d);
+        assert.deepEqual([...two.mean, ...two.variance, ...rowMajor(two.y)], [...one.mean, ...one.variance, ...rowMajor(one.y)]);
+        assert.deepEqual([...twoB.dgamma, ...twoB.dbeta, ...rowMajor(twoB.dx)], [...oneB.dgamma, ...oneB.dbeta, ...rowMajor(oneB.dx)]);
+      } finally {
+        backend!.setNumThreads!(before);
+      }
+    }
+  });
+
   check('batch norm statistics keep their precision when the mean is large against the spread (one pass, shifted sums)', () => {
     // Spread 1 about a mean of 10^4 in float32: E[x²] − E[x]² would lose every digit of the variance.
     const [n, c, spatial] = [16, 6, 144];

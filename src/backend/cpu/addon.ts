@@ -91,11 +91,16 @@ export interface CpuNative {
   avgPoolActivationBackward(y: Buf, dy: Buf, dx: Buf, act: number, n: number, c: number, h: number, w: number, oh: number, ow: number,
     yBlock?: number, dyBlock?: number): void;
   /** act: 0 none, 1 relu, 2 sigmoid, 3 tanh, applied to y. */
-  batchNormTrain(x: Buf, gamma: Buf, beta: Buf, y: Buf, mean: Buf, variance: Buf, n: number, c: number, spatial: number, eps: number, act?: number): void;
+  /** With block (8 or 16), x is channel-blocked in that layout and y is written in it too. */
+  batchNormTrain(x: Buf, gamma: Buf, beta: Buf, y: Buf, mean: Buf, variance: Buf, n: number, c: number, spatial: number, eps: number,
+    act?: number, block?: number): void;
   batchNormInference(x: Buf, gamma: Buf, beta: Buf, mean: Buf, variance: Buf, y: Buf, n: number, c: number, spatial: number, eps: number, act?: number): void;
-  /** With act, dy is the gradient of y = act(bn(x)) and y must be given. */
+  /**
+   * With act, dy is the gradient of y = act(bn(x)) and y must be given. With block (8 or 16),
+   * x, dy, y and dx are all channel-blocked in that layout.
+   */
   batchNormBackward(x: Buf, dy: Buf, gamma: Buf, mean: Buf, variance: Buf, dx: Buf, dgamma: Buf, dbeta: Buf,
-    n: number, c: number, spatial: number, eps: number, act?: number, y?: Buf): void;
+    n: number, c: number, spatial: number, eps: number, act?: number, y?: Buf, block?: number): void;
   softmaxForward(x: Buf, y: Buf, rows: number, cols: number, log: boolean): void;
   softmaxBackward(y: Buf, dy: Buf, dx: Buf, rows: number, cols: number, log: boolean): void;
   matmul(a: Buf, b: Buf, c: Buf, batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): void;

@@ -2,11 +2,22 @@
 import type { BatchNormDesc, Kernels } from '../kernels.js';
 import { referenceKernels as ref } from '../reference/index.js';
 import { rowMajor, type HostStorage } from '../host.js';
-import { alloc, anyZero, own, type CpuContext } from './common.js';
+import { alloc, anyZero, own, sameLayout, type CpuContext } from './common.js';
 import { activationCodes } from './elementwise.js';
 
 const bnAct = (d: BatchNormDesc): number => (d.activation ? activationCodes[d.activation] + 1 : 0);
 const empty = (d: BatchNormDesc): boolean => anyZero(d.n, d.c, d.spatial);
+
+/**
+ * The channel block x is in when the native loops can take it as it is (a convolution's nChw16c/8c
+ * output of [n, c, h, w] with h·w = spatial), else 0 (row-major, converted by rowMajor()).
+ */
+function blockOf(xs: HostStorage, d: BatchNormDesc): number {
+  const l = xs.layout;
+  if (!l || l.dims.length !== 4) return 0;
+  const [n, c, h, w] = l.dims;
+  return n === d.n && c === d.c && h * w === d.spatial && c % l.block === 0 ? l.block : 0;
+}
 
 export function batchNormKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
   const { nat } = ctx;
@@ -14,13 +25,15 @@ export function batchNormKernels(ctx: CpuContext): Partial<Kernels<HostStorage>>
     Object.fromEntries(Object.entries(r).map(([k, v]) => [k, own(ctx, v)])) as { [K in keyof T]: HostStorage };
   return {
     batchNormTrain(xs, gs, bs, d) {
-      const [x, g, b] = [rowMajor(xs), rowMajor(gs), rowMajor(bs)];
+      const [g, b] = [rowMajor(gs), rowMajor(bs)];
+      const block = empty(d) ? 0 : blockOf(xs, d);
+      const x = block ? xs.buf : rowMajor(xs);
       if (empty(d)) return wrap(ref.batchNormTrain(x, g, b, d));
       const y = alloc(x.length);
       const mean = new Float32Array(d.c);
       const variance = new Float32Array(d.c);
-      nat.batchNormTrain(x, g, b, y, mean, variance, d.n, d.c, d.spatial, d.eps, bnAct(d));
-      return wrap({ y, mean, variance });
+      nat.batchNormTrain(x, g, b, y, mean, variance, d.n, d.c, d.spatial, d.eps, bnAct(d), block);
+      return { y: own(ctx, y, block ? xs.layout : null), mean: own(ctx, mean), variance: own(ctx, variance) };
     },
 
     batchNormInference(xs, gs, bs, ms, vs, d) {
@@ -32,10 +45,23 @@ export function batchNormKernels(ctx: CpuContext): Partial<Kernels<HostStorage>>
     },
 
     batchNormBackward(xs, dys, gs, ms, vs, d, ys) {
-      const [x, dy, g, m, v] = [xs, dys, gs, ms, vs].map(rowMajor);
+      if (d.activation && !ys) throw new Error('batchNormBackward: a fused activation needs the output y');
+      const [g, m, v] = [gs, ms, vs].map(rowMajor);
+      // Blocked as the forward saw x when dy (and y, for the activation) are in the same blocks:
+      // what a pool or convolution hands back after a blocked forward.
+      const block = empty(d) ? 0 : blockOf(xs, d);
+      const together = block !== 0 && sameLayout(dys.layout, xs.layout) && (!d.activation || sameLayout((ys as HostStorage).layout, xs.layout));
+      if (together) {
+        const dx = alloc(xs.buf.length);
+        const dgamma = new Float32Array(d.c);
+        const dbeta = new Float32Array(d.c);
+        nat.batchNormBackward(xs.buf, dys.buf, g, m, v, dx, dgamma, dbeta, d.n, d.c, d.spatial, d.eps, bnAct(d),
+          d.activation ? (ys as HostStorage).buf : undefined, block);
+        return { dx: own(ctx, dx, xs.layout), dgamma: own(ctx, dgamma), dbeta: own(ctx, dbeta) };
+      }
+      const [x, dy] = [rowMajor(xs), rowMajor(dys)];
       const y = ys ? rowMajor(ys) : undefined;
       if (empty(d)) return wrap(ref.batchNormBackward(x, dy, g, m, v, d, y));
-      if (d.activation && !y) throw new Error('batchNormBackward: a fused activation needs the output y');
       const dx = alloc(x.length);
       const dgamma = new Float32Array(d.c);
       const dbeta = new Float32Array(d.c);
