@@ -411,7 +411,7 @@ Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
 }
 
 /**
- * act'(y) times the 2x2 stride-2 average pool's gradient, for act 1 relu, 2 sigmoid, 3 tanh (from
+ * act'(y) times the 2x2 stride-2 average pool's gradient, for act 1 relu, 2 sigmoid, 3 tanh (0: none; from
  * the activation's output y). One pass: each input gets its window's share dy / 4, times the
  * activation's slope there, written once; inputs no window covers (an odd last row or column) get 0.
  */
@@ -438,7 +438,8 @@ void poolActivationRows(const float *y, const float *dy, float *dx, int64_t plan
 #pragma omp simd
           for (int64_t ix = 0; ix < 2 * ow; ix++) {
             const float v = yr[ix];
-            if (A == 1) out[ix] = v > 0.f ? sh[ix] : 0.f;
+            if (A == 0) out[ix] = sh[ix];
+            else if (A == 1) out[ix] = v > 0.f ? sh[ix] : 0.f;
             else if (A == 2) out[ix] = sh[ix] * v * (1.f - v);
             else out[ix] = sh[ix] * (1.f - v * v);
           }
@@ -487,7 +488,8 @@ void poolActivationBlocked(const float *y, const float *dy, float *dx, int64_t n
 #pragma omp simd
             for (int64_t l = 0; l < B; l++) {
               const float v = yr[l];
-              if (A == 1) out[l] = v > 0.f ? sh[l] : 0.f;
+              if (A == 0) out[l] = sh[l];
+              else if (A == 1) out[l] = v > 0.f ? sh[l] : 0.f;
               else if (A == 2) out[l] = sh[l] * v * (1.f - v);
               else out[l] = sh[l] * (1.f - v * v);
             }
@@ -499,11 +501,11 @@ void poolActivationBlocked(const float *y, const float *dy, float *dx, int64_t n
 }
 
 // avgPoolActivationBackward(y, dy, dx, act, n, c, h, w, oh, ow[, yBlock, dyBlock]): the 2x2 stride-2
-// average pool only. yBlock 8 or 16: y and dx are nChw{yBlock}c, and dy plain or (dyBlock = yBlock) blocked.
+// average pool only; act 0 is the pool's own gradient (y then only gives the layout). yBlock 8 or 16: y and dx are nChw{yBlock}c, and dy plain or (dyBlock = yBlock) blocked.
 Napi::Value AvgPoolActivationBackward(const Napi::CallbackInfo &info) {
   const int act = static_cast<int>(i64(info, 3));
   const int64_t n = i64(info, 4), c = i64(info, 5), h = i64(info, 6), w = i64(info, 7), oh = i64(info, 8), ow = i64(info, 9);
-  if (n <= 0 || c <= 0 || oh <= 0 || ow <= 0 || 2 * oh > h || 2 * ow > w || act < 1 || act > 3) {
+  if (n <= 0 || c <= 0 || oh <= 0 || ow <= 0 || 2 * oh > h || 2 * ow > w || act < 0 || act > 3) {
     throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad avgPoolActivationBackward geometry");
   }
   const int64_t yBlock = info.Length() > 10 ? i64(info, 10) : 0;
@@ -516,10 +518,12 @@ Napi::Value AvgPoolActivationBackward(const Napi::CallbackInfo &info) {
   const float *dy = f32(info, 1, n * c * oh * ow, "dy");
   float *dx = f32(info, 2, n * c * h * w, "dx");
   if (yBlock) {
-    if (act == 1) poolActivationBlocked<1>(y, dy, dx, n, c, h, w, oh, ow, yBlock, dyBlock);
+    if (act == 0) poolActivationBlocked<0>(y, dy, dx, n, c, h, w, oh, ow, yBlock, dyBlock);
+    else if (act == 1) poolActivationBlocked<1>(y, dy, dx, n, c, h, w, oh, ow, yBlock, dyBlock);
     else if (act == 2) poolActivationBlocked<2>(y, dy, dx, n, c, h, w, oh, ow, yBlock, dyBlock);
     else poolActivationBlocked<3>(y, dy, dx, n, c, h, w, oh, ow, yBlock, dyBlock);
-  } else if (act == 1) poolActivationRows<1>(y, dy, dx, n * c, h, w, oh, ow);
+  } else if (act == 0) poolActivationRows<0>(y, dy, dx, n * c, h, w, oh, ow);
+  else if (act == 1) poolActivationRows<1>(y, dy, dx, n * c, h, w, oh, ow);
   else if (act == 2) poolActivationRows<2>(y, dy, dx, n * c, h, w, oh, ow);
   else poolActivationRows<3>(y, dy, dx, n * c, h, w, oh, ow);
   return info.Env().Undefined();

@@ -270,6 +270,13 @@ describe('cpu backend (oneDNN addon)', () => {
       assertClose(rowMajor(y), yr, `${name}: y`);
       const dy = rand(y.length);
       assertClose(cpu.pool2dBackward(x, y, dy, d), ref.pool2dBackward(xr, yr, dy, d), `${name}: dx`);
+      if (d.kind === 'avg') {
+        // A gradient in the same blocks (what a blocked layer above hands back): dx stays blocked.
+        const dyBlocked = cpu.pool2d(fresh(), d);
+        const dx = cpu.pool2dBackward(x, y, dyBlocked, d);
+        assert.ok(layoutOf(dx), `${name}: dx from a blocked dy stays blocked`);
+        assertClose(rowMajor(dx), ref.pool2dBackward(xr, yr, rowMajor(dyBlocked), d), `${name}: dx from a blocked dy`);
+      }
     }
     // Channel concat and slice of blocked parts, and same-layout elementwise ops, keep the layout.
     const a = fresh();

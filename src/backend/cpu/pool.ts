@@ -35,6 +35,11 @@ function blockedAvgPoolOk(d: Pool2dDesc): boolean {
   return d.kind === 'avg' && d.ph === 0 && d.pw === 0 && (d.oh - 1) * d.sh + d.kh <= d.h && (d.ow - 1) * d.sw + d.kw <= d.w;
 }
 
+/** LeNet's 2x2 stride-2 average pool without padding, whose gradients have a one-pass kernel of their own. */
+const twoByTwoAvg = (d: Pool2dDesc): boolean =>
+  d.kind === 'avg' && d.kh === 2 && d.kw === 2 && d.sh === 2 && d.sw === 2 && d.ph === 0 && d.pw === 0 && !anyZero(d.n, d.c, d.oh, d.ow) &&
+  2 * d.oh <= d.h && 2 * d.ow <= d.w;
+
 const poolKind = (d: Pool2dDesc): number => (d.kind === 'max' ? 0 : d.countIncludePad ? 1 : 2);
 
 export function poolKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
@@ -88,7 +93,17 @@ export function poolKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
         nat.maxPool2dBackwardIndices(rowMajor(dys), idx, dx, d.n * d.c, d.h * d.w, d.oh * d.ow);
         return own(ctx, dx);
       }
-      const [, block] = activationIn(xs, inDims);
+      const [xb, block] = activationIn(xs, inDims);
+      if (block && twoByTwoAvg(d)) {
+        // LeNet-BN's second pool, after a blocked batch norm: one contiguous pass (act 0: no
+        // activation to go through); plain planes keep pool2dBackward's tiled kernel, faster there.
+        const [dy, dyBlock] = activationIn(dys, outDims);
+        if (dyBlock === 0 || dyBlock === block) {
+          const dx = alloc(d.n * d.c * d.h * d.w);
+          nat.avgPoolActivationBackward(xb, dy, dx, 0, d.n, d.c, d.h, d.w, d.oh, d.ow, block, dyBlock);
+          return own(ctx, dx, blocked(inDims, block));
+        }
+      }
       if (block && blockedAvgPoolOk(d)) {
         const [dy, dyBlock] = activationIn(dys, outDims);
         const dx = alloc(d.n * d.c * d.h * d.w);
@@ -103,8 +118,7 @@ export function poolKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
     avgPoolActivationBackward(op, ys, dys, d) {
       // The 2x2 stride-2 pool (LeNet's) in one pass, on plain buffers or on a channel-blocked y (a
       // convolution's output: dx keeps its layout, dy plain or in the same blocks); anything else as the two kernels.
-      const twoByTwo = d.kind === 'avg' && d.kh === 2 && d.kw === 2 && d.sh === 2 && d.sw === 2 && d.ph === 0 && d.pw === 0;
-      if (twoByTwo && !anyZero(d.n, d.c, d.oh, d.ow)) {
+      if (twoByTwoAvg(d)) {
         const [y, yBlock] = activationIn(ys, [d.n, d.c, d.h, d.w]);
         const [dy, dyBlock] = activationIn(dys, [d.n, d.c, d.oh, d.ow]);
         const dyFits = dyBlock === 0 || dyBlock === yBlock;
