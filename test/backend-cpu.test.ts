@@ -237,22 +237,29 @@ describe('cpu backend (oneDNN addon)', () => {
     }
   });
 
+  /** A row-major copy of a channel-blocked buffer, leaving it blocked for the kernels under test. */
+  const plainCopy = (b: Float32Array): Float32Array => {
+    const l = layoutOf(b);
+    assert.ok(l, 'buffer is in a blocked layout');
+    return l.toRowMajor(b) as Float32Array;
+  };
+  /**
+   * A fresh channel-blocked [n, c, size, size] activation: a 3x3 convolution of 3 channels (inputs in
+   * [lo, hi)) by oneDNN's blocked plan, which writes its output blocked (the direct plan would write NCHW).
+   */
+  const blockedActivation = (n: number, c: number, size: number, lo = -1, hi = 1): Float32Array => {
+    const cd = convDesc(n, 3, size, size, c, 3, 3, 1, 1, 1, 1);
+    const prev = native!.setConvLayout('blocked');
+    try {
+      return cpu.conv2d(rand(cd.n * cd.c * cd.h * cd.w, lo, hi), rand(cd.oc * cd.c * 9, -0.5, 0.5), null, cd);
+    } finally {
+      native!.setConvLayout(prev as 'auto');
+    }
+  };
+
   check('activations stay channel-blocked from conv through pooling, concat, slice and elementwise ops, with reference values', () => {
-    const cd = convDesc(2, 3, 12, 12, 32, 3, 3, 1, 1, 1, 1);
-    // oneDNN's blocked plan writes its output channel-blocked (the direct plan would write NCHW).
-    const fresh = (): Float32Array => {
-      const prev = native!.setConvLayout('blocked');
-      try {
-        return cpu.conv2d(rand(cd.n * cd.c * cd.h * cd.w), rand(cd.oc * cd.c * 9, -0.5, 0.5), null, cd);
-      } finally {
-        native!.setConvLayout(prev as 'auto');
-      }
-    };
-    const rowMajor = (b: Float32Array): Float32Array => {
-      const l = layoutOf(b);
-      assert.ok(l, 'buffer is in a blocked layout');
-      return l.toRowMajor(b) as Float32Array; // a copy, leaving b blocked for the kernels under test
-    };
+    const fresh = (): Float32Array => blockedActivation(2, 32, 12);
+    const rowMajor = plainCopy;
     const cases: Array<[string, Pool2dDesc]> = [
       ['max 3x3 s1 p1', poolDesc('max', 2, 32, 12, 12, 3, 3, 1, 1, 1, 1)],
       ['max 3x3 s2 p1', poolDesc('max', 2, 32, 12, 12, 3, 3, 2, 2, 1, 1)],
@@ -305,22 +312,10 @@ describe('cpu backend (oneDNN addon)', () => {
   });
 
   check('the 2x2 average pool\'s gradient through an activation reads a channel-blocked y in one pass, dy plain or blocked', () => {
-    const rowMajor = (b: Float32Array): Float32Array => {
-      const l = layoutOf(b);
-      assert.ok(l, 'buffer is in a blocked layout');
-      return l.toRowMajor(b) as Float32Array;
-    };
+    const rowMajor = plainCopy;
     // Even planes, and an odd one (its last row and column are in no window, so get 0).
     for (const size of [12, 13]) {
-      const cd = convDesc(2, 3, size, size, 32, 3, 3, 1, 1, 1, 1);
-      const blockedOut = (): Float32Array => {
-        const prev = native!.setConvLayout('blocked');
-        try {
-          return cpu.conv2d(rand(cd.n * cd.c * cd.h * cd.w), rand(cd.oc * cd.c * 9, -0.5, 0.5), null, cd);
-        } finally {
-          native!.setConvLayout(prev as 'auto');
-        }
-      };
+      const blockedOut = (): Float32Array => blockedActivation(2, 32, size);
       const d = poolDesc('avg', 2, 32, size, size, 2, 2, 2, 2, 0, 0);
       for (const op of ['sigmoid', 'relu', 'tanh'] as const) {
         const y = cpu.unary(op, blockedOut());
@@ -672,23 +667,11 @@ describe('cpu backend (oneDNN addon)', () => {
     });
   }
   check('batch norm reads a channel-blocked x as it is: y, dx in its layout, values as the reference, the same for any thread count', () => {
-    const rowMajor = (b: Float32Array): Float32Array => {
-      const l = layoutOf(b);
-      assert.ok(l, 'buffer is in a blocked layout');
-      return l.toRowMajor(b) as Float32Array;
-    };
+    const rowMajor = plainCopy;
     // A blocked convolution output stands in for x (LeNet-BN's second batch norm: 16 channels on 8x8),
     // and another for dy; n = 20 spans chunks of images unevenly, 9x9 planes are odd.
     for (const [n, c, size] of [[20, 16, 8], [3, 32, 9]] as const) {
-      const cd = convDesc(n, 3, size, size, c, 3, 3, 1, 1, 1, 1);
-      const blockedOut = (): Float32Array => {
-        const prev = native!.setConvLayout('blocked');
-        try {
-          return cpu.conv2d(rand(cd.n * cd.c * cd.h * cd.w, 1, 3), rand(cd.oc * cd.c * 9, -0.5, 0.5), null, cd);
-        } finally {
-          native!.setConvLayout(prev as 'auto');
-        }
-      };
+      const blockedOut = (): Float32Array => blockedActivation(n, c, size, 1, 3);
       const gamma = rand(c, 0.5, 1.5);
       const beta = rand(c);
       for (const activation of [undefined, 'relu', 'sigmoid', 'tanh'] as const) {
