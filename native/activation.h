@@ -1,4 +1,5 @@
-// In-place ReLU / sigmoid over a run of floats, for kernels that apply a fused activation while
+// Fused activations: the gradient through one from its output (throughActivation), and in-place
+// ReLU / sigmoid over a run of floats, for kernels that apply a fused activation while
 // the run is still in cache (batch norm's output pass, the direct convolution's copy-out).
 // Sigmoid is 1 / (1 + exp(-x)) with glibc's vector expf (libmvec, 16 lanes on AVX-512).
 // Returns false for activations it does not handle here (tanh): callers then use oneDNN's.
@@ -13,6 +14,20 @@ extern "C" __m512 _ZGVeN16v_expf(__m512);
 #endif
 
 namespace tl {
+
+/**
+ * The gradient through a fused activation, from its output y: 0 none, 1 relu, 2 sigmoid, 3 tanh
+ * (the same codes as the convolution's post-op). Computed on the fly inside the backward loops
+ * (batch norm's, the fused 2x2 average pool's), so the activation's gradient never takes a pass over
+ * memory of its own.
+ */
+template <int A>
+inline float throughActivation(float g, float y) {
+  if (A == 1) return y > 0.f ? g : 0.f;
+  if (A == 2) return g * y * (1.f - y);
+  if (A == 3) return g * (1.f - y * y);
+  return g;
+}
 
 /** Whether activateRun handles act here. */
 inline bool canActivateRun(int act) {

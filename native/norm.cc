@@ -35,18 +35,6 @@ memory::desc chanMd(const BnGeom &g) { return memory::desc({g.c}, dt::f32, tag::
 const normalization_flags kScaleShift = normalization_flags::use_scale | normalization_flags::use_shift;
 
 
-/**
- * The gradient through a fused activation, from its output y: 0 none, 1 relu, 2 sigmoid, 3 tanh
- * (the same codes as the convolution's post-op). Computed on the fly inside the backward loops,
- * so the activation's gradient never takes a pass over memory of its own.
- */
-template <int A>
-inline float throughActivation(float g, float y) {
-  if (A == 1) return y > 0.f ? g : 0.f;
-  if (A == 2) return g * y * (1.f - y);
-  if (A == 3) return g * (1.f - y * y);
-  return g;
-}
 
 /**
  * Batch norm over [n, c] (BatchNorm1d after a Linear layer): a channel's values are c apart, so

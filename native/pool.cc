@@ -14,6 +14,7 @@
 #include <cmath>
 #include <limits>
 
+#include "activation.h"
 #include "common.h"
 
 namespace tl {
@@ -411,8 +412,8 @@ Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
 }
 
 /**
- * act'(y) times the 2x2 stride-2 average pool's gradient, for act 1 relu, 2 sigmoid, 3 tanh (0: none; from
- * the activation's output y). One pass: each input gets its window's share dy / 4, times the
+ * act'(y) times the 2x2 stride-2 average pool's gradient (throughActivation's codes; 0 is the
+ * pool's own gradient), from the activation's output y. One pass: each input gets its window's share dy / 4, times the
  * activation's slope there, written once; inputs no window covers (an odd last row or column) get 0.
  */
 template <int A>
@@ -437,11 +438,7 @@ void poolActivationRows(const float *y, const float *dy, float *dx, int64_t plan
           const float *__restrict sh = share.data();
 #pragma omp simd
           for (int64_t ix = 0; ix < 2 * ow; ix++) {
-            const float v = yr[ix];
-            if (A == 0) out[ix] = sh[ix];
-            else if (A == 1) out[ix] = v > 0.f ? sh[ix] : 0.f;
-            else if (A == 2) out[ix] = sh[ix] * v * (1.f - v);
-            else out[ix] = sh[ix] * (1.f - v * v);
+            out[ix] = throughActivation<A>(sh[ix], yr[ix]);
           }
         }
       }
@@ -487,11 +484,7 @@ void poolActivationBlocked(const float *y, const float *dy, float *dx, int64_t n
             const float *__restrict sh = share.data() + (ix >> 1) * B;
 #pragma omp simd
             for (int64_t l = 0; l < B; l++) {
-              const float v = yr[l];
-              if (A == 0) out[l] = sh[l];
-              else if (A == 1) out[l] = v > 0.f ? sh[l] : 0.f;
-              else if (A == 2) out[l] = sh[l] * v * (1.f - v);
-              else out[l] = sh[l] * (1.f - v * v);
+              out[l] = throughActivation<A>(sh[l], yr[l]);
             }
           }
         }

@@ -86,8 +86,11 @@ export interface CpuNative {
   maxPool2dBackwardIndices(dy: Buf, idx: Int32Array, dx: Buf, planes: number, hw: number, ohw: number): void;
   pool2dBackward(x: Buf, dy: Buf, dx: Buf, kind: number, n: number, c: number, h: number, w: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
-  /** dx = act'(y) ⊙ the 2x2 stride-2 average pool's gradient of dy; act 1 relu, 2 sigmoid, 3 tanh (all plain NCHW). */
-  /** yBlock 8 or 16: y and dx are nChw{yBlock}c; dy plain (dyBlock 0) or in y's blocks. */
+  /**
+   * dx = act'(y) ⊙ the 2x2 stride-2 average pool's gradient of dy; act 0 none (the pool's own
+   * gradient), 1 relu, 2 sigmoid, 3 tanh. Plain NCHW, or with yBlock 8 or 16: y and dx are
+   * nChw{yBlock}c, and dy plain (dyBlock 0) or in y's blocks.
+   */
   avgPoolActivationBackward(y: Buf, dy: Buf, dx: Buf, act: number, n: number, c: number, h: number, w: number, oh: number, ow: number,
     yBlock?: number, dyBlock?: number): void;
   /** act: 0 none, 1 relu, 2 sigmoid, 3 tanh, applied to y. */
