@@ -24,11 +24,10 @@
 #include "activation.h"
 #include "common.h"
 #include "conv_direct.h"
+#include "vec16.h"
 
 namespace tl {
 namespace {
-
-typedef float v16 __attribute__((vector_size(64)));
 
 inline v16 load16(const float *p) {
   v16 v;
@@ -41,7 +40,6 @@ inline void store16(float *p, v16 v) { std::memcpy(p, &v, sizeof v); }
 typedef float v16u __attribute__((vector_size(64), aligned(4)));
 inline v16 loadu16(const float *p) { return *reinterpret_cast<const v16u *>(p); }
 inline void storeu16(float *p, v16 v) { *reinterpret_cast<v16u *>(p) = v; }
-inline v16 splat(float f) { return v16{} + f; }
 
 constexpr int64_t kMr = 8;   // rows (output channels) per tile
 constexpr int64_t kNr = 16;  // columns per vector

@@ -23,11 +23,11 @@
 #include "activation.h"
 #include "common.h"
 #include "conv_direct.h"
+#include "vec16.h"
 
 namespace tl {
 namespace {
 
-typedef float v16 __attribute__((vector_size(64)));
 typedef int vi16 __attribute__((vector_size(64)));
 constexpr int64_t kLanes = 16;
 
@@ -251,7 +251,7 @@ void convTile(const LanesConv &c, const float *frame, const float *w, const floa
   v16 a[MO][PX];
   for (int m = 0; m < MO; m++) {
     float *o = out + ((m0 + m) * oplane + py * c.ow + px0) * kLanes;
-    const v16 b = v16{} + (bias ? bias[m0 + m] : 0.f);
+    const v16 b = splat(bias ? bias[m0 + m] : 0.f);
     for (int t = 0; t < PX; t++) a[m][t] = i0 == 0 ? b : loada(o + t * kLanes);
   }
   const int64_t ky0 = std::max<int64_t>(0, c.top - py), ky1 = std::min<int64_t>(c.kh, c.top + c.ih - py);
@@ -267,7 +267,7 @@ void convTile(const LanesConv &c, const float *frame, const float *w, const floa
         for (int t = 0; t < PX; t++) xv[t] = loada(row + (t + kx) * kLanes);
 #pragma GCC unroll 4
         for (int m = 0; m < MO; m++) {
-          const v16 wv = v16{} + wr[m * c.in * kk + kx];
+          const v16 wv = splat(wr[m * c.in * kk + kx]);
 #pragma GCC unroll 8
           for (int t = 0; t < PX; t++) a[m][t] += wv * xv[t];
         }
