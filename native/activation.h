@@ -7,8 +7,10 @@
 
 #include <cstdint>
 
-#if defined(__AVX512F__) && defined(__GLIBC__)
+#if defined(__AVX512F__)
 #include <immintrin.h>
+#endif
+#if defined(__AVX512F__) && defined(__GLIBC__)
 extern "C" __m512 _ZGVeN16v_expf(__m512);
 #define TL_VECTOR_EXP 1
 #endif
@@ -28,6 +30,17 @@ inline float throughActivation(float g, float y) {
   if (A == 3) return g * (1.f - y * y);
   return g;
 }
+
+#if defined(__AVX512F__)
+/** throughActivation on 16 lanes: the same operations in the same order. */
+template <int A>
+inline __m512 throughActivation16(__m512 g, __m512 y) {
+  if (A == 1) return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), g);
+  if (A == 2) return _mm512_mul_ps(_mm512_mul_ps(g, y), _mm512_sub_ps(_mm512_set1_ps(1.f), y));
+  if (A == 3) return _mm512_mul_ps(g, _mm512_sub_ps(_mm512_set1_ps(1.f), _mm512_mul_ps(y, y)));
+  return g;
+}
+#endif
 
 /** Whether activateRun handles act here. */
 inline bool canActivateRun(int act) {

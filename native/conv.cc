@@ -408,6 +408,60 @@ Napi::Value ConvBackwardWeight(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+/**
+ * Whether the convolution keyed k (conv2dForward's or conv2dBackwardWeight's key) runs on the
+ * direct plan: forced so, or decided so by its tuner. The fused Conv2d + activation + AvgPool2d
+ * entries below run only then, so they never change which plan computes a shape; until the
+ * shape is decided the caller runs the separate kernels, which tune it.
+ */
+bool decidedDirect(const Key &k) {
+  const int f = forcedLayout();
+  if (f >= 0) return f == kDirect;
+  const auto &t = tuners();
+  const auto it = t.find(k.s);
+  return it != t.end() && it->second.choice == kDirect;
+}
+
+// conv2dForwardAvgPool(x, w, b|null, y, pooled, geom..., act, allowBlockedOut) -> whether it ran.
+// conv2dForward (x plain) and the 2x2 stride-2 average pool of its output, image by image, where the
+// shape's forward is decided on the direct plan (allowBlockedOut as conv2dForward was called with:
+// it is part of that decision's key); otherwise nothing is written.
+Napi::Value ConvForwardAvgPool(const Napi::CallbackInfo &info) {
+  Geom g = geomArg(info, 5);
+  const int act = static_cast<int>(i64(info, 18));
+  const bool allowOut = flag(info, 19);
+  float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
+  float *w = f32(info, 1, g.oc * g.c * g.kh * g.kw, "w");
+  float *b = f32OrNull(info, 2, g.oc, "bias");
+  float *y = f32(info, 3, g.n * g.oc * g.oh * g.ow, "y");
+  float *pooled = f32(info, 4, g.n * g.oc * (g.oh / 2) * (g.ow / 2), "pooled");
+  Key k(1);
+  addGeom(k, g) << act << (b != nullptr) << 0 << allowOut;
+  const DirectConv dg = directGeom(g);
+  if (!directAvgPoolFusable(dg, act) || !decidedDirect(k)) return Napi::Boolean::New(info.Env(), false);
+  directConvForwardAvgPool(dg, x, w, b, y, act, pooled);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+// conv2dBackwardWeightAvgPool(x, y, dPooled, dw, db|null, geom..., act) -> whether it ran.
+// The weight gradient of conv2dForwardAvgPool's pooled output from its gradient (x, y plain), where
+// the shape's weight gradient (x and dy plain) is decided on the direct plan; otherwise nothing is written.
+Napi::Value ConvBackwardWeightAvgPool(const Napi::CallbackInfo &info) {
+  Geom g = geomArg(info, 5);
+  const int act = static_cast<int>(i64(info, 18));
+  const float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
+  const float *y = f32(info, 1, g.n * g.oc * g.oh * g.ow, "y");
+  const float *dPooled = f32(info, 2, g.n * g.oc * (g.oh / 2) * (g.ow / 2), "dPooled");
+  float *dw = f32(info, 3, g.oc * g.c * g.kh * g.kw, "dw");
+  float *db = f32OrNull(info, 4, g.oc, "db");
+  Key k(3);
+  addGeom(k, g) << (db != nullptr) << 0 << 0;
+  const DirectConv dg = directGeom(g);
+  if (!directAvgPoolFusable(dg, act) || !decidedDirect(k)) return Napi::Boolean::New(info.Env(), false);
+  directConvBackwardWeightAvgPool(dg, x, y, dPooled, act, dw, db);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
 // setConvLayout(mode): 'auto' | 'plain' | 'blocked' | 'direct' | 'winograd' (benchmarks and tests); returns the previous mode.
 Napi::Value SetConvLayout(const Napi::CallbackInfo &info) {
   const int f = forcedLayout();
@@ -527,6 +581,8 @@ void initConv(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2dForward", Napi::Function::New(env, ConvForward, "conv2dForward"));
   exports.Set("conv2dBackwardData", Napi::Function::New(env, ConvBackwardData, "conv2dBackwardData"));
   exports.Set("conv2dBackwardWeight", Napi::Function::New(env, ConvBackwardWeight, "conv2dBackwardWeight"));
+  exports.Set("conv2dForwardAvgPool", Napi::Function::New(env, ConvForwardAvgPool, "conv2dForwardAvgPool"));
+  exports.Set("conv2dBackwardWeightAvgPool", Napi::Function::New(env, ConvBackwardWeightAvgPool, "conv2dBackwardWeightAvgPool"));
 }
 
 }  // namespace tl

@@ -24,6 +24,7 @@
 #include "activation.h"
 #include "common.h"
 #include "conv_direct.h"
+#include "pool.h"
 #include "vec16.h"
 
 namespace tl {
@@ -351,8 +352,10 @@ bool unitStride(const DirectConv &g) { return g.sh == 1 && g.sw == 1; }
 
 bool directWeightTakesBlockedX(const DirectConv &g) { return unitStride(g); }
 
-void directConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act) {
-  if (lanesConvChosenBothWays(g)) return lanesConvForward(g, x, w, bias, y, act);
+namespace {
+
+/** directConvForward's own plans; with `pooled`, also the 2x2 stride-2 average of each image's y while it is in cache. */
+void forwardPlans(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act, float *pooled) {
   const Dims d(g);
   // ReLU and sigmoid are applied per image while it is in cache; tanh by oneDNN afterwards.
   const bool perImage = act != 0 && canActivateRun(act);
@@ -372,11 +375,16 @@ void directConvForward(const DirectConv &g, const float *x, const float *w, cons
         float *yn = y + n * g.oc * plane;
         wd.narrow(out.p, g.oc, g.oh, g.ow, yn);
         if (perImage) activateRun(yn, g.oc * plane, act);
+        if (pooled) {
+          const int64_t pp = (g.oh / 2) * (g.ow / 2);
+          for (int64_t o = 0; o < g.oc; o++) avgPool2x2Plane(yn + o * plane, pooled + (n * g.oc + o) * pp, g.ow, g.oh / 2, g.ow / 2);
+        }
       }
     }
     if (act && !perImage) activateInPlace(y, g.n * g.oc * plane, act);
     return;
   }
+  if (pooled) throw std::invalid_argument("directConvForward: pooling is fused into the stride-1 plan only");
   const std::vector<int64_t> rows = denseRows(d.ckk, d.pp);
 #pragma omp parallel
   {
@@ -391,6 +399,24 @@ void directConvForward(const DirectConv &g, const float *x, const float *w, cons
     }
   }
   if (act && !perImage) activateInPlace(y, g.n * g.oc * plane, act);
+}
+
+}  // namespace
+
+void directConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act) {
+  if (lanesConvChosenBothWays(g)) return lanesConvForward(g, x, w, bias, y, act);
+  forwardPlans(g, x, w, bias, y, act, nullptr);
+}
+
+bool directAvgPoolFusable(const DirectConv &g, int act) {
+  return directConvEligible(g) && unitStride(g) && !lanesConvChosenBothWays(g) && !lanesConvChosen(g) &&
+         (act == 0 || (act != 3 && canActivateRun(act))) && g.oh >= 2 && g.ow >= 2;
+}
+
+void directConvForwardAvgPool(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act,
+                              float *pooled) {
+  if (!directAvgPoolFusable(g, act)) throw std::invalid_argument("directConvForwardAvgPool: shape not fusable");
+  forwardPlans(g, x, w, bias, y, act, pooled);
 }
 
 void directConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, const float *w, float *dx) {
@@ -457,9 +483,17 @@ void directConvBackwardData(const DirectConv &g, const float *dy, int dyBlock, c
   }
 }
 
-void directConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, const float *dy, int dyBlock, float *dw,
-                              float *db) {
-  if (lanesConvChosen(g)) return lanesConvBackwardWeight(g, x, xBlock, dy, dyBlock, dw, db);
+namespace {
+
+/** The gradient of a 2x2 stride-2 average pool of act(conv): dy is made per image from these (poolActivationPlane). */
+struct PoolGrad {
+  const float *y, *dPooled;
+  int act;
+};
+
+/** directConvBackwardWeight's own plans; with pg, dy is computed per image from the pool's gradient instead of read. */
+void weightPlans(const DirectConv &g, const float *x, int xBlock, const float *dy, int dyBlock, const PoolGrad *pg,
+                 float *dw, float *db) {
   const Dims d(g);
   const int64_t plane = g.oh * g.ow;
   const Act xs{x, g.c, g.h * g.w, xBlock}, dys{dy, g.oc, plane, dyBlock};
@@ -487,6 +521,7 @@ void directConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, c
     for (int64_t i = 0; i < ocp * ckkp; i++) accW[i] = v16{};
     for (int64_t i = 0; i < ocp; i++) accB[i] = v16{};
     ZeroScratch src(srcSize * kGroup), dyw(dySize * kGroup);
+    std::vector<float> share(pg ? 2 * g.ow : 0);
 #pragma omp for schedule(static)
     for (int64_t n0 = 0; n0 < g.n; n0 += kGroup) {
       const int64_t images = std::min(kGroup, g.n - n0);
@@ -498,6 +533,12 @@ void directConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, c
         float *dyi = dyw.p + i * dySize;
         const int64_t step = dys.step();
         for (int64_t o = 0; o < g.oc; o++) {
+          if (pg) {
+            const int64_t pp = (g.oh / 2) * (g.ow / 2);
+            poolActivationPlane(pg->act, pg->y + (n * g.oc + o) * plane, pg->dPooled + (n * g.oc + o) * pp, dyi + o * cols, ld,
+                                g.oh, g.ow, g.oh / 2, g.ow / 2, share.data());
+            continue;
+          }
           const float *src = dys.planeAt(n, o);
           for (int64_t oy = 0; oy < g.oh; oy++)
             for (int64_t ox = 0; ox < g.ow; ox++) dyi[o * cols + oy * ld + ox] = src[(oy * g.ow + ox) * step];
@@ -528,6 +569,21 @@ void directConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, c
       db[o] = s;
     }
   }
+}
+
+}  // namespace
+
+void directConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, const float *dy, int dyBlock, float *dw,
+                              float *db) {
+  if (lanesConvChosen(g)) return lanesConvBackwardWeight(g, x, xBlock, dy, dyBlock, dw, db);
+  weightPlans(g, x, xBlock, dy, dyBlock, nullptr, dw, db);
+}
+
+void directConvBackwardWeightAvgPool(const DirectConv &g, const float *x, const float *y, const float *dPooled, int act,
+                                     float *dw, float *db) {
+  if (!directAvgPoolFusable(g, act)) throw std::invalid_argument("directConvBackwardWeightAvgPool: shape not fusable");
+  const PoolGrad pg{y, dPooled, act};
+  weightPlans(g, x, 0, nullptr, 0, &pg, dw, db);
 }
 
 }  // namespace tl

@@ -38,6 +38,26 @@ bool directWeightTakesBlockedX(const DirectConv &g);
 void directConvBackwardWeight(const DirectConv &g, const float *x, int xBlock, const float *dy, int dyBlock, float *dw,
                               float *db);
 
+/**
+ * Whether directConvForwardAvgPool and directConvBackwardWeightAvgPool take this shape and
+ * activation (0 none, 1 relu, 2 sigmoid): the stride-1 plan that works image by image (not the
+ * lanes kernels), with an activation it applies per image.
+ */
+bool directAvgPoolFusable(const DirectConv &g, int act);
+/**
+ * directConvForward (y = act(conv(x, w) + bias), written as it does), and pooled = the 2x2 stride-2
+ * average pool of y ([n][oc][oh/2][ow/2]), computed per image while y is in cache.
+ */
+void directConvForwardAvgPool(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act,
+                              float *pooled);
+/**
+ * The weight (and bias, when db is not null) gradient of directConvForwardAvgPool's pooled output,
+ * from its gradient dPooled and the activation's output y: the convolution's output gradient
+ * act'(y) * (the pool's gradient) is made per image in cache, never written out. x plain.
+ */
+void directConvBackwardWeightAvgPool(const DirectConv &g, const float *x, const float *y, const float *dPooled, int act,
+                                     float *dw, float *db);
+
 /** Shapes the lanes plans can take (conv_lanes.cc: stride 1, images interleaved 16 to a vector). */
 bool lanesConvEligible(const DirectConv &g);
 /**

@@ -188,6 +188,62 @@ describe('cpu backend (oneDNN addon)', () => {
     }
   });
 
+  // Conv2d + activation + 2x2 average pool in one pass per image (src/backend/cpu/conv-pool.ts), on
+  // the direct plan: y and the pooled output as conv2d then pool2d give them, and the weight
+  // gradient from the pooled gradient as avgPoolActivationBackward then conv2dBackwardWeight.
+  check('the fused convolution + activation + 2x2 average pool match the reference\'s separate kernels, and decline off the direct plan', () => {
+    const prevLayout = native!.setConvLayout('direct');
+    const prevLanes = native!.setConvLanes('off');
+    try {
+      const cases: Array<[string, Conv2dDesc]> = [
+        ['LeNet conv1 + sigmoid, 9 images', convDesc(9, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 'sigmoid')],
+        ['2 channels in, 13x13 (odd: the last row and column are in no window) + relu', convDesc(3, 2, 13, 13, 5, 5, 5, 1, 1, 2, 2, 'relu')],
+        ['3x3 pad 0, 10 output channels, no activation', convDesc(4, 3, 10, 9, 10, 3, 3, 1, 1, 0, 0)],
+      ];
+      for (const [name, d] of cases) {
+        const pd = poolDesc('avg', d.n, d.oc, d.oh, d.ow, 2, 2, 2, 2, 0, 0);
+        const x = rand(d.n * d.c * d.h * d.w);
+        const w = rand(d.oc * d.c * d.kh * d.kw, -0.5, 0.5);
+        for (const b of [rand(d.oc), null]) {
+          const what = `${name}${b ? '' : ', no bias'}`;
+          const fused = cpu.conv2dAvgPool!(x, w, b, d, pd);
+          assert.ok(fused, `${what}: runs on the direct plan`);
+          const y = ref.conv2d(x, w, b, d);
+          assertClose(fused.y, y, `${what}: y`);
+          assertClose(fused.pooled, ref.pool2d(y, pd), `${what}: pooled`);
+          const dPooled = rand(pd.n * pd.c * pd.oh * pd.ow);
+          const got = cpu.conv2dAvgPoolBackwardWeight!(x, fused.y, dPooled, d, pd, b !== null);
+          assert.ok(got, `${what}: the weight gradient runs on the direct plan`);
+          const op = d.activation ?? null;
+          const dy = op ? ref.avgPoolActivationBackward!(op, y, dPooled, pd) : ref.pool2dBackward(y, y, dPooled, pd);
+          const want = ref.conv2dBackwardWeight(x, dy, d, b !== null);
+          assertClose(got.dw, want.dw, `${what}: dw`);
+          if (b) assertClose(got.db, want.db, `${what}: db`);
+          else assert.equal(got.db, null, `${what}: no db without a bias`);
+          // Bit for bit what the separate cpu kernels give: the same plan computes both.
+          const sepY = cpu.conv2d(x, w, b, d);
+          assert.deepEqual(Array.from(fused.y), Array.from(sepY), `${what}: y as conv2d's`);
+          assert.deepEqual(Array.from(fused.pooled), Array.from(cpu.pool2d(sepY, pd)), `${what}: pooled as pool2d's`);
+          const sepDy = op ? cpu.avgPoolActivationBackward!(op, sepY, dPooled, pd) : cpu.pool2dBackward(sepY, sepY, dPooled, pd);
+          assert.deepEqual(Array.from(got.dw), Array.from(cpu.conv2dBackwardWeight(x, sepDy, d, b !== null).dw), `${what}: dw as conv2dBackwardWeight's`);
+        }
+      }
+      // Off the direct plan, and for what the direct plan does not fuse, they decline: the op runs the separate kernels.
+      const d = convDesc(2, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 'sigmoid');
+      const pd = poolDesc('avg', 2, 6, 28, 28, 2, 2, 2, 2, 0, 0);
+      const x = rand(2 * 784), w = rand(150), y = rand(2 * 6 * 784), g = rand(2 * 6 * 196);
+      assert.equal(cpu.conv2dAvgPool!(x, w, null, { ...d, activation: 'tanh' }, pd), null, 'tanh is not applied per image');
+      assert.equal(cpu.conv2dAvgPool!(x, w, null, d, poolDesc('avg', 2, 6, 28, 28, 3, 3, 3, 3, 0, 0)), null, 'a 3x3 pool');
+      assert.equal(cpu.conv2dAvgPool!(x, w, null, { ...d, sh: 2, sw: 2, oh: 14, ow: 14 }, poolDesc('avg', 2, 6, 14, 14, 2, 2, 2, 2, 0, 0)), null, 'stride 2');
+      native!.setConvLayout('blocked');
+      assert.equal(cpu.conv2dAvgPool!(x, w, null, d, pd), null, 'the blocked plan');
+      assert.equal(cpu.conv2dAvgPoolBackwardWeight!(x, y, g, d, pd, true), null, 'the blocked plan (weight gradient)');
+    } finally {
+      native!.setConvLanes(prevLanes as 'auto');
+      native!.setConvLayout(prevLayout as 'auto');
+    }
+  });
+
   check('conv tuning settles every LeNet pass on the faster of the blocked and direct plans (direct winning near ties), within six calls', () => {
     const prev = native!.setConvLayout('auto');
     try {
@@ -227,7 +283,8 @@ describe('cpu backend (oneDNN addon)', () => {
       assert.ok(t && t.layout !== null, 'the first call decides the plan');
       assert.ok(t.blockedMs !== null && t.winogradMs !== null, 'both oneDNN plans were timed');
       // Before, the losing plan stayed cached (2 plans), holding its scratch and reordered copies.
-      assert.equal(native!.cacheSize(), 1, `plans kept after the race (chosen: ${t.layout})`);
+      // The addon's direct plan (also on offer: 32 channels) caches no oneDNN plan when it wins.
+      assert.equal(native!.cacheSize(), t.layout === 'direct' ? 0 : 1, `plans kept after the race (chosen: ${t.layout})`);
       const again = cpu.conv2d(x, w, null, d);
       const plain = (b: Float32Array): Float32Array => (layoutOf(b)?.toRowMajor(b) as Float32Array | undefined) ?? b;
       assert.deepEqual(plain(again), plain(first), 'the chosen plan gives the race\'s result');

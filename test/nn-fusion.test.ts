@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '../src/index.js';
 import { Sequential } from '../src/nn/layers/container.js';
-import { listBackends, withBackend, getBackend } from '../src/backend/registry.js';
+import { listBackends, withBackend, getBackend, setKernelTableWrapper } from '../src/backend/registry.js';
 import { assertClose } from './helpers/assert-close.js';
 
 const { nn } = torch;
@@ -103,6 +103,44 @@ for (const backend of listBackends().filter((b) => getBackend(b)?.device.type ==
     });
   });
 }
+
+test('LeNet\'s first block on the cpu backend: conv + sigmoid + pool run as one kernel each way once the plan is decided, with the layers\' values', { skip: getBackend('cpu') ? false : 'native cpu addon not available' }, () => {
+  const calls = new Map<string, number>();
+  setKernelTableWrapper((k) => Object.fromEntries(Object.entries(k).map(([name, f]) => [name, typeof f === 'function'
+    ? (...a: unknown[]) => {
+      const r = (f as (...args: unknown[]) => unknown)(...a);
+      if (r !== null) calls.set(name, (calls.get(name) ?? 0) + 1);
+      return r;
+    }
+    : f])) as typeof k);
+  try {
+    torch.manualSeed(6);
+    const net = new nn.Sequential(new nn.Conv2d(1, 6, 5, { padding: 2 }), new nn.Sigmoid(), new nn.AvgPool2d(2, 2), new nn.Flatten(), new nn.Linear(6 * 14 * 14, 3));
+    const x = torch.randn([9, 1, 28, 28]);
+    // The input needs no gradient, as a network's input: the weight gradient comes from the pooled one.
+    const step = (fused: boolean): Float32Array[] => {
+      Sequential.fuseActivations = fused;
+      try {
+        net.zeroGrad();
+        const y = net.forward(x);
+        y.mul(torch.arange(0, y.numel()).reshape([...y.shape]).mul(0.01)).sum().backward();
+        return [y.hostView().slice(), ...net.parameters().map((p) => (p.grad as torch.Tensor).hostView().slice())];
+      } finally {
+        Sequential.fuseActivations = true;
+      }
+    };
+    const want = withBackend('reference', () => step(false));
+    withBackend('cpu', () => {
+      for (let i = 0; i < 3; i++) step(true).forEach((g, j) => assertClose(g, want[j], { rtol: 1e-4, atol: 1e-6 }));
+      step(false).forEach((g, j) => assertClose(g, want[j], { rtol: 1e-4, atol: 1e-6 }));
+    });
+    // The first call decides the convolution's plan (direct, for 1 -> 6 channels) through the separate kernels.
+    assert.ok((calls.get('conv2dAvgPool') ?? 0) >= 1, `the fused forward ran (${JSON.stringify([...calls])})`);
+    assert.ok((calls.get('conv2dAvgPoolBackwardWeight') ?? 0) >= 1, 'the fused weight gradient ran');
+  } finally {
+    setKernelTableWrapper(null);
+  }
+});
 
 test('a pool the fused node cannot take (padded, or larger than the convolution\'s output) runs as the layers do', () => {
   const net = new nn.Sequential(new nn.Conv2d(1, 2, 3), new nn.Sigmoid(), new nn.AvgPool2d(2, { stride: 2, padding: 1 }));

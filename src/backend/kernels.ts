@@ -121,6 +121,20 @@ export interface Kernels<S> {
   conv2dBackwardData(dy: S, w: S, d: Conv2dDesc): S;
   /** Returns dW and, when withBias, db. */
   conv2dBackwardWeight(x: S, dy: S, d: Conv2dDesc, withBias: boolean): { dw: S; db: S | null };
+  /**
+   * Conv2d + activation (d.activation) + the 2x2 stride-2 average pool p in one pass over each image:
+   * the activation's output y (kept for the backward) and the pooled output, where the layers one by
+   * one wrote y and read it back to pool. Optional, and may decline a shape (null): Sequential's
+   * fused node then runs conv2d and pool2d.
+   */
+  conv2dAvgPool?(x: S, w: S, bias: S | null, d: Conv2dDesc, p: Pool2dDesc): { y: S; pooled: S } | null;
+  /**
+   * The weight (and, when withBias, bias) gradient of conv2dAvgPool's pooled output from its gradient
+   * dPooled, through the activation (from its output y), making the convolution's output gradient per
+   * image instead of writing it out: for a first layer, whose x needs no gradient. Optional; null
+   * declines (then avgPoolActivationBackward and conv2dBackwardWeight).
+   */
+  conv2dAvgPoolBackwardWeight?(x: S, y: S, dPooled: S, d: Conv2dDesc, p: Pool2dDesc, withBias: boolean): { dw: S; db: S | null } | null;
 
   // ---- pooling (ops/pool.ts) ----
   pool2d(x: S, d: Pool2dDesc): S;

@@ -1,8 +1,10 @@
 /**
  * Conv2d + activation + average pooling as one autograd node: what Sequential runs for LeNet's
- * Conv2d, Sigmoid, AvgPool2d. The forward is the fused convolution then the pool; the backward
+ * Conv2d, Sigmoid, AvgPool2d. The forward is the fused convolution then the pool, or one kernel
+ * for both where the backend has it (conv2dAvgPool: each image pooled while in cache); the backward
  * takes the pool's gradient through the activation in one pass (avgPoolActivationBackward), where
- * the layers one by one wrote the pool's input gradient and read it back for the activation's.
+ * the layers one by one wrote the pool's input gradient and read it back for the activation's, or,
+ * when x needs no gradient, straight into the weight gradient (conv2dAvgPoolBackwardWeight).
  */
 import { kernelsOn } from './dispatch.js';
 import { activationGrad } from './activation-grad.js';
@@ -24,14 +26,26 @@ export function conv2dActivationAvgPool(
   const d = conv2dDesc(x, w, stride, padding);
   countMacs(d.n * d.oc * d.oh * d.ow * d.c * d.kh * d.kw);
   const k = kernelsOn('conv2d', x, w, bias);
-  const y = new Tensor(k.conv2d(x.storage, w.storage, bias ? bias.storage : null, { ...d, activation }), [d.n, d.oc, d.oh, d.ow]);
-  const pd = poolDesc('avg', y, pool.kernel, pool.stride, pool.padding, true);
-  const pooled = k.pool2d(y.storage, pd);
+  const fd = { ...d, activation };
+  const yShape = [d.n, d.oc, d.oh, d.ow];
+  const pd = poolDesc('avg', { ndim: 4, shape: yShape }, pool.kernel, pool.stride, pool.padding, true);
+  const fused = k.conv2dAvgPool?.(x.storage, w.storage, bias ? bias.storage : null, fd, pd) ?? null;
+  const y = new Tensor(fused ? fused.y : k.conv2d(x.storage, w.storage, bias ? bias.storage : null, fd), yShape);
+  const pooled = fused ? fused.pooled : k.pool2d(y.storage, pd);
   const params = bias ? [x, w, bias] : [x, w];
   const name = `Convolution${activation.charAt(0).toUpperCase()}${activation.slice(1)}AvgPool2D`;
   // The activation's output rides along as an input that needs no gradient: the graph keeps it
   // for the backward and frees it with the node.
   const out: Tensor = fromOp(pooled, [pd.n, pd.c, pd.oh, pd.ow], [...params, y], name, (gOut) => {
+    // A first layer's x needs no gradient: the weight gradient can take the pooled one directly.
+    const direct = !x.requiresGrad && (w.requiresGrad || bias?.requiresGrad)
+      ? k.conv2dAvgPoolBackwardWeight?.(x.storage, y.storage, gOut.storage, fd, pd, bias !== null) ?? null
+      : null;
+    if (direct) {
+      const gw = new Tensor(direct.dw, w.shape);
+      const gb = direct.db && bias ? new Tensor(direct.db, bias.shape) : null;
+      return bias ? [null, gw, gb] : [null, gw];
+    }
     const g = k.avgPoolActivationBackward
       ? new Tensor(k.avgPoolActivationBackward(activation, y.storage, gOut.storage, pd), y.shape)
       : activationGrad(k, activation, y.storage, y.storage, new Tensor(k.pool2dBackward(y.storage, out.storage, gOut.storage, pd), y.shape), true);

@@ -7,7 +7,7 @@ import { pair, type Pair } from './conv.js';
 import { cat } from './movement.js';
 import { asOneOp, recordOp, tracingOn } from './trace.js';
 
-export function poolDesc(kind: 'max' | 'avg', x: Tensor, kernel: Pair, stride: Pair | null, padding: Pair, countIncludePad: boolean): Pool2dDesc {
+export function poolDesc(kind: 'max' | 'avg', x: Pick<Tensor, 'ndim' | 'shape'>, kernel: Pair, stride: Pair | null, padding: Pair, countIncludePad: boolean): Pool2dDesc {
   const name = kind === 'max' ? 'max_pool2d' : 'avg_pool2d';
   if (x.ndim !== 4) throw new Error(`${name}: expected a 4-D input [N,C,H,W], got shape ${shapeStr(x.shape)}`);
   const [kh, kw] = pair(kernel);

@@ -68,6 +68,17 @@ export interface CpuNative {
   conv2dBackwardWeight(x: Buf, dy: Buf, dw: Buf, db: Buf | null, n: number, c: number, h: number, wd: number,
     oc: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number,
     xBlock?: number, dyBlock?: number): void;
+  /**
+   * conv2dForward (x plain) and the 2x2 stride-2 average pool of y into pooled, image by image; runs
+   * (true) only where the shape's forward is decided on the direct plan, with allowBlockedOut as
+   * conv2dForward is called with; false: nothing written.
+   */
+  conv2dForwardAvgPool(x: Buf, w: Buf, bias: Buf | null, y: Buf, pooled: Buf, n: number, c: number, h: number, wd: number,
+    oc: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, act: number,
+    allowBlockedOut: boolean): boolean;
+  /** conv2dForwardAvgPool's weight gradient from the pooled output's (x, y plain); false (nothing written) as that declines. */
+  conv2dBackwardWeightAvgPool(x: Buf, y: Buf, dPooled: Buf, dw: Buf, db: Buf | null, n: number, c: number, h: number, wd: number,
+    oc: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, act: number): boolean;
   /** Copies an NCHW activation between channel-block layouts (0 plain, 8, 16). */
   reorderActivation(src: Buf, srcBlock: number, dst: Buf, dstBlock: number, n: number, c: number, h: number, w: number): void;
   /** Average pooling (kind 1 or 2) of channel-blocked x into y, same layout. */

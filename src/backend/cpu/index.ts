@@ -14,6 +14,7 @@ import { reduceKernels } from './reduce.js';
 import { matmulKernels } from './matmul.js';
 import { convKernels } from './conv.js';
 import { poolKernels } from './pool.js';
+import { convPoolKernels } from './conv-pool.js';
 import { movementKernels } from './movement.js';
 import { batchNormKernels } from './batchnorm.js';
 import { softmaxKernels } from './softmax.js';
@@ -69,6 +70,7 @@ export function createCpuBackend(nat: CpuNative): HostBackend {
       ...matmulKernels(ctx),
       ...convKernels(ctx),
       ...poolKernels(ctx),
+      ...convPoolKernels(ctx),
       ...movementKernels(ctx),
       ...batchNormKernels(ctx),
       ...softmaxKernels(ctx),

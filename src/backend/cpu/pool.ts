@@ -36,7 +36,7 @@ function blockedAvgPoolOk(d: Pool2dDesc): boolean {
 }
 
 /** LeNet's 2x2 stride-2 average pool without padding, whose gradients have a one-pass kernel of their own. */
-const twoByTwoAvg = (d: Pool2dDesc): boolean =>
+export const twoByTwoAvg = (d: Pool2dDesc): boolean =>
   d.kind === 'avg' && d.kh === 2 && d.kw === 2 && d.sh === 2 && d.sw === 2 && d.ph === 0 && d.pw === 0 && !anyZero(d.n, d.c, d.oh, d.ow) &&
   2 * d.oh <= d.h && 2 * d.ow <= d.w;
 
