@@ -422,24 +422,42 @@ bool decidedDirect(const Key &k) {
   return it != t.end() && it->second.choice == kDirect;
 }
 
+/**
+ * Whether the fused Conv2d + activation + 2x2 average pool pass runs for this shape now: pass 1
+ * the forward (conv2dForward's key for a plain x, with allowBlockedOut as it is called with), pass
+ * 3 the weight gradient (conv2dBackwardWeight's key for a plain x and dy).
+ */
+bool fusedAvgPoolReady(int pass, const Geom &g, int act, bool withBias, bool allowOut) {
+  if (!directAvgPoolFusable(directGeom(g), act)) return false;
+  Key k(pass);
+  if (pass == 1) addGeom(k, g) << act << withBias << 0 << allowOut;
+  else addGeom(k, g) << withBias << 0 << 0;
+  return decidedDirect(k);
+}
+
+// conv2dAvgPoolReady(pass, geom..., act, withBias, allowBlockedOut): fusedAvgPoolReady, so that the
+// caller allocates outputs only for a pass that will run.
+Napi::Value ConvAvgPoolReady(const Napi::CallbackInfo &info) {
+  const int pass = static_cast<int>(i64(info, 0));
+  if (pass != 1 && pass != 3) throw Napi::RangeError::New(info.Env(), "torchlet cpu: conv2dAvgPoolReady takes pass 1 or 3");
+  const Geom g = geomArg(info, 1);
+  return Napi::Boolean::New(info.Env(), fusedAvgPoolReady(pass, g, static_cast<int>(i64(info, 14)), flag(info, 15), flag(info, 16)));
+}
+
 // conv2dForwardAvgPool(x, w, b|null, y, pooled, geom..., act, allowBlockedOut) -> whether it ran.
 // conv2dForward (x plain) and the 2x2 stride-2 average pool of its output, image by image, where the
-// shape's forward is decided on the direct plan (allowBlockedOut as conv2dForward was called with:
+// shape's forward is decided on the direct plan (allowBlockedOut as conv2dForward is called with:
 // it is part of that decision's key); otherwise nothing is written.
 Napi::Value ConvForwardAvgPool(const Napi::CallbackInfo &info) {
   Geom g = geomArg(info, 5);
   const int act = static_cast<int>(i64(info, 18));
-  const bool allowOut = flag(info, 19);
   float *x = f32(info, 0, g.n * g.c * g.h * g.w, "x");
   float *w = f32(info, 1, g.oc * g.c * g.kh * g.kw, "w");
   float *b = f32OrNull(info, 2, g.oc, "bias");
   float *y = f32(info, 3, g.n * g.oc * g.oh * g.ow, "y");
   float *pooled = f32(info, 4, g.n * g.oc * (g.oh / 2) * (g.ow / 2), "pooled");
-  Key k(1);
-  addGeom(k, g) << act << (b != nullptr) << 0 << allowOut;
-  const DirectConv dg = directGeom(g);
-  if (!directAvgPoolFusable(dg, act) || !decidedDirect(k)) return Napi::Boolean::New(info.Env(), false);
-  directConvForwardAvgPool(dg, x, w, b, y, act, pooled);
+  if (!fusedAvgPoolReady(1, g, act, b != nullptr, flag(info, 19))) return Napi::Boolean::New(info.Env(), false);
+  directConvForwardAvgPool(directGeom(g), x, w, b, y, act, pooled);
   return Napi::Boolean::New(info.Env(), true);
 }
 
@@ -454,11 +472,8 @@ Napi::Value ConvBackwardWeightAvgPool(const Napi::CallbackInfo &info) {
   const float *dPooled = f32(info, 2, g.n * g.oc * (g.oh / 2) * (g.ow / 2), "dPooled");
   float *dw = f32(info, 3, g.oc * g.c * g.kh * g.kw, "dw");
   float *db = f32OrNull(info, 4, g.oc, "db");
-  Key k(3);
-  addGeom(k, g) << (db != nullptr) << 0 << 0;
-  const DirectConv dg = directGeom(g);
-  if (!directAvgPoolFusable(dg, act) || !decidedDirect(k)) return Napi::Boolean::New(info.Env(), false);
-  directConvBackwardWeightAvgPool(dg, x, y, dPooled, act, dw, db);
+  if (!fusedAvgPoolReady(3, g, act, db != nullptr, false)) return Napi::Boolean::New(info.Env(), false);
+  directConvBackwardWeightAvgPool(directGeom(g), x, y, dPooled, act, dw, db);
   return Napi::Boolean::New(info.Env(), true);
 }
 
@@ -581,6 +596,7 @@ void initConv(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2dForward", Napi::Function::New(env, ConvForward, "conv2dForward"));
   exports.Set("conv2dBackwardData", Napi::Function::New(env, ConvBackwardData, "conv2dBackwardData"));
   exports.Set("conv2dBackwardWeight", Napi::Function::New(env, ConvBackwardWeight, "conv2dBackwardWeight"));
+  exports.Set("conv2dAvgPoolReady", Napi::Function::New(env, ConvAvgPoolReady, "conv2dAvgPoolReady"));
   exports.Set("conv2dForwardAvgPool", Napi::Function::New(env, ConvForwardAvgPool, "conv2dForwardAvgPool"));
   exports.Set("conv2dBackwardWeightAvgPool", Napi::Function::New(env, ConvBackwardWeightAvgPool, "conv2dBackwardWeightAvgPool"));
 }

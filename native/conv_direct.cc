@@ -409,8 +409,10 @@ void directConvForward(const DirectConv &g, const float *x, const float *w, cons
 }
 
 bool directAvgPoolFusable(const DirectConv &g, int act) {
-  return directConvEligible(g) && unitStride(g) && !lanesConvChosenBothWays(g) && !lanesConvChosen(g) &&
-         (act == 0 || (act != 3 && canActivateRun(act))) && g.oh >= 2 && g.ow >= 2;
+  // lanesConvChosen covers the forward's lanes plan too (lanesConvChosenBothWays implies it); tanh
+  // is not applied per image (canActivateRun).
+  return directConvEligible(g) && unitStride(g) && !lanesConvChosen(g) && (act == 0 || canActivateRun(act)) && g.oh >= 2 &&
+         g.ow >= 2;
 }
 
 void directConvForwardAvgPool(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act,

@@ -288,7 +288,6 @@ inline __mmask16 lowLanes(int64_t k) {
  * d[j] = 2x2 average of rows r0, r1 at columns 2j, 2j+1 (j < ow), 16 outputs at a time: the even and
  * odd columns of 32 are gathered by two-source permutes, then added in the scalar loop's order
  * (0 + r0[2j] + r0[2j+1] + r1[2j] + r1[2j+1]) and divided by 4, so the result is the same bits.
- * The scalar loop ran at about a fifth of this on LeNet's 28-wide rows.
  */
 inline void avg2x2Row(const float *r0, const float *r1, float *d, int64_t ow) {
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);

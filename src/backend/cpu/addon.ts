@@ -69,6 +69,12 @@ export interface CpuNative {
     oc: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number,
     xBlock?: number, dyBlock?: number): void;
   /**
+   * Whether conv2dForwardAvgPool (pass 1) or conv2dBackwardWeightAvgPool (pass 3) would run for
+   * this shape now (allowBlockedOut: pass 1's, as conv2dForward is called with).
+   */
+  conv2dAvgPoolReady(pass: 1 | 3, n: number, c: number, h: number, wd: number, oc: number, kh: number, kw: number, sh: number,
+    sw: number, ph: number, pw: number, oh: number, ow: number, act: number, withBias: boolean, allowBlockedOut: boolean): boolean;
+  /**
    * conv2dForward (x plain) and the 2x2 stride-2 average pool of y into pooled, image by image; runs
    * (true) only where the shape's forward is decided on the direct plan, with allowBlockedOut as
    * conv2dForward is called with; false: nothing written.
