@@ -303,8 +303,25 @@ void lanesConvolve(const LanesConv &c, const Act &src, int64_t n, const float *w
   const int64_t groups = (n + kLanes - 1) / kLanes, oplane = c.oh * c.ow;
   const int64_t mo = outputChunk(c.out);
   const int64_t pxMax = std::min<int64_t>(8, 24 / mo);
-  // Pixel tiles of even width (LeNet's 10 as 5 + 5, 14 as 7 + 7).
-  const int64_t pxTiles = (c.ow + pxMax - 1) / pxMax, px = (c.ow + pxTiles - 1) / pxTiles;
+  // Pixel tiles of even width (LeNet's 10 as 5 + 5). A tile multiplies every tap for all its pixels,
+  // so edge columns, whose taps partly read the frame's zero border, get tiles of their own where
+  // there are 3 or more of them: LeNet's conv2 backward data (14 columns, border 4) as 4 + 6 + 4,
+  // where 7 + 7 computed 70 column-taps a row for 50 that meet dy.
+  std::vector<std::pair<int64_t, int>> tiles;
+  {
+    int64_t lo = std::min(std::max<int64_t>(c.left, 0), c.ow);
+    int64_t hi = std::min(std::max(c.left + c.iw - c.kw + 1, lo), c.ow);
+    if (lo < 3) lo = 0;
+    if (c.ow - hi < 3) hi = c.ow;
+    if (hi <= lo) lo = 0, hi = c.ow;
+    const int64_t cuts[] = {0, lo, hi, c.ow};
+    for (int s = 0; s < 3; s++) {
+      const int64_t a = cuts[s], len = cuts[s + 1] - a;
+      if (len <= 0) continue;
+      const int64_t count = (len + pxMax - 1) / pxMax, px = (len + count - 1) / count;
+      for (int64_t x = a; x < a + len; x += px) tiles.emplace_back(x, static_cast<int>(std::min(px, a + len - x)));
+    }
+  }
   // Input channels per pass over an output row, so that the kh frame rows they read stay in L1
   // across the row's tiles (all 16 of LeNet's conv2 backward-data channels at once were L2-bound);
   // the partial sums wait in the output buffer between passes.
@@ -322,8 +339,7 @@ void lanesConvolve(const LanesConv &c, const Act &src, int64_t n, const float *w
           const int64_t i1 = std::min(c.in, i0 + inBlock);
           for (int64_t m0 = 0; m0 < c.out; m0 += mo) {
             const int64_t rows = std::min(mo, c.out - m0);
-            for (int64_t px0 = 0; px0 < c.ow; px0 += px) {
-              const int pw = static_cast<int>(std::min(px, c.ow - px0));
+            for (const auto &[px0, pw] : tiles) {
               switch (rows) {
                 case 4: convTilePx<4>(pw, c, frame.p, w, bias, out.p, m0, py, px0, i0, i1); break;
                 case 3: convTilePx<3>(pw, c, frame.p, w, bias, out.p, m0, py, px0, i0, i1); break;
