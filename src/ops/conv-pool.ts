@@ -8,7 +8,7 @@
  */
 import { kernelsOn } from './dispatch.js';
 import { activationGrad } from './activation-grad.js';
-import { conv2dDesc, convGrads, type Pair } from './conv.js';
+import { conv2dDesc, convGradList, convGrads, type Pair } from './conv.js';
 import { poolDesc } from './pool.js';
 import { countMacs } from './counter.js';
 import type { ActivationOp } from '../backend/kernels.js';
@@ -41,11 +41,7 @@ export function conv2dActivationAvgPool(
     const direct = !x.requiresGrad && (w.requiresGrad || bias?.requiresGrad)
       ? k.conv2dAvgPoolBackwardWeight?.(x.storage, y.storage, gOut.storage, fd, pd, bias !== null) ?? null
       : null;
-    if (direct) {
-      const gw = new Tensor(direct.dw, w.shape);
-      const gb = direct.db && bias ? new Tensor(direct.db, bias.shape) : null;
-      return bias ? [null, gw, gb] : [null, gw];
-    }
+    if (direct) return convGradList(null, w, bias, direct);
     const g = k.avgPoolActivationBackward
       ? new Tensor(k.avgPoolActivationBackward(activation, y.storage, gOut.storage, pd), y.shape)
       : activationGrad(k, activation, y.storage, y.storage, new Tensor(k.pool2dBackward(y.storage, out.storage, gOut.storage, pd), y.shape), true);

@@ -3,6 +3,7 @@ import { kernelsOn } from './dispatch.js';
 import { activationGrad } from './activation-grad.js';
 import type { ActivationOp, Conv2dDesc } from '../backend/kernels.js';
 import type { AnyKernels } from '../backend/registry.js';
+import type { Storage } from '../backend/storage.js';
 import { Tensor, fromOp } from '../tensor.js';
 import { shapeStr } from '../shape.js';
 import { countMacs } from './counter.js';
@@ -37,13 +38,14 @@ export function conv2dDesc(x: Tensor, w: Tensor, stride: Pair, padding: Pair): C
 /** The gradients of x, w and bias (as far as each needs one) from the gradient g of the convolution's output. */
 export function convGrads(k: AnyKernels, x: Tensor, w: Tensor, bias: Tensor | null, d: Conv2dDesc, g: Tensor): Array<Tensor | null> {
   const gx = x.requiresGrad ? new Tensor(k.conv2dBackwardData(g.storage, w.storage, d), x.shape) : null;
-  let gw: Tensor | null = null;
-  let gb: Tensor | null = null;
-  if (w.requiresGrad || bias?.requiresGrad) {
-    const { dw, db } = k.conv2dBackwardWeight(x.storage, g.storage, d, bias !== null);
-    gw = new Tensor(dw, w.shape);
-    gb = db && bias ? new Tensor(db, bias.shape) : null;
-  }
+  const weights = w.requiresGrad || bias?.requiresGrad ? k.conv2dBackwardWeight(x.storage, g.storage, d, bias !== null) : null;
+  return convGradList(gx, w, bias, weights);
+}
+
+/** The [x, w(, bias)] gradient list of a convolution node, from gx and a weight-gradient kernel's result (null: none needed). */
+export function convGradList(gx: Tensor | null, w: Tensor, bias: Tensor | null, weights: { dw: Storage; db: Storage | null } | null): Array<Tensor | null> {
+  const gw = weights ? new Tensor(weights.dw, w.shape) : null;
+  const gb = weights?.db && bias ? new Tensor(weights.db, bias.shape) : null;
   return bias ? [gx, gw, gb] : [gx, gw];
 }
 
