@@ -635,23 +635,85 @@ Napi::Value MaxPoolForwardIndices(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+/**
+ * The max pool's input gradient from its argmax indices: each plane (one image's channel, or block
+ * of B channels, B lanes per position) is zeroed and every output's gradient added at its argmax,
+ * outputs in order, so a position several windows chose sums them as the reference does. With
+ * `pooled` (the pool's output, after a ReLU) and `act` (the pool's input, the ReLU's output), an
+ * output's gradient goes through only where the maximum was positive: that is the ReLU's gradient
+ * at its argmax, where the ReLU's output is the maximum, so dx needs no pass of its own for it. A
+ * window with a NaN is the exception (its output is NaN, its argmax the first maximum, as in the
+ * reference): there the input at the argmax decides. On AVX-512 the B lanes of an output are one
+ * gather and one scatter; their addresses differ in the lane, so they never collide.
+ */
+template <int B>
+void maxPoolScatter(const float *dy, const int32_t *idx, const float *pooled, const float *act, float *dx, int64_t planes,
+                    int64_t hw, int64_t ohw) {
+  ThreadScope scope(planes * hw * B < kSerialWork ? 1 : 0);
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < planes; p++) {
+    float *gx = dx + p * hw * B;
+    std::fill(gx, gx + hw * B, 0.f);
+    const float *gy = dy + p * ohw * B;
+    const float *py = pooled ? pooled + p * ohw * B : nullptr;
+    const float *pa = pooled ? act + p * hw * B : nullptr;
+    const int32_t *ip = idx + p * ohw * B;
+    // Whether output lane o + l of a NaN window passes: the ReLU's output at its argmax.
+    auto nanPasses = [&](int64_t o, int l) { return ip[o + l] >= 0 && pa[ip[o + l] * B + l] > 0.f; };
+#if defined(__AVX512F__)
+    if (B == 16) {
+      const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      for (int64_t o = 0; o < ohw * 16; o += 16) {
+        const __m512i at = _mm512_loadu_si512(ip + o);
+        __mmask16 m = _mm512_cmpge_epi32_mask(at, _mm512_setzero_si512());
+        if (py) {
+          const __m512 v = _mm512_loadu_ps(py + o);
+          const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+          m &= _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+          for (int l = 0; nan && l < 16; l++)
+            if (((nan >> l) & 1) && nanPasses(o, l)) m |= static_cast<__mmask16>(1u << l);
+        }
+        const __m512i addr = _mm512_add_epi32(_mm512_slli_epi32(at, 4), lane);
+        const __m512 cur = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, addr, gx, 4);
+        _mm512_mask_i32scatter_ps(gx, m, addr, _mm512_add_ps(cur, _mm512_loadu_ps(gy + o)), 4);
+      }
+      continue;
+    }
+#endif
+#if defined(__AVX512VL__)
+    if (B == 8) {
+      const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      for (int64_t o = 0; o < ohw * 8; o += 8) {
+        const __m256i at = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(ip + o));
+        __mmask8 m = _mm256_cmpge_epi32_mask(at, _mm256_setzero_si256());
+        if (py) {
+          const __m256 v = _mm256_loadu_ps(py + o);
+          const __mmask8 nan = _mm256_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+          m &= _mm256_cmp_ps_mask(v, _mm256_setzero_ps(), _CMP_GT_OQ);
+          for (int l = 0; nan && l < 8; l++)
+            if (((nan >> l) & 1) && nanPasses(o, l)) m |= static_cast<__mmask8>(1u << l);
+        }
+        const __m256i addr = _mm256_add_epi32(_mm256_slli_epi32(at, 3), lane);
+        const __m256 cur = _mm256_mmask_i32gather_ps(_mm256_setzero_ps(), m, addr, gx, 4);
+        _mm256_mask_i32scatter_ps(gx, m, addr, _mm256_add_ps(cur, _mm256_loadu_ps(gy + o)), 4);
+      }
+      continue;
+    }
+#endif
+    for (int64_t o = 0; o < ohw * B; o += B)
+      for (int64_t l = 0; l < B; l++)
+        if (ip[o + l] >= 0 && (!py || py[o + l] > 0.f || (py[o + l] != py[o + l] && nanPasses(o, l)))) gx[ip[o + l] * B + l] += gy[o + l];
+  }
+}
+
+
 // maxPool2dBackwardIndices(dy, idx, dx, planes, hw, ohw): dx[plane, idx] += dy, from the forward's indices.
 Napi::Value MaxPoolBackwardIndices(const Napi::CallbackInfo &info) {
   const int64_t planes = i64(info, 3), hw = i64(info, 4), ohw = i64(info, 5);
   const float *dy = f32(info, 0, planes * ohw, "dy");
   const int32_t *idx = indicesArg(info, 1, planes * ohw);
   float *dx = f32(info, 2, planes * hw, "dx");
-  ThreadScope scope(planes * hw < kSerialWork ? 1 : 0);
-#pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < planes; p++) {
-    float *gx = dx + p * hw;
-    std::fill(gx, gx + hw, 0.f);
-    const float *gy = dy + p * ohw;
-    const int32_t *ip = idx + p * ohw;
-    for (int64_t o = 0; o < ohw; o++) {
-      if (ip[o] >= 0) gx[ip[o]] += gy[o];
-    }
-  }
+  maxPoolScatter<1>(dy, idx, nullptr, nullptr, dx, planes, hw, ohw);
   return info.Env().Undefined();
 }
 
@@ -759,6 +821,33 @@ void maxPoolBlocked(const Geom &g, const float *x, float *y, int32_t *idx) {
           }
           continue;
         }
+#if defined(__AVX512VL__)
+        if (B == 8) {  // the same in one ymm (AVX-512VL masks): a convolution may leave nChw8c
+          __m256 mv = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+          __m256i wv = _mm256_set1_epi32(-1);
+          __mmask8 nanLanes = 0;
+          for (int64_t iy = ay.lo[oy]; iy < ay.hi[oy]; iy++) {
+            for (int64_t ix = ax.lo[ox]; ix < ax.hi[ox]; ix++) {
+              const int32_t off = static_cast<int32_t>(iy * g.w + ix);
+              const __m256 v = _mm256_loadu_ps(src + off * 8);
+              const __mmask8 gt = _mm256_cmp_ps_mask(v, mv, _CMP_GT_OQ);
+              mv = _mm256_mask_mov_ps(mv, gt, v);
+              wv = _mm256_mask_mov_epi32(wv, gt, _mm256_set1_epi32(off));
+              nanLanes |= _mm256_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            }
+          }
+          const int64_t o = p * out + (oy * g.ow + ox) * 8;
+          _mm256_storeu_ps(y + o, mv);
+          _mm256_storeu_si256(reinterpret_cast<__m256i *>(idx + o), wv);
+          if (!nanLanes) continue;
+          for (int l = 0; l < 8; l++) {
+            if (!((nanLanes >> l) & 1)) continue;
+            y[o + l] = std::numeric_limits<float>::quiet_NaN();
+            idx[o + l] = static_cast<int32_t>(argmaxScan(src + l, g.w, ay.lo[oy], ay.hi[oy], ax.lo[ox], ax.hi[ox], 8));
+          }
+          continue;
+        }
+#endif
 #endif
         float m[B];
         int32_t at[B];
@@ -821,17 +910,25 @@ Napi::Value MaxPoolBlockedBackward(const Napi::CallbackInfo &info) {
   const float *dy = f32(info, 0, planes * ohw * block, "dy");
   const int32_t *idx = indicesArg(info, 1, planes * ohw * block);
   float *dx = f32(info, 2, planes * hw * block, "dx");
-  ThreadScope scope(planes * hw * block < kSerialWork ? 1 : 0);
-#pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < planes; p++) {
-    float *gx = dx + p * hw * block;
-    std::fill(gx, gx + hw * block, 0.f);
-    const float *gy = dy + p * ohw * block;
-    const int32_t *ip = idx + p * ohw * block;
-    for (int64_t o = 0; o < ohw * block; o += block)
-      for (int64_t l = 0; l < block; l++)
-        if (ip[o + l] >= 0) gx[ip[o + l] * block + l] += gy[o + l];
-  }
+  if (block == 16) maxPoolScatter<16>(dy, idx, nullptr, nullptr, dx, planes, hw, ohw);
+  else maxPoolScatter<8>(dy, idx, nullptr, nullptr, dx, planes, hw, ohw);
+  return info.Env().Undefined();
+}
+
+// maxPoolReluBackward(dy, idx, pooled, x, dx, planes, hw, ohw, block): the max pool's input gradient
+// taken through the ReLU whose output x the pool read (block 0: plain NCHW, else nChw8c / nChw16c).
+Napi::Value MaxPoolReluBackward(const Napi::CallbackInfo &info) {
+  const int64_t planes = i64(info, 5), hw = i64(info, 6), ohw = i64(info, 7);
+  const int block = blockArg(info, 8);
+  const int64_t lanes = block ? block : 1;
+  const float *dy = f32(info, 0, planes * ohw * lanes, "dy");
+  const int32_t *idx = indicesArg(info, 1, planes * ohw * lanes);
+  const float *pooled = f32(info, 2, planes * ohw * lanes, "pooled");
+  const float *x = f32(info, 3, planes * hw * lanes, "x");
+  float *dx = f32(info, 4, planes * hw * lanes, "dx");
+  if (block == 16) maxPoolScatter<16>(dy, idx, pooled, x, dx, planes, hw, ohw);
+  else if (block == 8) maxPoolScatter<8>(dy, idx, pooled, x, dx, planes, hw, ohw);
+  else maxPoolScatter<1>(dy, idx, pooled, x, dx, planes, hw, ohw);
   return info.Env().Undefined();
 }
 
@@ -847,6 +944,7 @@ void initPool(Napi::Env env, Napi::Object exports) {
   exports.Set("avgPoolBlockedForward", Napi::Function::New(env, AvgPoolBlockedForward, "avgPoolBlockedForward"));
   exports.Set("avgPoolBlockedBackward", Napi::Function::New(env, AvgPoolBlockedBackward, "avgPoolBlockedBackward"));
   exports.Set("maxPool2dBackwardIndices", Napi::Function::New(env, MaxPoolBackwardIndices, "maxPool2dBackwardIndices"));
+  exports.Set("maxPoolReluBackward", Napi::Function::New(env, MaxPoolReluBackward, "maxPoolReluBackward"));
 }
 
 void avgPool2x2Plane(const float *src, float *dst, int64_t w, int64_t oh, int64_t ow) {

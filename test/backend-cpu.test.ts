@@ -520,6 +520,46 @@ describe('cpu backend (oneDNN addon)', () => {
     assertClose(got.gw, want.gw, 'conv weight gradient through blocked max pooling and Flatten');
   });
 
+  check('blocked max pooling in 8- and 16-channel blocks: values, argmax scatter and the ReLU gradient match the reference', () => {
+    const nat = native!;
+    for (const block of [8, 16]) {
+      for (const [k, st, pad] of [[3, 2, 0], [2, 2, 1]]) {
+        const d = poolDesc('max', 2, 2 * block, 9, 11, k, k, st, st, pad, pad);
+        const x = rand(d.n * d.c * d.h * d.w);
+        x[5] = Number.NaN; // a NaN wins its windows, as in the reference
+        const relu = x.map((v) => (v > 0 ? v : 0)); // AlexNet's pool input: many windows all zero
+        relu[5] = Number.NaN;
+        const toBlocked = (a: Float32Array, c: number, h: number, w: number): Float32Array => {
+          const b = new Float32Array(a.length);
+          nat.reorderActivation(a, 0, b, block, d.n, c, h, w);
+          return b;
+        };
+        const toPlain = (a: Float32Array, c: number, h: number, w: number): Float32Array => {
+          const b = new Float32Array(a.length);
+          nat.reorderActivation(a, block, b, 0, d.n, c, h, w);
+          return b;
+        };
+        const outN = d.n * d.c * d.oh * d.ow;
+        const dy = rand(outN);
+        for (const input of [x, relu]) {
+          const y = new Float32Array(outN);
+          const idx = new Int32Array(outN);
+          nat.maxPoolBlockedForward(toBlocked(input, d.c, d.h, d.w), y, idx, d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow, block);
+          const want = ref.pool2d(input, d);
+          assert.deepEqual(Array.from(toPlain(y, d.c, d.oh, d.ow)), Array.from(want), `max pool values, block ${block}, ${k}x${k}/${st} pad ${pad}`);
+          const dx = new Float32Array(input.length);
+          nat.maxPoolBlockedBackward(toBlocked(dy, d.c, d.oh, d.ow), idx, dx, d.n * (d.c / block), d.h * d.w, d.oh * d.ow, block);
+          assertClose(toPlain(dx, d.c, d.h, d.w), ref.pool2dBackward(input, want, dy, d), `max pool gradient, block ${block}`);
+          if (input !== relu) continue;
+          const dr = new Float32Array(input.length);
+          nat.maxPoolReluBackward(toBlocked(dy, d.c, d.oh, d.ow), idx, y, toBlocked(input, d.c, d.h, d.w), dr, d.n * (d.c / block), d.h * d.w, d.oh * d.ow, block);
+          const through = ref.pool2dBackward(input, want, dy, d).map((g, i) => (relu[i] > 0 ? g : 0));
+          assert.deepEqual(Array.from(toPlain(dr, d.c, d.h, d.w)), Array.from(through), `through the ReLU, block ${block}`);
+        }
+      }
+    }
+  });
+
   check('zero-sized problems fall back instead of failing', () => {
     const d = convDesc(0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1);
     assert.equal(cpu.conv2d(new Float32Array(0), rand(108), null, d).length, 0);

@@ -104,6 +104,49 @@ for (const backend of listBackends().filter((b) => getBackend(b)?.device.type ==
   });
 }
 
+for (const backend of listBackends().filter((b) => getBackend(b)?.device.type === 'cpu')) {
+  test(`fused conv+activation+max pool equals the three layers, gradients included [${backend}]`, () => {
+    const ran: string[] = [];
+    setKernelTableWrapper((k) => Object.fromEntries(Object.entries(k).map(([name, f]) => [name, typeof f === 'function' && name === 'maxPoolActivationBackward'
+      ? (...a: unknown[]) => {
+        const r = (f as (...args: unknown[]) => unknown)(...a);
+        ran.push(r === null ? 'declined' : 'ran');
+        return r;
+      }
+      : f])) as typeof k);
+    try {
+      withBackend(backend, () => {
+        torch.manualSeed(8);
+        // AlexNet's overlapping 3x3 stride-2 pool after a ReLU (16 channels: a blocked layout on
+        // the cpu backend), a padded one on 8 channels, and a Tanh (the cpu kernel declines it)
+        // whose pool's output a Flatten reads.
+        const net = new nn.Sequential(
+          new nn.Conv2d(2, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(3, 2),
+          new nn.Conv2d(16, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2, { stride: 2, padding: 1 }),
+          new nn.Conv2d(8, 4, 1), new nn.Tanh(), new nn.MaxPool2d(2),
+          new nn.Flatten(), new nn.Linear(4 * 2 * 2, 3),
+        );
+        for (const n of [2, 5]) {
+          const x = torch.randn([n, 2, 19, 19]);
+          const fused = run(net, x, true);
+          const plain = run(net, x, false);
+          fused.forEach((f, i) => assertClose(f, plain[i], { rtol: 1e-4, atol: 1e-6 }));
+        }
+        const y = net.forward(torch.randn([2, 2, 19, 19]));
+        const chain: string[] = [];
+        for (let t: torch.Tensor | undefined = y; t?.gradFn; t = t.gradFn.inputs.find((i) => i.gradFn)) chain.push(t.gradFn.name);
+        assert.deepEqual(chain.filter((c) => c.includes('Pool')), ['ConvolutionTanhMaxPool2D', 'ConvolutionReluMaxPool2D', 'ConvolutionReluMaxPool2D']);
+      });
+      if (backend === 'cpu') {
+        assert.ok(ran.filter((r) => r === 'ran').length >= 4, `the ReLU pools' gradients ran as one kernel (${ran.join(', ')})`);
+        assert.ok(ran.includes('declined'), 'the Tanh pool\'s was declined');
+      }
+    } finally {
+      setKernelTableWrapper(null);
+    }
+  });
+}
+
 test('LeNet\'s first block on the cpu backend: conv + sigmoid + pool run as one kernel each way once the plan is decided, with the layers\' values', { skip: getBackend('cpu') ? false : 'native cpu addon not available' }, () => {
   const calls = new Map<string, number>();
   setKernelTableWrapper((k) => Object.fromEntries(Object.entries(k).map(([name, f]) => [name, typeof f === 'function'

@@ -146,6 +146,13 @@ export interface Kernels<S> {
    * AvgPool2d). Optional; the op falls back to the two kernels.
    */
   avgPoolActivationBackward?(op: ActivationOp, y: S, dy: S, d: Pool2dDesc): S;
+  /**
+   * The same for a max pool (d.kind 'max') of an activation's output y, from the pool's output
+   * `pooled` (whose argmax it scatters to) and its gradient dy: act'(y) ⊙ pool2dBackward(dy) in one
+   * pass (Sequential fuses Conv2d + activation + MaxPool2d, AlexNet's). Optional; null declines
+   * (then the two kernels).
+   */
+  maxPoolActivationBackward?(op: ActivationOp, y: S, pooled: S, dy: S, d: Pool2dDesc): S | null;
 
   // ---- normalisation (ops/batchnorm.ts) ----
   /** Training mode: normalise with batch statistics; returns y, batch mean and biased batch variance. */

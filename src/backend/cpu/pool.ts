@@ -5,8 +5,8 @@
  */
 import type { Kernels, Pool2dDesc } from '../kernels.js';
 import { referenceKernels as ref } from '../reference/index.js';
-import { rowMajor, type HostStorage } from '../host.js';
-import { activationIn, alloc, anyZero, blockedLayout, own, type CpuContext } from './common.js';
+import { hostMemory, rowMajor, type HostStorage } from '../host.js';
+import { activationIn, alloc, anyZero, blockedLayout, own, sameDims, type CpuContext } from './common.js';
 import { activationCodes } from './elementwise.js';
 
 /** What a max-pool output's storage carries for its backward. */
@@ -80,14 +80,11 @@ export function poolKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
         const { idx, block } = saved;
         const dx = alloc(d.n * d.c * d.h * d.w);
         if (block) {
-          let [dy, dyBlock] = activationIn(dys, outDims);
-          if (dyBlock !== block) {
-            const t = alloc(dy.length);
-            nat.reorderActivation(dy, dyBlock, t, block, d.n, d.c, d.oh, d.ow);
-            dy = t;
-            dyBlock = block;
-          }
-          nat.maxPoolBlockedBackward(dy, idx, dx, d.n * (d.c / block), d.h * d.w, d.oh * d.ow, block);
+          const [dy, dyBlock] = activationIn(dys, outDims);
+          const t = dyBlock === block ? null : alloc(dy.length);
+          if (t) nat.reorderActivation(dy, dyBlock, t, block, d.n, d.c, d.oh, d.ow);
+          nat.maxPoolBlockedBackward(t ?? dy, idx, dx, d.n * (d.c / block), d.h * d.w, d.oh * d.ow, block);
+          if (t) hostMemory.recycle(t, t.length);
           return own(ctx, dx, blocked(inDims, block));
         }
         nat.maxPool2dBackwardIndices(rowMajor(dys), idx, dx, d.n * d.c, d.h * d.w, d.oh * d.ow);
@@ -113,6 +110,34 @@ export function poolKernels(ctx: CpuContext): Partial<Kernels<HostStorage>> {
       const dx = alloc(d.n * d.c * d.h * d.w);
       nat.pool2dBackward(rowMajor(xs), rowMajor(dys), dx, poolKind(d), d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.oh, d.ow);
       return own(ctx, dx);
+    },
+
+    maxPoolActivationBackward(op, ys, pooled, dys, d) {
+      // ReLU only, whose gradient at an argmax is whether the maximum was positive; the saved
+      // indices must be the ones pool2d made from ys.
+      const saved = op === 'relu' && !anyZero(d.n, d.c, d.h, d.w, d.oh, d.ow) ? savedIndices(pooled, ys, d) : null;
+      if (!saved) return null;
+      const { idx, block } = saved;
+      const temps: Float32Array[] = [];
+      // Each in the indices' layout (a Flatten after the pool converts its output to row-major).
+      const inBlock = (s: HostStorage, dims: readonly number[]): Float32Array => {
+        const have = s.layout && sameDims(s.layout.dims, dims) ? s.layout.block : 0;
+        const buf = have ? s.buf : rowMajor(s);
+        if (have === block) return buf;
+        const t = alloc(buf.length);
+        nat.reorderActivation(buf, have, t, block, dims[0], dims[1], dims[2], dims[3]);
+        temps.push(t);
+        return t;
+      };
+      const outDims = [d.n, d.c, d.oh, d.ow];
+      const inDims = [d.n, d.c, d.h, d.w];
+      const dy = inBlock(dys, outDims);
+      const py = inBlock(pooled, outDims);
+      const x = inBlock(ys, inDims);
+      const dx = alloc(d.n * d.c * d.h * d.w);
+      nat.maxPoolReluBackward(dy, idx, py, x, dx, d.n * (block ? d.c / block : d.c), d.h * d.w, d.oh * d.ow, block);
+      for (const t of temps) hostMemory.recycle(t, t.length);
+      return own(ctx, dx, block ? blocked(inDims, block) : null);
     },
 
     avgPoolActivationBackward(op, ys, dys, d) {

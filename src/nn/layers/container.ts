@@ -2,7 +2,7 @@
 import type { Tensor } from '../../tensor.js';
 import { Module, callChild, withLocation } from '../module.js';
 import { Conv2d } from './conv.js';
-import { AvgPool2d } from './pool.js';
+import { AvgPool2d, MaxPool2d } from './pool.js';
 import { convOutSize } from '../../ops/conv.js';
 import { tracingOn } from '../../ops/trace.js';
 import { BatchNorm1d, BatchNorm2d, type BatchNormBase } from './batchnorm.js';
@@ -12,17 +12,20 @@ import { releaseIntermediates } from '../../memory.js';
 import { isGradEnabled } from '../../autograd/grad-mode.js';
 
 /**
- * Whether a convolution's output x (of this many rows and columns) can go straight into this
- * average pool inside one fused node: an exact AvgPool2d without padding whose window fits, so
- * the unfused layers would not have raised an error of their own. Traced graphs keep the layers.
+ * Whether a convolution's output (from x) can go straight into this pool inside one fused node:
+ * an exact AvgPool2d without padding, or an exact MaxPool2d, whose window fits, so the unfused
+ * layers would not have raised an error of their own. Traced graphs keep the layers.
  */
-function fusableAvgPool(conv: Conv2d, x: Tensor, m: Module | undefined): m is AvgPool2d {
-  if (!m || m.constructor !== AvgPool2d || tracingOn() || x.ndim !== 4) return false;
-  const p = m as AvgPool2d;
-  if (p.padding[0] !== 0 || p.padding[1] !== 0) return false;
+function fusablePool(conv: Conv2d, x: Tensor, m: Module | undefined): m is AvgPool2d | MaxPool2d {
+  const avg = m?.constructor === AvgPool2d;
+  if (!m || (!avg && m.constructor !== MaxPool2d) || tracingOn() || x.ndim !== 4) return false;
+  const p = m as AvgPool2d | MaxPool2d;
+  const [ph, pw] = p.padding;
+  const [kh, kw] = p.kernelSize;
+  if (avg ? ph !== 0 || pw !== 0 : ph > kh / 2 || pw > kw / 2) return false;
   const oh = convOutSize(x.shape[2], conv.kernelSize[0], conv.stride[0], conv.padding[0]);
   const ow = convOutSize(x.shape[3], conv.kernelSize[1], conv.stride[1], conv.padding[1]);
-  return oh >= p.kernelSize[0] && ow >= p.kernelSize[1];
+  return oh + 2 * ph >= kh && ow + 2 * pw >= kw;
 }
 
 /** The activation a layer applies, when it is exactly one of the fusable ones. */
@@ -35,7 +38,7 @@ function fusableActivation(m: Module | undefined): ActivationOp | undefined {
 export class Sequential extends Module {
   /**
    * Fuse Conv2d or BatchNorm + ReLU/Sigmoid/Tanh pairs into one kernel in forward(), and a
-   * Conv2d + activation + AvgPool2d triple into one autograd node. Results
+   * Conv2d + activation + AvgPool2d or MaxPool2d triple into one autograd node. Results
    * match the unfused layers within float rounding; tests that trace individual
    * activation calls turn it off.
    */
@@ -78,7 +81,8 @@ export class Sequential extends Module {
   /**
    * Runs the layers in order. A Conv2d or BatchNorm directly followed by ReLU,
    * Sigmoid or Tanh runs as one fused kernel: same values and gradients, one pass over
-   * memory fewer; a Conv2d, activation and AvgPool2d (LeNet's) also share one backward pass.
+   * memory fewer; a Conv2d, activation and pool (LeNet's AvgPool2d, AlexNet's MaxPool2d) also
+   * share one backward pass.
    * Iterating the layers yourself (`for (const l of net)`) sees
    * every layer separately, as in PyTorch.
    */
@@ -98,10 +102,10 @@ export class Sequential extends Module {
       const fusable = layer.constructor === Conv2d || layer.constructor === BatchNorm1d || layer.constructor === BatchNorm2d;
       const act = Sequential.fuseActivations && fusable ? fusableActivation(layers[i + 1]) : undefined;
       const pool = act && layer.constructor === Conv2d ? layers[i + 2] : undefined;
-      if (act && fusableAvgPool(layer as Conv2d, out, pool)) {
+      if (act && fusablePool(layer as Conv2d, out, pool)) {
         const input = out;
-        const spec = { kernel: pool.kernelSize, stride: pool.stride, padding: pool.padding };
-        out = withLocation(layer, `[${i}]`, () => (layer as Conv2d).forwardWithActivationAndAvgPool(input, act, spec));
+        const spec = { kind: pool instanceof MaxPool2d ? 'max' as const : 'avg' as const, kernel: pool.kernelSize, stride: pool.stride, padding: pool.padding };
+        out = withLocation(layer, `[${i}]`, () => (layer as Conv2d).forwardWithActivationAndPool(input, act, spec));
         i += 2;
       } else if (act) {
         const input = out;

@@ -4,7 +4,7 @@ import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 import { LayerError } from '../errors.js';
 import { conv2d, pair, type Pair } from '../../ops/conv.js';
-import { conv2dActivationAvgPool, type AvgPoolSpec } from '../../ops/conv-pool.js';
+import { conv2dActivationPool, type PoolSpec } from '../../ops/conv-pool.js';
 import { kaimingUniform_, uniform_, calculateFanInAndFanOut } from '../init.js';
 import { shapeStr } from '../../shape.js';
 import type { ActivationOp } from '../../backend/kernels.js';
@@ -75,13 +75,13 @@ export class Conv2d extends Module {
   }
 
   /**
-   * This convolution, an activation and an average pool as one autograd node (Sequential fuses
-   * Conv2d + ReLU/Sigmoid/Tanh + AvgPool2d this way): the pool's gradient goes through the
+   * This convolution, an activation and a pool as one autograd node (Sequential fuses Conv2d +
+   * ReLU/Sigmoid/Tanh + AvgPool2d or MaxPool2d this way): the pool's gradient goes through the
    * activation in one pass.
    */
-  forwardWithActivationAndAvgPool(x: Tensor, activation: ActivationOp, pool: AvgPoolSpec): Tensor {
+  forwardWithActivationAndPool(x: Tensor, activation: ActivationOp, pool: PoolSpec): Tensor {
     this.checkInput(x);
-    return conv2dActivationAvgPool(x, this.weight, this.bias, this.stride, this.padding, activation, pool);
+    return conv2dActivationPool(x, this.weight, this.bias, this.stride, this.padding, activation, pool);
   }
 
   private checkInput(x: Tensor): void {
