@@ -22,10 +22,20 @@ export interface RawAllocator<B> {
   create(n: number): B;
   /** Give the buffer back for good (GPUBuffer.destroy(); nothing on the host). */
   destroy(buf: B): void;
+  /**
+   * A buffer of the first n values of a larger one, sharing its memory (a Float32Array view), so
+   * the pool can serve a size it has no buffer of from a bigger one. Without it only exact sizes are reused.
+   */
+  view?(base: B, n: number): B;
 }
+
+/** Pool lookups give a view of a larger buffer only up to this many times the size asked for. */
+const MAX_FIT = 2;
 
 export class DeviceMemory<B> {
   private readonly pool = new Map<number, B[]>();
+  /** Views handed out of larger pooled buffers, to the buffer and size they came from. */
+  private readonly views = new WeakMap<object, { base: B; n: number }>();
   /** Sizes (in values) by when they were last asked for; a Map keeps insertion order. */
   private readonly lastAsked = new Map<number, number>();
   private clock = 0;
@@ -37,6 +47,8 @@ export class DeviceMemory<B> {
   private count = 0;
   private pooled = 0;
   private peak = 0;
+  /** Bytes of the larger buffers behind live views beyond what the views count as live. */
+  private viewExtra = 0;
 
   constructor(
     private readonly raw: RawAllocator<B>,
@@ -73,12 +85,39 @@ export class DeviceMemory<B> {
       this.pooled -= bytes;
       return reused;
     }
+    const fitted = this.fit(n);
+    if (fitted) return fitted;
     this.evictFor(bytes);
     return this.raw.create(n);
   }
 
+  /**
+   * A view of the smallest pooled buffer that holds n values, when one holds no more than
+   * MAX_FIT times that. A step's buffers come in many sizes live at different moments; within
+   * the pool's bound, exact sizes alone left AlexNet making 643 MB of fresh (page-faulting)
+   * buffers every step, where taking bigger ones made none.
+   */
+  private fit(n: number): B | null {
+    const view = this.raw.view;
+    if (!view) return null;
+    let best = 0;
+    for (const [m, bucket] of this.pool) {
+      if (bucket.length > 0 && m > n && m <= n * MAX_FIT && (best === 0 || m < best)) best = m;
+    }
+    if (best === 0) return null;
+    const base = this.pool.get(best)?.pop() as B;
+    this.pooled -= best * 4;
+    // The base's size is in use again: eviction walks the sizes asked for least recently first.
+    this.lastAsked.delete(best);
+    this.lastAsked.set(best, ++this.clock);
+    const v = view(base, n);
+    this.views.set(v as object, { base, n: best });
+    this.viewExtra += (best - n) * 4;
+    return v;
+  }
+
   private evictFor(bytes: number): void {
-    const allowed = Math.max(this.peak * this.slack + this.headroomBytes - this.live - bytes, 0);
+    const allowed = Math.max(this.peak * this.slack + this.headroomBytes - this.live - this.viewExtra - bytes, 0);
     // lastAsked iterates in order of last request, oldest first.
     for (const [size] of this.lastAsked) {
       if (this.pooled <= allowed) return;
@@ -109,7 +148,14 @@ export class DeviceMemory<B> {
    * Pool (or destroy) a buffer of n values that no storage owns: one a storage let go, or one it
    * replaced with a copy in another layout (which leaves the live count as it was).
    */
-  recycle(buf: B, n: number): void {
+  recycle(view: B, viewN: number): void {
+    const fitted = this.raw.view ? this.views.get(view as object) : undefined;
+    if (fitted) {
+      this.views.delete(view as object);
+      this.viewExtra -= (fitted.n - viewN) * 4;
+    }
+    const buf = fitted ? fitted.base : view;
+    const n = fitted ? fitted.n : viewN;
     const bytes = n * 4;
     // A size nobody allocates through the pool (a buffer made elsewhere and adopted) would sit
     // there unasked, and, never being among the sizes eviction walks, crowd out the ones in use.
