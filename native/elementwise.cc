@@ -373,6 +373,37 @@ Napi::Value AdamStep(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+/**
+ * dropoutMask(out, p, seed): out[i] = 1/(1-p) where the counter-based draw for (seed, i) is at
+ * least p, else 0; the reference's draw (reference/values.ts: two rounds of the lowbias32
+ * mixer) in uint32 arithmetic, so every backend keeps the same elements. The draw is
+ * (x >> 8) / 2^24 >= p, which for an integer x >> 8 is x >> 8 >= ceil(p * 2^24) (exact in double).
+ */
+Napi::Value DropoutMask(const Napi::CallbackInfo &info) {
+  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "torchlet cpu: dropoutMask expects a Float32Array");
+  const int64_t n = static_cast<int64_t>(info[0].As<Napi::TypedArray>().ElementLength());
+  float *out = f32(info, 0, n, "out");
+  const double p = num(info, 1);
+  const uint32_t seed = static_cast<uint32_t>(i64(info, 2));
+  if (!(p >= 0.0 && p < 1.0)) throw Napi::RangeError::New(info.Env(), "torchlet cpu: dropoutMask needs 0 <= p < 1");
+  const uint32_t threshold = static_cast<uint32_t>(std::ceil(p * 16777216.0));
+  const float keep = static_cast<float>(1.0 / (1.0 - p));
+#pragma omp parallel for simd schedule(static) if (n >= kSerialWork)
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t x = (static_cast<uint32_t>(i) * 0x9e3779b9u) ^ seed;
+    for (int round = 0; round < 2; round++) {
+      x ^= x >> 16;
+      x *= 0x7feb352du;
+      x ^= x >> 15;
+      x *= 0x846ca68bu;
+      x ^= x >> 16;
+      x += seed;
+    }
+    out[i] = (x >> 8) >= threshold ? keep : 0.f;
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void activateInPlace(float *y, int64_t n, int act) {
@@ -392,6 +423,7 @@ void activateInPlace(float *y, int64_t n, int act) {
 
 void initElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("eltwiseForward", Napi::Function::New(env, EltwiseForward, "eltwiseForward"));
+  exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask, "dropoutMask"));
   exports.Set("eltwiseBackward", Napi::Function::New(env, EltwiseBackward, "eltwiseBackward"));
   exports.Set("clamp", Napi::Function::New(env, Clamp, "clamp"));
   exports.Set("binaryForward", Napi::Function::New(env, BinaryForward, "binaryForward"));

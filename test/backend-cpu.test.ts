@@ -560,6 +560,23 @@ describe('cpu backend (oneDNN addon)', () => {
     }
   });
 
+  check('the dropout mask is drawn natively, value for value the reference\'s', () => {
+    let native0 = 0;
+    const nat = native as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const original = nat.dropoutMask;
+    nat.dropoutMask = (...a: unknown[]) => { native0++; return original(...a); };
+    try {
+      for (const [n, p, s] of [[100003, 0.5, 1], [70000, 0.1, 12345], [65536, 0.9, 0xfffffff0], [50000, 0.3, 2 ** 40 + 7], [300, 0.5, 9]]) {
+        const got = valuesOf(backend!.kernels.dropoutMask!(n, p, s));
+        const want = ref.dropoutMask(n, p, s);
+        assert.deepEqual(Array.from(got), Array.from(want), `dropout n=${n} p=${p} seed=${s}`);
+      }
+    } finally {
+      nat.dropoutMask = original;
+    }
+    assert.equal(native0, 4, 'the four large masks natively, the small one in JS');
+  });
+
   check('zero-sized problems fall back instead of failing', () => {
     const d = convDesc(0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1);
     assert.equal(cpu.conv2d(new Float32Array(0), rand(108), null, d).length, 0);

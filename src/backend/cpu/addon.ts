@@ -101,6 +101,8 @@ export interface CpuNative {
   maxPool2dForwardIndices(x: Buf, y: Buf, idx: Int32Array, kind: 0, n: number, c: number, h: number, w: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   maxPool2dBackwardIndices(dy: Buf, idx: Int32Array, dx: Buf, planes: number, hw: number, ohw: number): void;
+  /** out[i] = 1/(1-p) or 0 by the counter-based draw for (seed, i), as reference/values.ts draws it. */
+  dropoutMask(out: Buf, p: number, seed: number): void;
   /** maxPoolBlockedBackward / maxPool2dBackwardIndices (block 0) through the ReLU whose output x the pool read: only outputs whose maximum was positive pass. */
   maxPoolReluBackward(dy: Buf, idx: Int32Array, pooled: Buf, x: Buf, dx: Buf, planes: number, hw: number, ohw: number, block: number): void;
   pool2dBackward(x: Buf, dy: Buf, dx: Buf, kind: number, n: number, c: number, h: number, w: number,

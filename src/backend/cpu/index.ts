@@ -19,6 +19,7 @@ import { movementKernels } from './movement.js';
 import { batchNormKernels } from './batchnorm.js';
 import { softmaxKernels } from './softmax.js';
 import { optimKernels } from './optim.js';
+import { valueKernels } from './values.js';
 import type { CpuContext } from './common.js';
 import { usePlanCache } from './plan-cache.js';
 
@@ -75,6 +76,7 @@ export function createCpuBackend(nat: CpuNative): HostBackend {
       ...batchNormKernels(ctx),
       ...softmaxKernels(ctx),
       ...optimKernels(ctx),
+      ...valueKernels(ctx),
     },
     ...hostTransfers(() => backend),
     setNumThreads: (n: number) => nat.setNumThreads(Math.max(1, Math.floor(n))),
