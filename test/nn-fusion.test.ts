@@ -147,6 +147,25 @@ for (const backend of listBackends().filter((b) => getBackend(b)?.device.type ==
   });
 }
 
+test('a nested Sequential ending in Conv2d + ReLU fuses with the MaxPool2d after it (NiN\'s blocks), values, gradients and error locations as the layers\'', () => {
+  torch.manualSeed(9);
+  const block = (cin: number, cout: number): torch.nn.Sequential => new nn.Sequential(
+    new nn.Conv2d(cin, cout, 3, { padding: 1 }), new nn.ReLU(), new nn.Conv2d(cout, cout, 1), new nn.ReLU());
+  const net = new nn.Sequential(block(1, 16), new nn.MaxPool2d(3, 2), block(16, 8), new nn.AvgPool2d(2), new nn.Flatten(), new nn.Linear(8 * 3 * 3, 3));
+  const x = torch.randn([3, 1, 13, 13]);
+  const fused = run(net, x, true);
+  const plain = run(net, x, false);
+  fused.forEach((f, i) => assertClose(f, plain[i], { rtol: 1e-4, atol: 1e-6 }));
+  const y = net.forward(x);
+  const chain: string[] = [];
+  for (let t: torch.Tensor | undefined = y; t?.gradFn; t = t.gradFn.inputs.find((i) => i.gradFn)) chain.push(t.gradFn.name);
+  assert.deepEqual(chain.filter((c) => c.includes('Pool')), ['ConvolutionReluAvgPool2D', 'ConvolutionReluMaxPool2D']);
+  assert.throws(() => net.forward(torch.rand([1, 2, 13, 13])), /^LayerError: Conv2d\(1→16, k=3, p=1\) at net\[0\]\[0\]: expected 1 input channels, got 2/);
+  // A pool the block's last convolution cannot take runs after the block as a layer of its own.
+  const tooSmall = new nn.Sequential(block(1, 2), new nn.MaxPool2d(5));
+  assert.throws(() => tooSmall.forward(torch.rand([1, 1, 4, 4])), /MaxPool2d\(k=5, s=5\) at net\[1\]/);
+});
+
 test('LeNet\'s first block on the cpu backend: conv + sigmoid + pool run as one kernel each way once the plan is decided, with the layers\' values', { skip: getBackend('cpu') ? false : 'native cpu addon not available' }, () => {
   const calls = new Map<string, number>();
   setKernelTableWrapper((k) => Object.fromEntries(Object.entries(k).map(([name, f]) => [name, typeof f === 'function'

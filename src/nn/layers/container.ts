@@ -87,13 +87,24 @@ export class Sequential extends Module {
    * every layer separately, as in PyTorch.
    */
   forward(x: Tensor): Tensor {
+    return this.forwardThenPool(x).out;
+  }
+
+  /**
+   * forward(x), and with `pool`, that pool after it, fused with this Sequential's last Conv2d and
+   * activation where they can be (NiN's blocks end in Conv2d, ReLU and the network's next layer is
+   * a MaxPool2d). `pooled` says whether the pool ran; if not, the caller runs it.
+   */
+  private forwardThenPool(x: Tensor, pool?: Module): { out: Tensor; pooled: boolean } {
+    let pooled = false;
     // The layers' outputs and what they made inside are this call's alone (only the last output
     // is returned), so they go as soon as nothing needs them: at once under noGrad, else when
     // backward() has passed them. Memory then does not wait for the garbage collector.
-    return releaseIntermediates(() => this.runLayers(x), isGradEnabled());
+    const out = releaseIntermediates(() => this.runLayers(x, pool, () => (pooled = true)), isGradEnabled());
+    return { out, pooled };
   }
 
-  private runLayers(x: Tensor): Tensor {
+  private runLayers(x: Tensor, trailingPool?: Module, tookPool?: () => void): Tensor {
     let out = x;
     const layers = this.children();
     for (let i = 0; i < layers.length; i++) {
@@ -101,12 +112,19 @@ export class Sequential extends Module {
       // Exact classes only: a subclass may override forward().
       const fusable = layer.constructor === Conv2d || layer.constructor === BatchNorm1d || layer.constructor === BatchNorm2d;
       const act = Sequential.fuseActivations && fusable ? fusableActivation(layers[i + 1]) : undefined;
-      const pool = act && layer.constructor === Conv2d ? layers[i + 2] : undefined;
+      const pool = act && layer.constructor === Conv2d ? (i + 2 < layers.length ? layers[i + 2] : i + 2 === layers.length ? trailingPool : undefined) : undefined;
+      const next = layers[i + 1];
       if (act && fusablePool(layer as Conv2d, out, pool)) {
         const input = out;
         const spec = { kind: pool instanceof MaxPool2d ? 'max' as const : 'avg' as const, kernel: pool.kernelSize, stride: pool.stride, padding: pool.padding };
         out = withLocation(layer, `[${i}]`, () => (layer as Conv2d).forwardWithActivationAndPool(input, act, spec));
+        if (i + 2 === layers.length) tookPool?.();
         i += 2;
+      } else if (Sequential.fuseActivations && layer.constructor === Sequential && (next?.constructor === MaxPool2d || next?.constructor === AvgPool2d)) {
+        const input = out;
+        const r = withLocation(layer, `[${i}]`, () => (layer as Sequential).forwardThenPool(input, next));
+        out = r.out;
+        if (r.pooled) i++;
       } else if (act) {
         const input = out;
         out = withLocation(layer, `[${i}]`, () => (layer as Conv2d | BatchNormBase).forwardWithActivation(input, act));
