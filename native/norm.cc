@@ -6,6 +6,7 @@
 
 #include "activation.h"
 #include "common.h"
+#include "pool.h"
 
 namespace tl {
 namespace {
@@ -146,6 +147,116 @@ void bnBackwardChannels(const float *x, const float *dyOut, const float *y, cons
         const float d = throughActivation<A>(gr[j], yr ? yr[j] : 0.f);
         const float xhat = (xr[j] - mu) * invstd;
         out[j] = k * (m * d - fsdy - xhat * fsdyx);
+      }
+    }
+  }
+}
+
+/** A 2x2 stride-2 average pool taken of each plane of the output as it is written (oh = h / 2, ow = w / 2, rounded down). */
+struct PlanePool {
+  int64_t h, w, oh, ow;
+  float *pooled;
+};
+
+/**
+ * The plain [n, c, spatial] pass of BnTrain: y = act(bn(x)), one channel per iteration, act as
+ * activateRun takes it (0: none, the caller applies others); with `pool`, also each plane's 2x2
+ * average while it is in cache (batchNormAvgPoolTrain).
+ */
+void bnTrainChannels(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *var, int64_t N,
+                     int64_t C, int64_t S, float eps, int act, const PlanePool *pool) {
+  const double count = static_cast<double>(N * S);
+  const bool parallel = N * C * S >= kSerialWork && C > 1;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t ch = 0; ch < C; ch++) {
+    // Sum and sum of squares in one pass over x (the normalising pass is the second), both taken
+    // about the channel's first value: shifted so, the variance does not cancel away when the
+    // mean is large against the spread, as the plain E[x^2] - E[x]^2 would.
+    const float shiftBy = x[ch * S];
+    double sum = 0, sumSq = 0;
+    for (int64_t i = 0; i < N; i++) {
+      const float *row = x + (i * C + ch) * S;
+      float part = 0, partSq = 0;
+#pragma omp simd reduction(+ : part, partSq)
+      for (int64_t j = 0; j < S; j++) {
+        const float t = row[j] - shiftBy;
+        part += t;
+        partSq += t * t;
+      }
+      sum += part;
+      sumSq += partSq;
+    }
+    const double shiftedMean = sum / count;
+    const double m = shiftBy + shiftedMean;
+    const double v = std::max(0.0, sumSq / count - shiftedMean * shiftedMean);
+    mean[ch] = static_cast<float>(m);
+    var[ch] = static_cast<float>(v);
+    const float scale = static_cast<float>(gamma[ch] / std::sqrt(v + eps));
+    // y = (x - shiftBy) * scale + (beta - (mean - shiftBy) * scale): x - shiftBy is exact in float
+    // where x * scale + (beta - mean * scale) would cancel two large terms when the mean is large.
+    const float shift = static_cast<float>(beta[ch] - shiftedMean * scale);
+    for (int64_t i = 0; i < N; i++) {
+      const float *row = x + (i * C + ch) * S;
+      float *out = y + (i * C + ch) * S;
+      for (int64_t j = 0; j < S; j++) out[j] = (row[j] - shiftBy) * scale + shift;
+      if (act) activateRun(out, S, act);
+      if (pool) avgPool2x2Plane(out, pool->pooled + (i * C + ch) * pool->oh * pool->ow, pool->w, pool->oh, pool->ow);
+    }
+  }
+}
+
+/**
+ * bnBackwardChannels for y = act(bn(x)) seen through a 2x2 stride-2 average pool: each plane's dy,
+ * act'(y) times its window's share of dPooled, is made in a per-thread scratch (poolActivationPlane,
+ * the same values pool2dBackward and the fused activation's gradient give) for each of the two
+ * passes, instead of being written out by the pool's backward and read back twice.
+ */
+template <int A>
+void bnBackwardChannelsPooled(const float *x, const float *dPooled, const float *y, const float *gamma, const float *mean,
+                              const float *var, float *dx, float *dgamma, float *dbeta, int64_t N, int64_t C, int64_t h,
+                              int64_t w, float eps) {
+  const int64_t S = h * w, oh = h / 2, ow = w / 2, pp = oh * ow;
+  const double count = static_cast<double>(N * S);
+  const bool parallel = N * C * S >= kSerialWork && C > 1;
+#pragma omp parallel if (parallel)
+  {
+    std::vector<float> share(2 * ow);
+#pragma omp for schedule(static)
+    for (int64_t ch = 0; ch < C; ch++) {
+      const float mu = mean[ch];
+      const float invstd = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[ch]) + eps));
+      double sdy = 0, sdyx = 0;
+      for (int64_t i = 0; i < N; i++) {
+        const int64_t base = (i * C + ch) * S;
+        const float *__restrict xr = x + base;
+        float *__restrict d = dx + base;
+        // The plane's dy goes where its dx will: pass 2 reads it back from there and overwrites it.
+        poolActivationPlane(A, y + base, dPooled + (i * C + ch) * pp, d, w, h, w, oh, ow, share.data());
+        float a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+        for (int64_t j = 0; j < S; j++) {
+          a += d[j];
+          b += d[j] * (xr[j] - mu);
+        }
+        sdy += a;
+        sdyx += b;
+      }
+      sdyx *= invstd;
+      dgamma[ch] = static_cast<float>(sdyx);
+      dbeta[ch] = static_cast<float>(sdy);
+      const float k = static_cast<float>(gamma[ch] * invstd / count);
+      const float m = static_cast<float>(count);
+      const float fsdy = static_cast<float>(sdy);
+      const float fsdyx = static_cast<float>(sdyx);
+      for (int64_t i = 0; i < N; i++) {
+        const int64_t base = (i * C + ch) * S;
+        const float *__restrict xr = x + base;
+        float *__restrict out = dx + base;
+#pragma omp simd
+        for (int64_t j = 0; j < S; j++) {
+          const float xhat = (xr[j] - mu) * invstd;
+          out[j] = k * (m * out[j] - fsdy - xhat * fsdyx);
+        }
       }
     }
   }
@@ -327,7 +438,6 @@ Napi::Value BnTrain(const Napi::CallbackInfo &info) {
   float *mean = f32(info, 4, g.c, "mean");
   float *var = f32(info, 5, g.c, "variance");
   const int64_t N = g.n, C = g.c, S = g.spatial;
-  const double count = static_cast<double>(N * S);
   const int act = info.Length() > 10 ? static_cast<int>(i64(info, 10)) : 0;
   if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad batchnorm activation code");
   const int64_t block = bnBlockArg(info, 11, C);
@@ -343,42 +453,7 @@ Napi::Value BnTrain(const Napi::CallbackInfo &info) {
     else if (act) activateInPlace(y, static_cast<int64_t>(total), act);
     return info.Env().Undefined();
   }
-  const bool parallel = static_cast<int64_t>(total) >= kSerialWork && C > 1;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t ch = 0; ch < C; ch++) {
-    // Sum and sum of squares in one pass over x (the normalising pass is the second), both taken
-    // about the channel's first value: shifted so, the variance does not cancel away when the
-    // mean is large against the spread, as the plain E[x^2] - E[x]^2 would.
-    const float shiftBy = x[ch * S];
-    double sum = 0, sumSq = 0;
-    for (int64_t i = 0; i < N; i++) {
-      const float *row = x + (i * C + ch) * S;
-      float part = 0, partSq = 0;
-#pragma omp simd reduction(+ : part, partSq)
-      for (int64_t j = 0; j < S; j++) {
-        const float t = row[j] - shiftBy;
-        part += t;
-        partSq += t * t;
-      }
-      sum += part;
-      sumSq += partSq;
-    }
-    const double shiftedMean = sum / count;
-    const double m = shiftBy + shiftedMean;
-    const double v = std::max(0.0, sumSq / count - shiftedMean * shiftedMean);
-    mean[ch] = static_cast<float>(m);
-    var[ch] = static_cast<float>(v);
-    const float scale = static_cast<float>(gamma[ch] / std::sqrt(v + g.eps));
-    // y = (x - shiftBy) * scale + (beta - (mean - shiftBy) * scale): x - shiftBy is exact in float
-    // where x * scale + (beta - mean * scale) would cancel two large terms when the mean is large.
-    const float shift = static_cast<float>(beta[ch] - shiftedMean * scale);
-    for (int64_t i = 0; i < N; i++) {
-      const float *row = x + (i * C + ch) * S;
-      float *out = y + (i * C + ch) * S;
-      for (int64_t j = 0; j < S; j++) out[j] = (row[j] - shiftBy) * scale + shift;
-      if (inRows) activateRun(out, S, act);
-    }
-  }
+  bnTrainChannels(x, gamma, beta, y, mean, var, N, C, S, g.eps, inRows ? act : 0, nullptr);
   if (act && !inRows) activateInPlace(y, static_cast<int64_t>(total), act);
   return info.Env().Undefined();
 }
@@ -450,6 +525,57 @@ Napi::Value BnBackward(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// batchNormAvgPoolTrain(x, gamma, beta, y, pooled, mean, variance, n, c, h, w, eps, act): BnTrain's
+// plain pass, y = act(bn(x)) with act 0 (none), 1 (relu) or 2 (sigmoid), and each plane's 2x2
+// stride-2 average written to pooled ([n, c, h / 2, w / 2], rounded down) while it is in cache:
+// Sequential's BatchNorm2d + activation + AvgPool2d, where the pool had read y back from memory.
+Napi::Value BnAvgPoolTrain(const Napi::CallbackInfo &info) {
+  const int64_t h = i64(info, 9), w = i64(info, 10);
+  if (h < 2 || w < 2) throw Napi::RangeError::New(info.Env(), "torchlet cpu: batchNormAvgPoolTrain needs planes of at least 2x2");
+  BnGeom g{i64(info, 7), i64(info, 8), h * w, static_cast<float>(num(info, 11))};
+  if (g.n <= 0 || g.c <= 0) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad batchnorm shape");
+  const int act = static_cast<int>(i64(info, 12));
+  if (act < 0 || act > 2) throw Napi::RangeError::New(info.Env(), "torchlet cpu: batchNormAvgPoolTrain applies no activation, relu or sigmoid");
+  const int64_t total = g.n * g.c * g.spatial, oh = h / 2, ow = w / 2;
+  float *x = f32(info, 0, total, "x");
+  float *gamma = f32(info, 1, g.c, "gamma");
+  float *beta = f32(info, 2, g.c, "beta");
+  float *y = f32(info, 3, total, "y");
+  float *pooled = f32(info, 4, g.n * g.c * oh * ow, "pooled");
+  float *mean = f32(info, 5, g.c, "mean");
+  float *var = f32(info, 6, g.c, "variance");
+  const PlanePool pool{h, w, oh, ow, pooled};
+  bnTrainChannels(x, gamma, beta, y, mean, var, g.n, g.c, g.spatial, g.eps, act, &pool);
+  return info.Env().Undefined();
+}
+
+// batchNormAvgPoolBackward(x, dPooled, y, gamma, mean, variance, dx, dgamma, dbeta, n, c, h, w, eps, act):
+// batchNormBackward's plain pass from the gradient of batchNormAvgPoolTrain's pooled output.
+Napi::Value BnAvgPoolBackward(const Napi::CallbackInfo &info) {
+  const int64_t n = i64(info, 9), c = i64(info, 10), h = i64(info, 11), w = i64(info, 12);
+  if (n <= 0 || c <= 0 || h < 2 || w < 2) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad batchNormAvgPoolBackward shape");
+  const float eps = static_cast<float>(num(info, 13));
+  const int act = static_cast<int>(i64(info, 14));
+  if (act < 0 || act > 3) throw Napi::RangeError::New(info.Env(), "torchlet cpu: bad batchnorm activation code");
+  const int64_t total = n * c * h * w;
+  float *x = f32(info, 0, total, "x");
+  float *dPooled = f32(info, 1, n * c * (h / 2) * (w / 2), "dPooled");
+  float *y = f32(info, 2, total, "y");
+  float *gamma = f32(info, 3, c, "gamma");
+  float *mean = f32(info, 4, c, "mean");
+  float *var = f32(info, 5, c, "variance");
+  float *dx = f32(info, 6, total, "dx");
+  float *dgamma = f32(info, 7, c, "dgamma");
+  float *dbeta = f32(info, 8, c, "dbeta");
+  switch (act) {
+    case 1: bnBackwardChannelsPooled<1>(x, dPooled, y, gamma, mean, var, dx, dgamma, dbeta, n, c, h, w, eps); break;
+    case 2: bnBackwardChannelsPooled<2>(x, dPooled, y, gamma, mean, var, dx, dgamma, dbeta, n, c, h, w, eps); break;
+    case 3: bnBackwardChannelsPooled<3>(x, dPooled, y, gamma, mean, var, dx, dgamma, dbeta, n, c, h, w, eps); break;
+    default: bnBackwardChannelsPooled<0>(x, dPooled, y, gamma, mean, var, dx, dgamma, dbeta, n, c, h, w, eps);
+  }
+  return info.Env().Undefined();
+}
+
 // ---- softmax ----
 
 memory::desc rowsMd(int64_t rows, int64_t cols) { return memory::desc({rows, cols}, dt::f32, tag::ab); }
@@ -514,6 +640,8 @@ void initNorm(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNormTrain", Napi::Function::New(env, BnTrain, "batchNormTrain"));
   exports.Set("batchNormInference", Napi::Function::New(env, BnInference, "batchNormInference"));
   exports.Set("batchNormBackward", Napi::Function::New(env, BnBackward, "batchNormBackward"));
+  exports.Set("batchNormAvgPoolTrain", Napi::Function::New(env, BnAvgPoolTrain, "batchNormAvgPoolTrain"));
+  exports.Set("batchNormAvgPoolBackward", Napi::Function::New(env, BnAvgPoolBackward, "batchNormAvgPoolBackward"));
   exports.Set("softmaxForward", Napi::Function::New(env, SoftmaxForward, "softmaxForward"));
   exports.Set("softmaxBackward", Napi::Function::New(env, SoftmaxBackward, "softmaxBackward"));
 }

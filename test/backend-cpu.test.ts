@@ -831,6 +831,72 @@ describe('cpu backend (oneDNN addon)', () => {
     }
   });
 
+  // BatchNorm2d + activation + AvgPool2d(2) in one pass per plane (batchNormAvgPoolTrain/Backward): y,
+  // the pooled output and the statistics as batchNormTrain then pool2d give them, and the gradients
+  // as pool2dBackward then batchNormBackward.
+  check('the fused batch norm + activation + 2x2 average pool match the separate kernels, the same for any thread count, and decline what they do not take', () => {
+    const cases: Array<[number, number, number, number, ActivationOp | undefined]> = [
+      [9, 6, 24, 24, 'sigmoid'], // LeNet-BN's first batch norm, fewer images
+      [3, 4, 17, 17, 'relu'], // odd: the last row and column are in no window (their gradient is the batch norm's alone)
+      [2, 3, 16, 20, undefined],
+    ];
+    for (const [n, c, h, w, activation] of cases) {
+      const what = `[${n}, ${c}, ${h}x${w}] ${activation ?? 'no activation'}`;
+      const d = { n, c, spatial: h * w, eps: 1e-5, ...(activation ? { activation } : {}) };
+      const pd = poolDesc('avg', n, c, h, w, 2, 2, 2, 2, 0, 0);
+      const x = rand(n * c * h * w, -2, 3);
+      const gamma = rand(c, 0.5, 1.5);
+      const beta = rand(c);
+      const got = cpu.batchNormAvgPoolTrain!(x, gamma, beta, d, pd);
+      assert.ok(got, `${what}: runs`);
+      const want = ref.batchNormTrain(x, gamma, beta, d);
+      assertClose(got.y, want.y, `${what}: y`);
+      assertClose(got.pooled, ref.pool2d(want.y, pd), `${what}: pooled`);
+      assertClose(got.mean, want.mean, `${what}: mean`);
+      assertClose(got.variance, want.variance, `${what}: variance`);
+      // The same loops as the separate kernels: the same bits.
+      const sep = cpu.batchNormTrain(x, gamma, beta, d);
+      assert.deepEqual([...got.y, ...got.mean, ...got.variance], [...sep.y, ...sep.mean, ...sep.variance], `${what}: as batchNormTrain's`);
+      assert.deepEqual([...got.pooled], [...cpu.pool2d(sep.y, pd)], `${what}: as pool2d's`);
+
+      const dPooled = rand(n * c * pd.oh * pd.ow);
+      const gb = cpu.batchNormAvgPoolBackward!(x, dPooled, gamma, got.mean, got.variance, d, got.y, pd);
+      assert.ok(gb, `${what}: the backward runs`);
+      const dAct = ref.pool2dBackward(want.y, ref.pool2d(want.y, pd), dPooled, pd);
+      const wb = ref.batchNormBackward(x, dAct, gamma, want.mean, want.variance, d, want.y);
+      let termScale = 0;
+      for (let ch = 0; ch < c; ch++) termScale = Math.max(termScale, gamma[ch] / Math.sqrt(want.variance[ch] + d.eps));
+      assertClose(gb.dx, wb.dx, `${what}: dx`, 1e-4, 0.01, termScale);
+      assertClose(gb.dgamma, wb.dgamma, `${what}: dgamma`, 1e-4, 0.01);
+      assertClose(gb.dbeta, wb.dbeta, `${what}: dbeta`, 1e-4, 0.01);
+      const sepB = cpu.batchNormBackward(x, cpu.pool2dBackward(sep.y, got.pooled, dPooled, pd), gamma, got.mean, got.variance, d, sep.y);
+      assertClose(gb.dx, sepB.dx, `${what}: dx as the separate cpu kernels'`, 1e-5, 0.01, termScale);
+
+      const before = native!.getNumThreads();
+      try {
+        backend!.setNumThreads!(1);
+        const one = cpu.batchNormAvgPoolBackward!(x, dPooled, gamma, got.mean, got.variance, d, got.y, pd)!;
+        backend!.setNumThreads!(2);
+        const two = cpu.batchNormAvgPoolBackward!(x, dPooled, gamma, got.mean, got.variance, d, got.y, pd)!;
+        assert.deepEqual([...two.dx, ...two.dgamma, ...two.dbeta], [...one.dx, ...one.dgamma, ...one.dbeta], `${what}: 1 and 2 threads`);
+      } finally {
+        backend!.setNumThreads!(before);
+      }
+    }
+    // What they do not take goes to the separate kernels.
+    const [n, c, h, w] = [2, 3, 16, 16];
+    const d = { n, c, spatial: h * w, eps: 1e-5 };
+    const x = rand(n * c * h * w), gamma = rand(c), beta = rand(c), pd = poolDesc('avg', n, c, h, w, 2, 2, 2, 2, 0, 0);
+    assert.equal(cpu.batchNormAvgPoolTrain!(x, gamma, beta, { ...d, activation: 'tanh' }, pd), null, 'tanh is not applied per plane');
+    assert.equal(cpu.batchNormAvgPoolTrain!(x, gamma, beta, d, poolDesc('avg', n, c, h, w, 3, 3, 3, 3, 0, 0)), null, 'a 3x3 pool');
+    assert.equal(cpu.batchNormAvgPoolTrain!(x, gamma, beta, d, poolDesc('avg', n, c, h, w, 2, 2, 1, 1, 0, 0)), null, 'stride 1');
+    const small = { n, c, spatial: 64, eps: 1e-5 };
+    assert.equal(cpu.batchNormAvgPoolTrain!(rand(n * c * 64), gamma, beta, small, poolDesc('avg', n, c, 8, 8, 2, 2, 2, 2, 0, 0)), null, '8x8 planes');
+    const blocked = blockedActivation(2, 16, 16, 1, 3);
+    const bd = { n: 2, c: 16, spatial: 256, eps: 1e-5 };
+    assert.equal(cpu.batchNormAvgPoolTrain!(blocked, rand(16), rand(16), bd, poolDesc('avg', 2, 16, 16, 16, 2, 2, 2, 2, 0, 0)), null, 'a channel-blocked x');
+  });
+
   check('batch norm statistics keep their precision when the mean is large against the spread (one pass, shifted sums)', () => {
     // Spread 1 about a mean of 10^4 in float32: E[x²] − E[x]² would lose every digit of the variance.
     const [n, c, spatial] = [16, 6, 144];

@@ -19,6 +19,7 @@ import { matmul, linear } from '../src/ops/matmul.js';
 import { conv2d } from '../src/ops/conv.js';
 import { maxPool2d, avgPool2d, adaptiveAvgPool2d } from '../src/ops/pool.js';
 import { batchNorm } from '../src/ops/batchnorm.js';
+import { batchNormActivationAvgPool } from '../src/ops/batchnorm-pool.js';
 import { softmax, logSoftmax, nllLoss, crossEntropy, mseLoss } from '../src/ops/softmax.js';
 import { dropout } from '../src/nn/functional.js';
 import { manualSeed } from '../src/random.js';
@@ -158,6 +159,13 @@ add_('batchnorm', 'batch_norm eval (running stats)', (x, w, b) => batchNorm(x, f
   () => [X([2, 3, 2, 2], [1.5, 0.1, 0.3]), X([3], [0.3, 0.5, 1]), X([3], [0.2, 1.1, 0])]);
 add_('batchnorm', 'batch_norm eval no affine', (x) => batchNorm(x, fill([3], [0.4, 0.2, 0.1]), fill([3], [0.5, 0.7, 1.2]), null, null, bnOpts(false)),
   () => [X([2, 3, 2], [1.5, 0.1, 0.3])]);
+// BatchNorm2d + activation + AvgPool2d as one node (16x16 planes: the cpu backend's fused passes).
+add_('batchnorm', 'batch_norm + sigmoid + avg_pool2d k2 (one node)', (x, w, b) => batchNormActivationAvgPool(x, fill([3], [0, 0, 0]), fill([3], [1, 1, 1]), w, b,
+  { ...bnOpts(true), activation: 'sigmoid' }, { kernel: 2, stride: null, padding: 0 }),
+() => [X([2, 3, 16, 16], [1.5, 0.1, 0.3]), X([3], [0.3, 0.5, 1]), X([3], [0.2, 1.1, 0])], { maxElements: 48 });
+add_('batchnorm', 'batch_norm + avg_pool2d k2 odd plane (one node)', (x, w, b) => batchNormActivationAvgPool(x, null, null, w, b,
+  bnOpts(true), { kernel: 2, stride: 2, padding: 0 }),
+() => [X([2, 3, 17, 17], [1.5, 0.1, 0.3]), X([3], [0.3, 0.5, 1]), X([3], [0.2, 1.1, 0])], { maxElements: 48 });
 
 // ---- softmax and losses
 add_('softmax', 'softmax last dim', (x) => softmax(x, -1), () => [X([3, 4], [2, 0.1, 0])]);

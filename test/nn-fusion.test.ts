@@ -204,6 +204,74 @@ test('LeNet\'s first block on the cpu backend: conv + sigmoid + pool run as one 
   }
 });
 
+for (const backend of listBackends().filter((b) => getBackend(b)?.device.type === 'cpu')) {
+  test(`fused batch norm+activation+average pool equals the three layers: values, gradients, running statistics, eval [${backend}]`, () => {
+    withBackend(backend, () => {
+      torch.manualSeed(8);
+      // LeNet-BN's blocks (24x24 planes: the cpu backend's fused passes; 8x8: its separate kernels),
+      // an odd plane with ReLU, and a 3x3 pool (the layers' ops inside the node).
+      const net = new nn.Sequential(
+        new nn.Conv2d(1, 6, 5), new nn.BatchNorm2d(6), new nn.Sigmoid(), new nn.AvgPool2d(2, { stride: 2 }),
+        new nn.Conv2d(6, 16, 5), new nn.BatchNorm2d(16), new nn.Sigmoid(), new nn.AvgPool2d(2, { stride: 2 }),
+        new nn.Conv2d(16, 4, 1), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.AvgPool2d(3, 1),
+        new nn.Flatten(), new nn.Linear(4 * 2 * 2, 3),
+      );
+      const x = torch.randn([5, 1, 28, 28]);
+      for (const training of [true, false]) {
+        net.train(training);
+        const snapshot = (): Map<string, Float32Array> => new Map([...net.stateDict()].map(([k, t]) => [k, t.hostView().slice()]));
+        // The state dict holds the module's own tensors: keep a copy to start both runs from.
+        const state = new Map([...net.stateDict()].map(([k, t]) => [k, t.clone()]));
+        const fused = run(net, x, true);
+        const after = snapshot();
+        net.loadStateDict(state);
+        const plain = run(net, x, false);
+        fused.forEach((f, i) => assertClose(f, plain[i], { rtol: 1e-4, atol: 1e-5 }));
+        for (const [key, v] of snapshot()) assertClose(after.get(key) as Float32Array, v, { rtol: 1e-5, atol: 1e-7 });
+      }
+      net.train();
+      const y = net.forward(x);
+      const chain: string[] = [];
+      for (let t: torch.Tensor | undefined = y; t?.gradFn; t = t.gradFn.inputs.find((i) => i.gradFn)) chain.push(t.gradFn.name);
+      // Only the cpu backend has the fused kernels, and they take the 24x24 planes alone; where they
+      // decline, the node is the layers' own ops.
+      const first = backend === 'cpu' ? 'NativeBatchNormSigmoidAvgPool2D' : 'AvgPool2D';
+      assert.deepEqual(chain.filter((c) => c.includes('Pool')), ['AvgPool2D', 'AvgPool2D', first]);
+      net.eval();
+      const ye = net.forward(x);
+      const evalChain: string[] = [];
+      for (let t: torch.Tensor | undefined = ye; t?.gradFn; t = t.gradFn.inputs.find((i) => i.gradFn)) evalChain.push(t.gradFn.name);
+      assert.ok(!evalChain.some((c) => c.includes('NativeBatchNorm') && c.includes('Pool')), `eval runs the layers (${evalChain.join(', ')})`);
+    });
+  });
+}
+
+test('LeNet-BN\'s first batch norm on the cpu backend runs its pool in the same kernel each way', { skip: getBackend('cpu') ? false : 'native cpu addon not available' }, () => {
+  const calls = new Map<string, number>();
+  setKernelTableWrapper((k) => Object.fromEntries(Object.entries(k).map(([name, f]) => [name, typeof f === 'function'
+    ? (...a: unknown[]) => {
+      const r = (f as (...args: unknown[]) => unknown)(...a);
+      if (r !== null) calls.set(name, (calls.get(name) ?? 0) + 1);
+      return r;
+    }
+    : f])) as typeof k);
+  try {
+    torch.manualSeed(10);
+    const net = torch.models.lenetBN();
+    const x = torch.randn([7, 1, 28, 28]);
+    const want = withBackend('reference', () => run(net, x, false));
+    const state = net.stateDict();
+    withBackend('cpu', () => {
+      net.loadStateDict(state);
+      run(net, x, true).forEach((g, j) => assertClose(g, want[j], { rtol: 1e-4, atol: 1e-5 }));
+    });
+    assert.equal(calls.get('batchNormAvgPoolTrain'), 1, `one fused forward (${JSON.stringify([...calls])})`);
+    assert.equal(calls.get('batchNormAvgPoolBackward'), 1, 'one fused backward');
+  } finally {
+    setKernelTableWrapper(null);
+  }
+});
+
 test('a pool the fused node cannot take (padded, or larger than the convolution\'s output) runs as the layers do', () => {
   const net = new nn.Sequential(new nn.Conv2d(1, 2, 3), new nn.Sigmoid(), new nn.AvgPool2d(2, { stride: 2, padding: 1 }));
   const y = net.forward(torch.rand([1, 1, 8, 8]));

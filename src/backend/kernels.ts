@@ -163,6 +163,19 @@ export interface Kernels<S> {
    * gradient of the activated output y, which must be given.
    */
   batchNormBackward(x: S, dy: S, gamma: S, mean: S, variance: S, d: BatchNormDesc, y?: S): { dx: S; dgamma: S; dbeta: S };
+  /**
+   * batchNormTrain with its activation (d.activation), then the 2x2 stride-2 average pool p of its
+   * output, in one pass over each plane: y (kept for the backward), the pooled output and the
+   * batch statistics, where the layers one by one wrote y and read it back to pool. Optional, and
+   * may decline (null): Sequential's fused node then runs batchNormTrain and pool2d.
+   */
+  batchNormAvgPoolTrain?(x: S, gamma: S, beta: S, d: BatchNormDesc, p: Pool2dDesc): { y: S; pooled: S; mean: S; variance: S } | null;
+  /**
+   * batchNormBackward of batchNormAvgPoolTrain's pooled output, from its gradient dPooled: the
+   * pool's and activation's gradients made per plane inside the batch norm's passes, never
+   * written out. Optional; null declines (then pool2dBackward and batchNormBackward).
+   */
+  batchNormAvgPoolBackward?(x: S, dPooled: S, gamma: S, mean: S, variance: S, d: BatchNormDesc, y: S, p: Pool2dDesc): { dx: S; dgamma: S; dbeta: S } | null;
 
   // ---- softmax / losses (ops/softmax.ts) ----
   /** log-softmax over the last axis of x viewed as [rows, cols]. */

@@ -125,6 +125,15 @@ export interface CpuNative {
    */
   batchNormBackward(x: Buf, dy: Buf, gamma: Buf, mean: Buf, variance: Buf, dx: Buf, dgamma: Buf, dbeta: Buf,
     n: number, c: number, spatial: number, eps: number, act?: number, y?: Buf, block?: number): void;
+  /**
+   * batchNormTrain's plain pass with act (0 none, 1 relu, 2 sigmoid) over [n, c, h, w], and each
+   * plane's 2x2 stride-2 average pool written to pooled ([n, c, h/2, w/2], rounded down) as it goes.
+   */
+  batchNormAvgPoolTrain(x: Buf, gamma: Buf, beta: Buf, y: Buf, pooled: Buf, mean: Buf, variance: Buf, n: number, c: number,
+    h: number, w: number, eps: number, act: number): void;
+  /** batchNormBackward (plain) of batchNormAvgPoolTrain's pooled output, from its gradient dPooled and y. */
+  batchNormAvgPoolBackward(x: Buf, dPooled: Buf, y: Buf, gamma: Buf, mean: Buf, variance: Buf, dx: Buf, dgamma: Buf, dbeta: Buf,
+    n: number, c: number, h: number, w: number, eps: number, act: number): void;
   softmaxForward(x: Buf, y: Buf, rows: number, cols: number, log: boolean): void;
   softmaxBackward(y: Buf, dy: Buf, dx: Buf, rows: number, cols: number, log: boolean): void;
   matmul(a: Buf, b: Buf, c: Buf, batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): void;

@@ -2,7 +2,8 @@ import { Tensor } from '../../tensor.js';
 import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 import { LayerError } from '../errors.js';
-import { batchNorm } from '../../ops/batchnorm.js';
+import { batchNorm, type BatchNormOptions as BatchNormOpOptions } from '../../ops/batchnorm.js';
+import { batchNormActivationAvgPool, type AvgPoolSpec } from '../../ops/batchnorm-pool.js';
 import { kernelsOn } from '../../ops/dispatch.js';
 import { shapeStr } from '../../shape.js';
 import type { ActivationOp } from '../../backend/kernels.js';
@@ -66,18 +67,31 @@ export abstract class BatchNormBase extends Module {
 
   /** This batch norm followed by an activation in one kernel (Sequential fuses BatchNorm + ReLU/Sigmoid/Tanh this way). */
   forwardWithActivation(x: Tensor, activation?: ActivationOp): Tensor {
+    return batchNorm(x, this.running_mean, this.running_var, this.weight, this.bias, this.prepare(x, activation));
+  }
+
+  /**
+   * This batch norm, an activation and then an AvgPool2d as one autograd node (Sequential fuses
+   * BatchNorm2d + ReLU/Sigmoid + AvgPool2d this way; see ops/batchnorm-pool.ts).
+   */
+  forwardWithActivationAndPool(x: Tensor, activation: ActivationOp, pool: AvgPoolSpec): Tensor {
+    return batchNormActivationAvgPool(x, this.running_mean, this.running_var, this.weight, this.bias, this.prepare(x, activation), pool);
+  }
+
+  /** Checks x, counts the batch when training, and gives the op's options. */
+  private prepare(x: Tensor, activation: ActivationOp | undefined): BatchNormOpOptions {
     this.checkRank(x);
     if (x.shape[1] !== this.numFeatures) {
       throw new LayerError(this.describe(), `expected ${this.numFeatures} channels in dim 1, got ${x.shape[1]} (input ${shapeStr(x.shape)})`);
     }
     const nbt = this.num_batches_tracked;
     if (this.training && nbt) nbt.setStorage(kernelsOn('batch_norm', nbt).affine(nbt.storage, 1, 1));
-    return batchNorm(x, this.running_mean, this.running_var, this.weight, this.bias, {
+    return {
       training: this.training,
       momentum: this.momentum,
       eps: this.eps,
       ...(activation ? { activation } : {}),
-    });
+    };
   }
 }
 

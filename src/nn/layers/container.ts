@@ -28,6 +28,18 @@ function fusablePool(conv: Conv2d, x: Tensor, m: Module | undefined): m is AvgPo
   return oh + 2 * ph >= kh && ow + 2 * pw >= kw;
 }
 
+/**
+ * Whether a training BatchNorm2d's output (x's shape) can go through its activation straight into
+ * this pool inside one fused node: an exact AvgPool2d without padding whose window fits, so the
+ * unfused layers would not have raised an error of their own. Traced graphs keep the layers.
+ */
+function fusableBatchNormPool(bn: BatchNormBase, x: Tensor, m: Module | undefined): m is AvgPool2d {
+  if (!m || m.constructor !== AvgPool2d || !bn.training || tracingOn() || x.ndim !== 4) return false;
+  const p = m as AvgPool2d;
+  const [kh, kw] = p.kernelSize;
+  return p.padding[0] === 0 && p.padding[1] === 0 && x.shape[2] >= kh && x.shape[3] >= kw;
+}
+
 /** The activation a layer applies, when it is exactly one of the fusable ones. */
 function fusableActivation(m: Module | undefined): ActivationOp | undefined {
   if (!m) return undefined;
@@ -38,7 +50,8 @@ function fusableActivation(m: Module | undefined): ActivationOp | undefined {
 export class Sequential extends Module {
   /**
    * Fuse Conv2d or BatchNorm + ReLU/Sigmoid/Tanh pairs into one kernel in forward(), and a
-   * Conv2d + activation + AvgPool2d or MaxPool2d triple into one autograd node. Results
+   * Conv2d + activation + AvgPool2d or MaxPool2d triple, or a training BatchNorm2d + activation +
+   * AvgPool2d triple, into one autograd node. Results
    * match the unfused layers within float rounding; tests that trace individual
    * activation calls turn it off.
    */
@@ -119,6 +132,12 @@ export class Sequential extends Module {
         const spec = { kind: pool instanceof MaxPool2d ? 'max' as const : 'avg' as const, kernel: pool.kernelSize, stride: pool.stride, padding: pool.padding };
         out = withLocation(layer, `[${i}]`, () => (layer as Conv2d).forwardWithActivationAndPool(input, act, spec));
         if (i + 2 === layers.length) tookPool?.();
+        i += 2;
+      } else if (act && layer.constructor === BatchNorm2d && fusableBatchNormPool(layer as BatchNorm2d, out, layers[i + 2])) {
+        const input = out;
+        const pool = layers[i + 2] as AvgPool2d;
+        const spec = { kernel: pool.kernelSize, stride: pool.stride, padding: pool.padding };
+        out = withLocation(layer, `[${i}]`, () => (layer as BatchNorm2d).forwardWithActivationAndPool(input, act, spec));
         i += 2;
       } else if (Sequential.fuseActivations && layer.constructor === Sequential && (next?.constructor === MaxPool2d || next?.constructor === AvgPool2d)) {
         const input = out;
