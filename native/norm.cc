@@ -107,6 +107,23 @@ void bnBackwardRows(const float *x, const float *dyOut, const float *y, const fl
   }
 }
 
+/**
+ * A channel's backward terms from its sums Σdy and Σdy·(x − μ): dgamma and dbeta written, and the
+ * factors of dx = k · (m·dy − Σdy − x̂·Σdy·x̂) (per-channel loops, plain or through a pool).
+ */
+struct BnGradTerms {
+  float k, m, sdy, sdyx;
+  BnGradTerms(double sumDy, double sumDyXc, float gamma, float invstd, double count, float &dgamma, float &dbeta) {
+    const double sdyxHat = sumDyXc * invstd;
+    dgamma = static_cast<float>(sdyxHat);
+    dbeta = static_cast<float>(sumDy);
+    k = static_cast<float>(gamma * invstd / count);
+    m = static_cast<float>(count);
+    sdy = static_cast<float>(sumDy);
+    sdyx = static_cast<float>(sdyxHat);
+  }
+};
+
 /** dx = γ·invstd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)) over [n, c, spatial], one channel per iteration. */
 template <int A>
 void bnBackwardChannels(const float *x, const float *dyOut, const float *y, const float *gamma, const float *mean,
@@ -132,13 +149,8 @@ void bnBackwardChannels(const float *x, const float *dyOut, const float *y, cons
       sdy += a;
       sdyx += b;
     }
-    sdyx *= invstd;
-    dgamma[ch] = static_cast<float>(sdyx);
-    dbeta[ch] = static_cast<float>(sdy);
-    const float k = static_cast<float>(gamma[ch] * invstd / count);
-    const float m = static_cast<float>(count);
-    const float fsdy = static_cast<float>(sdy);
-    const float fsdyx = static_cast<float>(sdyx);
+    const BnGradTerms t(sdy, sdyx, gamma[ch], invstd, count, dgamma[ch], dbeta[ch]);
+    const float k = t.k, m = t.m, fsdy = t.sdy, fsdyx = t.sdyx;
     for (int64_t i = 0; i < N; i++) {
       const int64_t base = (i * C + ch) * S;
       const float *xr = x + base, *gr = dyOut + base, *yr = y ? y + base : nullptr;
@@ -241,13 +253,8 @@ void bnBackwardChannelsPooled(const float *x, const float *dPooled, const float 
         sdy += a;
         sdyx += b;
       }
-      sdyx *= invstd;
-      dgamma[ch] = static_cast<float>(sdyx);
-      dbeta[ch] = static_cast<float>(sdy);
-      const float k = static_cast<float>(gamma[ch] * invstd / count);
-      const float m = static_cast<float>(count);
-      const float fsdy = static_cast<float>(sdy);
-      const float fsdyx = static_cast<float>(sdyx);
+      const BnGradTerms t(sdy, sdyx, gamma[ch], invstd, count, dgamma[ch], dbeta[ch]);
+      const float k = t.k, m = t.m, fsdy = t.sdy, fsdyx = t.sdyx;
       for (int64_t i = 0; i < N; i++) {
         const int64_t base = (i * C + ch) * S;
         const float *__restrict xr = x + base;

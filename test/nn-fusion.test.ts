@@ -21,6 +21,19 @@ function run(net: torch.nn.Sequential, x: torch.Tensor, fused: boolean): Float32
   }
 }
 
+/** Counts, per kernel name, the calls that ran (an optional kernel that declines returns null); setKernelTableWrapper(null) ends it. */
+function countKernelCalls(): Map<string, number> {
+  const calls = new Map<string, number>();
+  setKernelTableWrapper((k) => Object.fromEntries(Object.entries(k).map(([name, f]) => [name, typeof f === 'function'
+    ? (...a: unknown[]) => {
+      const r = (f as (...args: unknown[]) => unknown)(...a);
+      if (r !== null) calls.set(name, (calls.get(name) ?? 0) + 1);
+      return r;
+    }
+    : f])) as typeof k);
+  return calls;
+}
+
 for (const backend of listBackends().filter((b) => getBackend(b)?.device.type === 'cpu')) {
   test(`fused conv+activation equals conv then activation [${backend}]`, () => {
     withBackend(backend, () => {
@@ -167,14 +180,7 @@ test('a nested Sequential ending in Conv2d + ReLU fuses with the MaxPool2d after
 });
 
 test('LeNet\'s first block on the cpu backend: conv + sigmoid + pool run as one kernel each way once the plan is decided, with the layers\' values', { skip: getBackend('cpu') ? false : 'native cpu addon not available' }, () => {
-  const calls = new Map<string, number>();
-  setKernelTableWrapper((k) => Object.fromEntries(Object.entries(k).map(([name, f]) => [name, typeof f === 'function'
-    ? (...a: unknown[]) => {
-      const r = (f as (...args: unknown[]) => unknown)(...a);
-      if (r !== null) calls.set(name, (calls.get(name) ?? 0) + 1);
-      return r;
-    }
-    : f])) as typeof k);
+  const calls = countKernelCalls();
   try {
     torch.manualSeed(6);
     const net = new nn.Sequential(new nn.Conv2d(1, 6, 5, { padding: 2 }), new nn.Sigmoid(), new nn.AvgPool2d(2, 2), new nn.Flatten(), new nn.Linear(6 * 14 * 14, 3));
@@ -247,14 +253,7 @@ for (const backend of listBackends().filter((b) => getBackend(b)?.device.type ==
 }
 
 test('LeNet-BN\'s first batch norm on the cpu backend runs its pool in the same kernel each way', { skip: getBackend('cpu') ? false : 'native cpu addon not available' }, () => {
-  const calls = new Map<string, number>();
-  setKernelTableWrapper((k) => Object.fromEntries(Object.entries(k).map(([name, f]) => [name, typeof f === 'function'
-    ? (...a: unknown[]) => {
-      const r = (f as (...args: unknown[]) => unknown)(...a);
-      if (r !== null) calls.set(name, (calls.get(name) ?? 0) + 1);
-      return r;
-    }
-    : f])) as typeof k);
+  const calls = countKernelCalls();
   try {
     torch.manualSeed(10);
     const net = torch.models.lenetBN();
