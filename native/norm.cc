@@ -219,9 +219,9 @@ void bnTrainChannels(const float *x, const float *gamma, const float *beta, floa
 
 /**
  * bnBackwardChannels for y = act(bn(x)) seen through a 2x2 stride-2 average pool: each plane's dy,
- * act'(y) times its window's share of dPooled, is made in a per-thread scratch (poolActivationPlane,
- * the same values pool2dBackward and the fused activation's gradient give) for each of the two
- * passes, instead of being written out by the pool's backward and read back twice.
+ * act'(y) times its window's share of dPooled (poolActivationPlane, the same values pool2dBackward
+ * and the fused activation's gradient give), is made in pass 1 where its dx goes and overwritten
+ * by pass 2, instead of being written out by the pool's backward and read back twice.
  */
 template <int A>
 void bnBackwardChannelsPooled(const float *x, const float *dPooled, const float *y, const float *gamma, const float *mean,

@@ -27,9 +27,11 @@ export function batchNormActivationAvgPool(
   const unfused = (): Tensor => avgPool2d(batchNorm(x, runningMean, runningVar, weight, bias, opts), pool.kernel, pool.stride, pool.padding);
   // Running statistics normalise in eval mode: a per-channel affine map, nothing to gain by fusing.
   if (!opts.training) return unfused();
+  const k = kernelsOn('batch_norm', x, weight, bias, runningMean, runningVar);
+  // A backend without the fused kernel (reference, webgpu) goes straight to the layers' ops.
+  if (!k.batchNormAvgPoolTrain) return unfused();
   const { d, name, gamma, beta } = batchNormSetup(x, runningMean, runningVar, weight, bias, opts);
   const pd = poolDesc('avg', x, pool.kernel, pool.stride, pool.padding, true);
-  const k = kernelsOn('batch_norm', x, weight, bias, runningMean, runningVar);
   const fused = k.batchNormAvgPoolTrain?.(x.storage, gamma.storage, beta.storage, d, pd) ?? null;
   if (!fused) return unfused();
   const { y, pooled, mean, variance } = fused;

@@ -27,7 +27,7 @@ const MIN_FUSED_PLANE = 256;
  */
 function poolFusable(d: BatchNormDesc, p: Pool2dDesc, ...xs: HostStorage[]): boolean {
   const act = bnAct(d);
-  return p.h * p.w >= MIN_FUSED_PLANE && act <= 2 && twoByTwoAvg(p) && p.n === d.n && p.c === d.c && p.h * p.w === d.spatial && p.h >= 2 && p.w >= 2 &&
+  return p.h * p.w >= MIN_FUSED_PLANE && act <= 2 && twoByTwoAvg(p) && p.n === d.n && p.c === d.c && p.h * p.w === d.spatial &&
     xs.every((s) => !s.layout);
 }
 
