@@ -219,6 +219,8 @@ int runTuned(const Key &k, void *const *ptrs, F build, const std::function<void(
       losers.push_back(kl);
     }
     evictPlans(losers);
+    // The direct plan's lanes kernels keep their buffers per thread, sized by the largest shape run.
+    if (t.choice != kDirect && t.calls[kDirect] > 0) releaseLaneBuffers();
   };
   if (deterministic() && t.tuning()) {
     // Decide before any result is kept: time every plan on offer on this call's data, three times
@@ -585,6 +587,15 @@ Napi::Value SetConvLanes(const Napi::CallbackInfo &info) {
   return Napi::String::New(env, names[setLanesMode(code) + 1]);
 }
 
+// laneBufferBytes() -> bytes the lanes kernels keep per thread; releaseLaneBuffers() frees them.
+Napi::Value LaneBufferBytes(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(laneBufferBytes()));
+}
+Napi::Value ReleaseLaneBuffers(const Napi::CallbackInfo &info) {
+  releaseLaneBuffers();
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void initConv(Napi::Env env, Napi::Object exports) {
@@ -592,6 +603,8 @@ void initConv(Napi::Env env, Napi::Object exports) {
   exports.Set("convChoices", Napi::Function::New(env, ConvChoices, "convChoices"));
   exports.Set("setConvChoices", Napi::Function::New(env, SetConvChoices, "setConvChoices"));
   exports.Set("setConvLayout", Napi::Function::New(env, SetConvLayout, "setConvLayout"));
+  exports.Set("laneBufferBytes", Napi::Function::New(env, LaneBufferBytes, "laneBufferBytes"));
+  exports.Set("releaseLaneBuffers", Napi::Function::New(env, ReleaseLaneBuffers, "releaseLaneBuffers"));
   exports.Set("convTuning", Napi::Function::New(env, ConvTuning, "convTuning"));
   exports.Set("conv2dForward", Napi::Function::New(env, ConvForward, "conv2dForward"));
   exports.Set("conv2dBackwardData", Napi::Function::New(env, ConvBackwardData, "conv2dBackwardData"));

@@ -1,6 +1,7 @@
 // Direct (im2col + packed matrix product) convolutions for few-channel shapes; see conv_direct.cc.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace tl {
@@ -69,6 +70,14 @@ bool lanesConvChosen(const DirectConv &g);
 int setLanesMode(int mode);
 /** lanesConvChosen, and also each output value in 64+ products (forward and backward data transpose both ways). */
 bool lanesConvChosenBothWays(const DirectConv &g);
+/**
+ * Free the buffers every thread keeps for the lanes kernels (they grow to the largest shape run).
+ * Call between kernels, from the JavaScript thread: the tuner does when a shape's race was lost by
+ * the direct plan, whose timing would otherwise leave VGG's 224x224 frames resident (150 MiB).
+ */
+void releaseLaneBuffers();
+/** Bytes those buffers hold now, over all threads (for tests). */
+size_t laneBufferBytes();
 /** As directConvForward (stride 1), 16 images per vector. */
 void lanesConvForward(const DirectConv &g, const float *x, const float *w, const float *bias, float *y, int act);
 /** As directConvBackwardData (stride 1, ph < kh and pw < kw), 16 images per vector; dy plain or nChw16c. */

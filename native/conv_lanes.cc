@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -39,6 +40,48 @@ inline v16 loadu(const float *p) { return *reinterpret_cast<const v16u *>(p); }
 inline int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 /**
+ * What a thread keeps of its lane buffers between calls: one per slot (a buffer a kernel holds at
+ * once). Every thread's set is registered, so releaseLaneBuffers can free them all from the
+ * JavaScript thread between kernels.
+ */
+struct KeptBuffers {
+  struct Kept {
+    float *p = nullptr;
+    size_t bytes = 0;
+  } slots[4];
+  void release() {
+    for (Kept &k : slots) {
+      std::free(k.p);
+      k = Kept{};
+    }
+  }
+};
+
+std::mutex keptMutex;
+std::vector<KeptBuffers *> &allKept() {
+  static std::vector<KeptBuffers *> all;
+  return all;
+}
+
+KeptBuffers &threadKept() {
+  struct Registered {
+    KeptBuffers buffers;
+    Registered() {
+      std::lock_guard<std::mutex> lock(keptMutex);
+      allKept().push_back(&buffers);
+    }
+    ~Registered() {
+      std::lock_guard<std::mutex> lock(keptMutex);
+      auto &all = allKept();
+      all.erase(std::remove(all.begin(), all.end(), &buffers), all.end());
+      buffers.release();
+    }
+  };
+  thread_local Registered r;
+  return r.buffers;
+}
+
+/**
  * A zero-filled, 64-byte aligned float buffer, from memory this thread keeps between calls (slot:
  * one per buffer a kernel holds at once). Made afresh each call, the bigger ones (LeNet's conv2
  * backward-data frame: 332 KB) came from mmap, above the addon's 256 KiB threshold, and their
@@ -47,14 +90,8 @@ inline int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 struct LaneBuffer {
   float *p = nullptr;
   LaneBuffer(int slot, int64_t floats) {
-    struct Kept {
-      float *p = nullptr;
-      size_t bytes = 0;
-      ~Kept() { std::free(p); }
-    };
-    thread_local Kept kept[4];
     const size_t bytes = static_cast<size_t>(roundUp(std::max<int64_t>(floats, 16) * 4, 64));
-    Kept &k = kept[slot];
+    KeptBuffers::Kept &k = threadKept().slots[slot];
     if (k.bytes < bytes) {
       std::free(k.p);
       k.p = static_cast<float *>(std::aligned_alloc(64, bytes));
@@ -356,6 +393,19 @@ void lanesConvolve(const LanesConv &c, const Act &src, int64_t n, const float *w
 }
 
 }  // namespace
+
+void releaseLaneBuffers() {
+  std::lock_guard<std::mutex> lock(keptMutex);
+  for (KeptBuffers *b : allKept()) b->release();
+}
+
+size_t laneBufferBytes() {
+  std::lock_guard<std::mutex> lock(keptMutex);
+  size_t bytes = 0;
+  for (const KeptBuffers *b : allKept())
+    for (const KeptBuffers::Kept &k : b->slots) bytes += k.bytes;
+  return bytes;
+}
 
 bool lanesConvEligible(const DirectConv &g) {
   // The input, at (ph, pw) in a frame of (oh + kh - 1) x (ow + kw - 1), must fit in it.

@@ -188,6 +188,48 @@ describe('cpu backend (oneDNN addon)', () => {
     }
   });
 
+  // The lanes kernels keep their buffers per thread between calls; what the tuner frees when the
+  // direct plan loses a race (VGG's first layer, timed on the direct plan, left 150 MiB resident).
+  check('the lanes kernels\' kept buffers are freed on request and when the direct plan loses a shape\'s race', () => {
+    const prevLayout = native!.setConvLayout('direct');
+    const prevLanes = native!.setConvLanes('on');
+    try {
+      const d = convDesc(16, 8, 12, 12, 16, 3, 3, 1, 1, 1, 1);
+      const x = rand(d.n * d.c * d.h * d.w);
+      const w = rand(d.oc * d.c * d.kh * d.kw, -0.5, 0.5);
+      const b = rand(d.oc);
+      const before = cpu.conv2d(x, w, b, d);
+      assert.ok(native!.laneBufferBytes() >= d.n * d.oc * d.oh * d.ow * 4, 'the forward kept its output frame');
+      native!.releaseLaneBuffers();
+      assert.equal(native!.laneBufferBytes(), 0);
+      assert.deepEqual(cpu.conv2d(x, w, b, d), before, 'the same values from fresh buffers');
+    } finally {
+      native!.setConvLanes(prevLanes as 'auto');
+      native!.setConvLayout(prevLayout as 'auto');
+    }
+    // A race between the plans on offer (the direct one among them): whichever wins, the lanes
+    // buffers stay only if it was the direct plan.
+    const prevAuto = native!.setConvLanes('on');
+    try {
+      const d = convDesc(16, 8, 20, 20, 32, 3, 3, 1, 1, 1, 1);
+      native!.releaseLaneBuffers();
+      const x = rand(d.n * d.c * d.h * d.w);
+      const w = rand(d.oc * d.c * d.kh * d.kw, -0.5, 0.5);
+      native!.clearCache(); // forget every decision (a saved one for this shape too): this call races afresh
+      const decided = new Set(Object.keys(native!.convChoices()));
+      const racedBefore = native!.convTuning().filter((t) => t.directMs !== null).length;
+      cpu.conv2d(x, w, null, d);
+      const fresh = Object.entries(native!.convChoices()).filter(([k]) => !decided.has(k));
+      assert.equal(fresh.length, 1, 'one shape decided: this forward');
+      assert.equal(native!.convTuning().filter((t) => t.directMs !== null).length, racedBefore + 1, 'the direct plan was timed in its race');
+      const [, winner] = fresh[0];
+      if (winner === 'direct') assert.ok(native!.laneBufferBytes() > 0, 'the direct plan won and keeps its buffers');
+      else assert.equal(native!.laneBufferBytes(), 0, `${winner} won: the direct plan's buffers were freed`);
+    } finally {
+      native!.setConvLanes(prevAuto as 'auto');
+    }
+  });
+
   // Conv2d + activation + 2x2 average pool in one pass per image (src/backend/cpu/conv-pool.ts), on
   // the direct plan: y and the pooled output as conv2d then pool2d give them, and the weight
   // gradient from the pooled gradient as avgPoolActivationBackward then conv2dBackwardWeight.

@@ -37,6 +37,12 @@ export interface CpuNative {
    * tests); returns the previous mode.
    */
   setConvLanes(mode: 'auto' | 'off' | 'on'): string;
+  /**
+   * Bytes the lanes kernels keep between calls, over all threads (they grow to the largest shape
+   * run; the tuner frees them when the direct plan loses a shape's race).
+   */
+  laneBufferBytes(): number;
+  releaseLaneBuffers(): void;
   convTuning(): Array<{
     op: number; layout: 'plain' | 'blocked' | 'direct' | 'winograd' | null;
     blockedMs: number | null; directMs: number | null; winogradMs: number | null; calls: number;
